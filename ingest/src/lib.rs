@@ -1,0 +1,38 @@
+//! Khlang ingest: reads a ministry pull (CSV in UTF-8 or TIS-620, XLSX; English or Thai headers),
+//! normalises and validates it with polars, and loads good rows into the warehouse while keeping every
+//! bad row, with the rule it broke, in `rejected_rows`. Also the synthetic pull generator.
+
+pub mod feeds;
+pub mod generate;
+pub mod load;
+pub mod read;
+pub mod to_arrow;
+pub mod transform;
+
+pub use load::{FeedReport, IngestReport, ingest};
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("pull {location} cannot be read: {message}")]
+    Source { location: String, message: String },
+    #[error("pull {dir} has no {feed} feed: expected {feed}.csv, {feed}.xlsx or {feed}_<anything>.csv|xlsx")]
+    MissingFeed { dir: String, feed: String },
+    #[error("{file} is empty")]
+    Empty { file: String },
+    #[error("{file} has no column {column} (Thai header: {thai}), which the feed requires")]
+    MissingColumn { file: String, column: String, thai: String },
+    #[error("{file} has column {column} twice")]
+    DuplicateColumn { file: String, column: String },
+    #[error("{file} cannot be decoded: {message}")]
+    Encoding { file: String, message: String },
+    #[error("{file}: {message}")]
+    Xlsx { file: String, message: String },
+    #[error("{file} cannot be read: {message}")]
+    Read { file: String, message: String },
+    #[error("{path} cannot be written: {message}")]
+    Write { path: String, message: String },
+    #[error("feed {feed}: {message}")]
+    Transform { feed: String, message: String },
+    #[error(transparent)]
+    Warehouse(#[from] khlang_warehouse::WarehouseError),
+}

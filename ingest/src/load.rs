@@ -1,0 +1,314 @@
+//! One ingest run: read every feed, check everything, and only then write: each table one Delta
+//! commit, bad rows to `rejected_rows`, the run to `ingest_runs`, then the derived summary. Any bad
+//! input stops the run before the first write, so the warehouse stays at its previous version.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Int64Array, StringArray, TimestampMicrosecondArray};
+use arrow::record_batch::RecordBatch;
+use chrono::Utc;
+use polars::prelude::*;
+
+use crate::IngestError;
+use crate::read::{self, FILE_COL, LINE_COL};
+use crate::to_arrow;
+use crate::transform::{self, Checked, Context, DETAIL_COL, RAW_COL, RULE_COL};
+use khlang_warehouse::{Secret, Warehouse, WriteMode, derive, schema};
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FeedReport {
+    pub feed: String,
+    pub table: String,
+    pub files: usize,
+    pub rows_read: u64,
+    pub rows_loaded: u64,
+    pub rows_rejected: u64,
+    pub table_version: Option<u64>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct IngestReport {
+    pub run_id: String,
+    pub source: String,
+    pub feeds: Vec<FeedReport>,
+    pub summary_version: Option<u64>,
+}
+
+/// The warehouse table each feed loads into.
+pub fn table_of(feed: &str) -> &'static str {
+    match feed {
+        "students" => "enrollments",
+        "budget" => "budget_lines",
+        "tests" => "test_results",
+        "areas" => "areas",
+        "schools" => "schools",
+        "personnel" => "personnel",
+        "buildings" => "buildings",
+        _ => "dltv_equipment",
+    }
+}
+
+struct Prepared {
+    feed: &'static str,
+    files: usize,
+    rows_read: u64,
+    good: RecordBatch,
+    bad: DataFrame,
+    mode: WriteMode,
+    /// Snapshot dates this feed touches (students and personnel), for the summary.
+    dates: Vec<String>,
+}
+
+fn terr(feed: &str) -> impl Fn(PolarsError) -> IngestError + '_ {
+    move |e| IngestError::Transform { feed: feed.to_string(), message: e.to_string() }
+}
+
+fn distinct_text(feed: &str, df: &DataFrame, column: &str) -> Result<Vec<String>, IngestError> {
+    let s = df.column(column).map_err(terr(feed))?.cast(&DataType::String).map_err(terr(feed))?;
+    let mut set = BTreeSet::new();
+    for v in s.str().map_err(terr(feed))?.iter().flatten() {
+        set.insert(v.to_string());
+    }
+    Ok(set.into_iter().collect())
+}
+
+fn in_list(column: &str, values: &[String]) -> WriteMode {
+    if values.is_empty() {
+        // Nothing good in this feed: nothing to replace.
+        return WriteMode::Append;
+    }
+    WriteMode::ReplaceWhere(format!("{column} IN ({})", values.iter().map(|v| format!("'{}'", v.replace('\'', "''"))).collect::<Vec<_>>().join(", ")))
+}
+
+fn prepare(feed: &'static str, files: usize, rows_read: u64, checked: Checked, secret: &Secret) -> Result<Prepared, IngestError> {
+    let table = table_of(feed);
+    let def = schema::table(table).ok_or_else(|| IngestError::Transform { feed: feed.into(), message: format!("no table {table}") })?;
+    let Checked { good, bad } = checked;
+    let (mode, dates) = match feed {
+        "students" => {
+            let d = distinct_text(feed, &good, "snapshot_date")?;
+            (in_list("snapshot_date", &d), d)
+        }
+        "personnel" => {
+            let d = distinct_text(feed, &good, "as_of_date")?;
+            (in_list("as_of_date", &d), d)
+        }
+        "budget" => (in_list("fiscal_year", &distinct_text(feed, &good, "fiscal_year")?), vec![]),
+        "tests" => (in_list("academic_year", &distinct_text(feed, &good, "academic_year")?), vec![]),
+        _ => (WriteMode::Overwrite, vec![]),
+    };
+    let rows = good.height();
+    let cols = to_arrow::columns(feed, &good)?;
+    // Citizen IDs become keyed hashes here and go no further.
+    let mut extra: Vec<(String, ArrayRef)> = Vec::new();
+    if let Some((_, ids)) = cols.iter().find(|(n, _)| n == "citizen_id") {
+        let ids = to_arrow::strings(feed, ids)?;
+        let keys: StringArray = ids.iter().map(|v| v.map(|id| secret.keyed_hash(id))).collect();
+        let key_col = if feed == "students" { "student_key" } else { "person_key" };
+        extra.push((key_col.to_string(), Arc::new(keys)));
+    }
+    let cols: Vec<(String, ArrayRef)> = cols.into_iter().filter(|(n, _)| n != "citizen_id").collect();
+    let good = to_arrow::conform(feed, &def.schema, &cols, &extra, rows)?;
+    Ok(Prepared { feed, files, rows_read, good, bad, mode, dates })
+}
+
+fn rejected_batch(run_id: &str, p: &Prepared) -> Result<RecordBatch, IngestError> {
+    let def = schema::table("rejected_rows").ok_or_else(|| IngestError::Transform { feed: p.feed.into(), message: "no rejected_rows table".into() })?;
+    let n = p.bad.height();
+    let cols = to_arrow::columns(p.feed, &p.bad)?;
+    let renamed: Vec<(String, ArrayRef)> = cols
+        .into_iter()
+        .map(|(name, a)| {
+            let name = match name.as_str() {
+                FILE_COL => "source_file".to_string(),
+                LINE_COL => "line_no".to_string(),
+                RULE_COL => "rule".to_string(),
+                DETAIL_COL => "detail".to_string(),
+                RAW_COL => "raw".to_string(),
+                _ => name,
+            };
+            (name, a)
+        })
+        .collect();
+    let extra: Vec<(String, ArrayRef)> =
+        vec![("run_id".into(), Arc::new(StringArray::from(vec![run_id; n]))), ("feed".into(), Arc::new(StringArray::from(vec![p.feed; n])))];
+    to_arrow::conform(p.feed, &def.schema, &renamed, &extra, n)
+}
+
+/// Progress callback: (step, done, total).
+pub type Progress<'a> = &'a (dyn Fn(&str, u64, u64) + Sync);
+
+/// Runs one ingest of the pull folder `from` into `wh`.
+pub async fn ingest(wh: &Warehouse, secret: &Secret, from: &Path, progress: Progress<'_>) -> Result<IngestReport, IngestError> {
+    let started = Utc::now();
+    let run_id = format!("{}-{}", started.format("%Y%m%dT%H%M%SZ"), &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let source = from.display().to_string();
+    let found = read::discover(from)?;
+    let total_files: u64 = found.iter().map(|f| f.files.len() as u64).sum();
+    let total_steps = total_files + 19;
+    let mut step = 0u64;
+
+    // 1. Read everything (any unreadable file stops the run here, before any write).
+    let mut raw = Vec::new();
+    for ff in &found {
+        let df = read::read_feed(ff)?;
+        step += ff.files.len() as u64;
+        progress(&format!("read {}", ff.feed.name), step, total_steps);
+        raw.push((ff.feed.name, ff.files.len(), df));
+    }
+    let take = |name: &str, raw: &mut Vec<(&'static str, usize, DataFrame)>| -> Result<(&'static str, usize, DataFrame), IngestError> {
+        let pos = raw.iter().position(|(n, _, _)| *n == name).ok_or_else(|| IngestError::MissingFeed { dir: source.clone(), feed: name.to_string() })?;
+        Ok(raw.remove(pos))
+    };
+
+    // 2. Check: reference feeds first, then the rest against them.
+    let mut ctx = Context::default();
+    let mut prepared = Vec::new();
+    let (f, n, df) = take("areas", &mut raw)?;
+    let rows = df.height() as u64;
+    let checked = transform::areas(df)?;
+    ctx.area_codes = distinct_text(f, &checked.good, "area_code")?;
+    prepared.push(prepare(f, n, rows, checked, secret)?);
+    let (f, n, df) = take("schools", &mut raw)?;
+    let rows = df.height() as u64;
+    let mut checked = transform::schools(df, &ctx)?;
+    {
+        let g = &checked.good;
+        let text = |c: &str| -> Result<Vec<String>, IngestError> {
+            Ok(g.column(c).map_err(terr(f))?.str().map_err(terr(f))?.iter().map(|v| v.unwrap_or_default().to_string()).collect())
+        };
+        let int = |c: &str| -> Result<Vec<i32>, IngestError> { Ok(g.column(c).map_err(terr(f))?.i32().map_err(terr(f))?.iter().map(|v| v.unwrap_or(0)).collect()) };
+        ctx.school_codes = text("school_code")?;
+        ctx.school_areas = text("area_code")?;
+        ctx.school_low = int("__low")?;
+        ctx.school_high = int("__high")?;
+    }
+    checked.good = checked.good.drop_many(["__low", "__high"]);
+    prepared.push(prepare(f, n, rows, checked, secret)?);
+    step += 2;
+    progress("checked areas and schools", step, total_steps);
+    for name in ["students", "personnel", "budget", "tests", "buildings", "dltv_equipment"] {
+        let (f, n, df) = take(name, &mut raw)?;
+        let rows = df.height() as u64;
+        let checked = match name {
+            "students" => transform::students(df, &ctx)?,
+            "personnel" => transform::personnel(df, &ctx)?,
+            "budget" => transform::budget(df, &ctx)?,
+            "tests" => transform::tests(df, &ctx)?,
+            "buildings" => transform::buildings(df, &ctx)?,
+            _ => transform::dltv(df, &ctx)?,
+        };
+        prepared.push(prepare(f, n, rows, checked, secret)?);
+        step += 1;
+        progress(&format!("checked {name}"), step, total_steps);
+    }
+
+    // 3. Write: one commit per table.
+    wh.create_missing().await?;
+    if wh.version("provinces").await?.unwrap_or(0) == 0 {
+        wh.write("provinces", vec![provinces_batch()?], WriteMode::Overwrite).await?;
+    }
+    let mut reports = Vec::new();
+    let mut rejected = Vec::new();
+    let mut snapshots = BTreeSet::new();
+    let mut personnel_dates = Vec::new();
+    for p in prepared {
+        let table = table_of(p.feed);
+        let loaded = p.good.num_rows() as u64;
+        let version = wh.write(table, vec![p.good.clone()], p.mode.clone()).await?;
+        match p.feed {
+            "students" => snapshots.extend(p.dates.iter().cloned()),
+            "personnel" => personnel_dates.extend(p.dates.iter().cloned()),
+            _ => {}
+        }
+        if p.bad.height() > 0 {
+            rejected.push(rejected_batch(&run_id, &p)?);
+        }
+        reports.push(FeedReport {
+            feed: p.feed.to_string(),
+            table: table.to_string(),
+            files: p.files,
+            rows_read: p.rows_read,
+            rows_loaded: loaded,
+            rows_rejected: p.bad.height() as u64,
+            table_version: Some(version),
+        });
+        step += 1;
+        progress(&format!("loaded {table}"), step, total_steps);
+    }
+    let rejected_version = wh.write("rejected_rows", rejected, WriteMode::Append).await?;
+    step += 1;
+    progress("kept rejected rows", step, total_steps);
+
+    // 4. Derived summary for every snapshot whose students or staff changed.
+    if let Some(first_staff) = personnel_dates.iter().min() {
+        for s in existing_snapshots(wh).await? {
+            if s.as_str() >= first_staff.as_str() {
+                snapshots.insert(s);
+            }
+        }
+    }
+    let summary_version = derive::school_snapshot_summary(wh, &snapshots.into_iter().collect::<Vec<_>>()).await?;
+    step += 1;
+    progress("built school_snapshot_summary", step, total_steps);
+
+    // 5. The run log.
+    let finished = Utc::now();
+    let n = reports.len();
+    let runs_def = schema::table("ingest_runs").ok_or_else(|| IngestError::Transform { feed: "ingest_runs".into(), message: "no table".into() })?;
+    let ts = |t: chrono::DateTime<Utc>| TimestampMicrosecondArray::from(vec![t.timestamp_micros(); n]).with_timezone("UTC");
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from(vec![run_id.as_str(); n])),
+        Arc::new(ts(started)),
+        Arc::new(ts(finished)),
+        Arc::new(StringArray::from(vec![source.as_str(); n])),
+        Arc::new(StringArray::from(reports.iter().map(|r| r.feed.as_str()).collect::<Vec<_>>())),
+        Arc::new(Int64Array::from(reports.iter().map(|r| r.rows_read as i64).collect::<Vec<_>>())),
+        Arc::new(Int64Array::from(reports.iter().map(|r| r.rows_loaded as i64).collect::<Vec<_>>())),
+        Arc::new(Int64Array::from(reports.iter().map(|r| r.rows_rejected as i64).collect::<Vec<_>>())),
+        Arc::new(StringArray::from(vec!["ok"; n])),
+        Arc::new(Int64Array::from(reports.iter().map(|r| r.table_version.map(|v| v as i64)).collect::<Vec<_>>())),
+        Arc::new(StringArray::from(
+            reports.iter().map(|r| format!("{} rows loaded into {}, {} rejected (rejected_rows version {rejected_version})", r.rows_loaded, r.table, r.rows_rejected)).collect::<Vec<_>>(),
+        )),
+    ];
+    let batch = RecordBatch::try_new(runs_def.schema.clone(), cols).map_err(|e| IngestError::Transform { feed: "ingest_runs".into(), message: e.to_string() })?;
+    wh.write("ingest_runs", vec![batch], WriteMode::Append).await?;
+    step += 1;
+    progress("recorded the run", step, total_steps);
+    Ok(IngestReport { run_id, source, feeds: reports, summary_version })
+}
+
+async fn existing_snapshots(wh: &Warehouse) -> Result<Vec<String>, IngestError> {
+    let Some(p) = wh.provider("enrollments", khlang_warehouse::At::Latest).await? else { return Ok(vec![]) };
+    let ctx = datafusion_ctx();
+    ctx.register_table("enrollments", p).map_err(|e| IngestError::Warehouse(e.into()))?;
+    let batches = ctx
+        .sql("SELECT DISTINCT CAST(snapshot_date AS VARCHAR) FROM enrollments")
+        .await
+        .map_err(|e| IngestError::Warehouse(e.into()))?
+        .collect()
+        .await
+        .map_err(|e| IngestError::Warehouse(e.into()))?;
+    let mut out = Vec::new();
+    for b in batches {
+        let s = to_arrow::strings("enrollments", b.column(0))?;
+        out.extend(s.iter().flatten().map(str::to_string));
+    }
+    Ok(out)
+}
+
+fn datafusion_ctx() -> khlang_warehouse::store::SessionContext {
+    khlang_warehouse::store::SessionContext::new()
+}
+
+fn provinces_batch() -> Result<RecordBatch, IngestError> {
+    let def = schema::table("provinces").ok_or_else(|| IngestError::Transform { feed: "provinces".into(), message: "no table".into() })?;
+    let p = khlang_warehouse::reference::provinces();
+    let col = |f: fn(&khlang_warehouse::reference::Province) -> &str| -> ArrayRef { Arc::new(StringArray::from(p.iter().map(f).collect::<Vec<_>>())) };
+    RecordBatch::try_new(def.schema.clone(), vec![col(|p| &p.code), col(|p| &p.name_th), col(|p| &p.name_en), col(|p| &p.region)])
+        .map_err(|e| IngestError::Transform { feed: "provinces".into(), message: e.to_string() })
+}
+

@@ -1,0 +1,713 @@
+//! Normalisation and validation of each feed with polars expressions: codes and Thai aliases to
+//! canonical values, dates (ISO or day/month/BE) to dates, numbers to numbers, then the rules of
+//! domain.md. Every row leaves with either no rule (good) or the first rule it broke and a detail.
+
+use polars::prelude::*;
+
+use crate::IngestError;
+use crate::read::{FILE_COL, LINE_COL};
+use khlang_warehouse::reference;
+
+pub const RULE_COL: &str = "__rule";
+pub const DETAIL_COL: &str = "__detail";
+pub const RAW_COL: &str = "__raw";
+
+/// What the rest of the pull is checked against.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    /// Known schools: code, area code, lowest and highest grade order.
+    pub school_codes: Vec<String>,
+    pub school_areas: Vec<String>,
+    pub school_low: Vec<i32>,
+    pub school_high: Vec<i32>,
+    pub area_codes: Vec<String>,
+}
+
+/// The good rows (contract columns, plus `citizen_id` still to be hashed) and the rejected rows.
+pub struct Checked {
+    pub good: DataFrame,
+    pub bad: DataFrame,
+}
+
+/// A failed check: when `fails` is true the row breaks `rule`; `detail` says how.
+struct Check {
+    fails: Expr,
+    rule: &'static str,
+    detail: Expr,
+}
+
+fn check(fails: Expr, rule: &'static str, detail: Expr) -> Check {
+    Check { fails: fails.fill_null(lit(false)), rule, detail }
+}
+
+fn t(name: &str) -> Expr {
+    col(name).str().strip_chars(lit(NULL))
+}
+
+fn blank(name: &str) -> Expr {
+    t(name).is_null().or(t(name).eq(lit("")))
+}
+
+fn text(s: &str) -> Expr {
+    lit(s.to_string())
+}
+
+fn series(values: Vec<String>) -> Expr {
+    lit(Series::new(PlSmallStr::EMPTY, values)).implode(false)
+}
+
+/// Maps each of `from` to the same position of `to`; anything else becomes null.
+fn map_values(e: Expr, from: &[&str], to: &[&str], dtype: DataType) -> Expr {
+    let f = Series::new(PlSmallStr::EMPTY, from);
+    let v = Series::new(PlSmallStr::EMPTY, to).cast(&dtype).unwrap_or_else(|_| Series::new_null(PlSmallStr::EMPTY, to.len()));
+    e.replace_strict(lit(f), lit(v), Some(lit(NULL).cast(dtype.clone())), Some(dtype))
+}
+
+/// Number parsing tolerant of thousands separators and spaces.
+fn number(name: &str, dtype: DataType) -> Expr {
+    t(name).str().replace_all(lit(","), lit(""), true).cast(dtype)
+}
+
+fn unparsable_number(name: &str, parsed: Expr) -> Expr {
+    blank(name).not().and(parsed.is_null())
+}
+
+/// A date written as ISO `2025-06-10` or Thai `10/06/2568` (day/month/Buddhist-Era year).
+fn date(name: &str) -> Expr {
+    let iso = StrptimeOptions { format: Some("%Y-%m-%d".into()), strict: false, exact: true, cache: true };
+    let thai_pat = r"^(\d{1,2})/(\d{1,2})/(\d{4})$";
+    let s = t(name);
+    let be_year = s.clone().str().extract(lit(thai_pat), 3).cast(DataType::Int32);
+    let as_iso = concat_str(
+        [
+            (be_year - lit(543)).cast(DataType::String),
+            lit("-"),
+            s.clone().str().extract(lit(thai_pat), 2).str().zfill(lit(2)),
+            lit("-"),
+            s.clone().str().extract(lit(thai_pat), 1).str().zfill(lit(2)),
+        ],
+        "",
+        false,
+    );
+    when(s.clone().str().contains(lit(thai_pat), true))
+        .then(as_iso.str().to_date(iso.clone()))
+        .otherwise(s.str().to_date(iso))
+}
+
+/// `parsed` is the date parsed from the source column `src`.
+fn bad_date(src: &str, parsed: &str) -> Check {
+    check(
+        col(parsed).is_null(),
+        "date_unparseable",
+        concat_str([text(src), lit(" '"), t(src).fill_null(lit("")), lit("' is not a date (2025-06-10 or 10/06/2568)")], "", true),
+    )
+}
+
+fn rule_exprs(checks: Vec<Check>) -> [Expr; 2] {
+    let mut rule = lit(NULL).cast(DataType::String);
+    let mut detail = lit(NULL).cast(DataType::String);
+    for c in checks.into_iter().rev() {
+        rule = when(c.fails.clone()).then(text(c.rule)).otherwise(rule);
+        detail = when(c.fails).then(c.detail).otherwise(detail);
+    }
+    [rule.alias(RULE_COL), detail.alias(DETAIL_COL)]
+}
+
+fn grade_order(e: Expr) -> Expr {
+    let g = reference::grades();
+    let mut from: Vec<&str> = g.iter().map(|g| g.code).collect();
+    from.extend(g.iter().map(|g| g.thai));
+    let orders: Vec<String> = g.iter().chain(g.iter()).map(|g| g.order.to_string()).collect();
+    let to: Vec<&str> = orders.iter().map(String::as_str).collect();
+    map_values(e.str().to_uppercase(), &from.iter().map(|s| s.to_string()).collect::<Vec<_>>().iter().map(String::as_str).collect::<Vec<_>>(), &to, DataType::Int32)
+}
+
+fn grade_code_of(order: Expr) -> Expr {
+    let g = reference::grades();
+    let from: Vec<String> = g.iter().map(|g| g.order.to_string()).collect();
+    let to: Vec<&str> = g.iter().map(|g| g.code).collect();
+    map_values(order.cast(DataType::String), &from.iter().map(String::as_str).collect::<Vec<_>>(), &to, DataType::String)
+}
+
+fn level_of(order: Expr) -> Expr {
+    let g = reference::grades();
+    let from: Vec<String> = g.iter().map(|g| g.order.to_string()).collect();
+    let to: Vec<&str> = g.iter().map(|g| g.level).collect();
+    map_values(order.cast(DataType::String), &from.iter().map(String::as_str).collect::<Vec<_>>(), &to, DataType::String)
+}
+
+fn sex(name: &str) -> Expr {
+    map_values(t(name).str().to_uppercase(), &["1", "2", "M", "F", "ช", "ญ", "ชาย", "หญิง", "MALE", "FEMALE"], &["1", "2", "1", "2", "1", "2", "1", "2", "1", "2"], DataType::Int32)
+}
+
+fn boolean(name: &str) -> Expr {
+    let v = t(name).str().to_lowercase();
+    let yes = ["1", "true", "y", "yes", "ใช่", "มี"].iter().map(|s| s.to_string()).collect();
+    let no = ["0", "false", "n", "no", "ไม่ใช่", "ไม่", "ไม่มี"].iter().map(|s| s.to_string()).collect();
+    when(v.clone().is_in(series(yes), false))
+        .then(lit(true))
+        .otherwise(when(v.is_in(series(no), false)).then(lit(false)).otherwise(lit(NULL).cast(DataType::Boolean)))
+}
+
+fn one_of(name: &str, values: &[&str]) -> Expr {
+    t(name).str().to_lowercase().is_in(series(values.iter().map(|s| s.to_string()).collect()), false)
+}
+
+fn value_invalid(name: &str, values: &[&str]) -> Check {
+    check(
+        one_of(name, values).not(),
+        "value_invalid",
+        concat_str([text(name), lit(" '"), t(name).fill_null(lit("")), text(&format!("' is not one of {}", values.join(", ")))], "", true),
+    )
+}
+
+fn missing(names: &[&str]) -> Check {
+    let mut fails = lit(false);
+    let mut detail = lit(NULL).cast(DataType::String);
+    for n in names.iter().rev() {
+        fails = fails.or(blank(n));
+        detail = when(blank(n)).then(text(&format!("{n} is empty"))).otherwise(detail);
+    }
+    check(fails, "required_value_missing", detail)
+}
+
+/// Citizen ID: 13 digits with a valid check digit, or `G` + 12 digits.
+fn citizen_id_ok(name: &str) -> Expr {
+    let s = t(name);
+    let mut sum = lit(0i32);
+    for i in 0..12 {
+        sum = sum + s.clone().str().slice(lit(i as i64), lit(1u64)).cast(DataType::Int32) * lit(13 - i);
+    }
+    let digit = (lit(11i32) - sum % lit(11i32)) % lit(10i32);
+    let thai = s.clone().str().contains(lit(r"^[0-9]{13}$"), true).and(s.clone().str().slice(lit(12i64), lit(1u64)).cast(DataType::Int32).eq(digit));
+    let g = s.str().contains(lit(r"^G[0-9]{12}$"), true);
+    thai.or(g).fill_null(lit(false))
+}
+
+fn bad_citizen_id(name: &str) -> Check {
+    check(citizen_id_ok(name).not(), "citizen_id_check_digit", text("citizen ID is not 13 digits with a valid check digit (nor G + 12 digits)"))
+}
+
+fn school_lookup(ctx: &Context, key: Expr, values: Vec<String>, dtype: DataType) -> Expr {
+    let from = Series::new(PlSmallStr::EMPTY, ctx.school_codes.clone());
+    let to = Series::new(PlSmallStr::EMPTY, values).cast(&dtype).unwrap_or_else(|_| Series::new_null(PlSmallStr::EMPTY, 0));
+    key.replace_strict(lit(from), lit(to), Some(lit(NULL).cast(dtype.clone())), Some(dtype))
+}
+
+fn school_known(ctx: &Context, name: &str) -> Expr {
+    t(name).is_in(series(ctx.school_codes.clone()), false).fill_null(lit(false))
+}
+
+fn unknown_school(ctx: &Context, name: &str) -> Check {
+    check(
+        school_known(ctx, name).not(),
+        "school_code_unknown",
+        concat_str([text("school code '"), t(name).fill_null(lit("")), lit("' is not in the schools feed")], "", true),
+    )
+}
+
+fn negative(names: &[&str]) -> Check {
+    let mut fails = lit(false);
+    let mut detail = lit(NULL).cast(DataType::String);
+    for n in names.iter().rev() {
+        let neg = col(*n).lt(lit(0)).fill_null(lit(false));
+        fails = fails.or(neg.clone());
+        detail = when(neg).then(concat_str([text(n), lit(" is negative: "), col(*n).cast(DataType::String)], "", true)).otherwise(detail);
+    }
+    check(fails, "negative_number", detail)
+}
+
+fn unparsable(names: &[(&str, &str)]) -> Check {
+    // (source column, parsed column)
+    let mut fails = lit(false);
+    let mut detail = lit(NULL).cast(DataType::String);
+    for (src, parsed) in names.iter().rev() {
+        let bad = unparsable_number(src, col(*parsed));
+        fails = fails.or(bad.clone());
+        detail = when(bad).then(concat_str([text(src), lit(" '"), t(src), lit("' is not a number")], "", true)).otherwise(detail);
+    }
+    check(fails, "number_unparseable", detail)
+}
+
+/// The original row, for the ICT officer fixing it (restricted to admins: it may hold a citizen ID).
+fn raw(columns: &[&str]) -> Expr {
+    concat_str(columns.iter().map(|c| col(*c).fill_null(lit(""))).collect::<Vec<_>>(), ",", false).alias(RAW_COL)
+}
+
+fn err(feed: &str) -> impl Fn(PolarsError) -> IngestError + '_ {
+    move |e| IngestError::Transform { feed: feed.to_string(), message: e.to_string() }
+}
+
+/// Splits a checked frame into good rows (selected output columns) and bad rows.
+fn split(feed: &str, lf: LazyFrame, out: &[Expr], school_col: Option<&str>) -> Result<Checked, IngestError> {
+    let df = lf.collect().map_err(err(feed))?;
+    let good = df.clone().lazy().filter(col(RULE_COL).is_null()).select(out.to_vec()).collect().map_err(err(feed))?;
+    let bad = df
+        .lazy()
+        .filter(col(RULE_COL).is_not_null())
+        .select([
+            col(FILE_COL),
+            col(LINE_COL),
+            match school_col {
+                Some(s) => t(s).alias("school_code"),
+                None => lit(NULL).cast(DataType::String).alias("school_code"),
+            },
+            col(RULE_COL),
+            col(DETAIL_COL),
+            col(RAW_COL),
+        ])
+        .collect()
+        .map_err(err(feed))?;
+    Ok(Checked { good, bad })
+}
+
+fn source_cols(feed: &crate::feeds::Feed) -> Vec<&'static str> {
+    feed.columns.iter().map(|c| c.name).collect()
+}
+
+pub fn areas(df: DataFrame) -> Result<Checked, IngestError> {
+    let provinces: Vec<String> = reference::provinces().iter().map(|p| p.code.clone()).collect();
+    let lf = df.lazy().with_column(raw(&source_cols(&crate::feeds::AREAS))).with_columns([map_values(
+        t("area_type").str().to_lowercase(),
+        &["primary", "secondary", "สพป.", "สพม.", "ประถมศึกษา", "มัธยมศึกษา"],
+        &["primary", "secondary", "primary", "secondary", "primary", "secondary"],
+        DataType::String,
+    )
+    .alias("area_type_n")]);
+    let checks = vec![
+        missing(&["area_code", "area_name", "area_type", "province_code"]),
+        check(t("area_code").str().contains(lit(r"^[0-9]{8}$"), true).not(), "code_invalid", text("area_code must be 8 digits")),
+        check(col("area_type_n").is_null(), "value_invalid", text("area_type must be primary or secondary")),
+        check(
+            t("province_code").is_in(series(provinces), false).not(),
+            "province_code_unknown",
+            concat_str([text("province code '"), t("province_code"), lit("' is not one of the 77 provinces")], "", true),
+        ),
+    ];
+    let lf = lf.with_columns(rule_exprs(checks));
+    split("areas", lf, &[t("area_code").alias("area_code"), t("area_name").alias("area_name"), col("area_type_n").alias("area_type"), t("province_code").alias("province_code")], None)
+}
+
+pub fn schools(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
+    let lf = df.lazy().with_column(raw(&source_cols(&crate::feeds::SCHOOLS))).with_columns([
+        grade_order(t("lowest_grade")).alias("low"),
+        grade_order(t("highest_grade")).alias("high"),
+        boolean("is_dltv").alias("is_dltv_b"),
+        number("latitude", DataType::Float64).alias("lat"),
+        number("longitude", DataType::Float64).alias("lon"),
+    ]);
+    let checks = vec![
+        missing(&["school_code", "school_name", "area_code", "lowest_grade", "highest_grade"]),
+        check(t("school_code").str().contains(lit(r"^[0-9]{10}$"), true).not(), "code_invalid", text("school_code must be 10 digits")),
+        check(
+            t("area_code").is_in(series(ctx.area_codes.clone()), false).not(),
+            "area_code_unknown",
+            concat_str([text("area code '"), t("area_code"), lit("' is not in the areas feed")], "", true),
+        ),
+        check(col("low").is_null().or(col("high").is_null()).or(col("low").gt(col("high"))), "grade_invalid", text("lowest_grade/highest_grade are not grade codes K1..M6 in order")),
+        check(col("is_dltv_b").is_null(), "value_invalid", text("is_dltv must be 1/0, true/false or ใช่/ไม่ใช่")),
+        value_invalid("internet", &["fiber", "4g", "satellite", "none"]),
+        value_invalid("status", &["open", "merged", "closed"]),
+        unparsable(&[("latitude", "lat"), ("longitude", "lon")]),
+    ];
+    let lf = lf.with_columns(rule_exprs(checks));
+    let out = [
+        t("school_code").alias("school_code"),
+        t("smis_code").alias("smis_code"),
+        t("school_name").alias("school_name"),
+        t("area_code").alias("area_code"),
+        t("province_code").alias("province_code"),
+        t("district_code").alias("district_code"),
+        t("subdistrict_code").alias("subdistrict_code"),
+        col("lat").alias("latitude"),
+        col("lon").alias("longitude"),
+        grade_code_of(col("low")).alias("lowest_grade"),
+        grade_code_of(col("high")).alias("highest_grade"),
+        col("is_dltv_b").alias("is_dltv"),
+        t("internet").str().to_lowercase().alias("internet"),
+        t("status").str().to_lowercase().alias("status"),
+        // Kept for the checks of the other feeds.
+        col("low").alias("__low"),
+        col("high").alias("__high"),
+    ];
+    split("schools", lf, &out, Some("school_code"))
+}
+
+fn age_at(birth: Expr, at: Expr) -> Expr {
+    let md = |d: Expr| d.clone().dt().month().cast(DataType::Int32) * lit(100) + d.dt().day().cast(DataType::Int32);
+    at.clone().dt().year() - birth.clone().dt().year() - when(md(at).lt(md(birth))).then(lit(1)).otherwise(lit(0))
+}
+
+pub fn students(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
+    let lf = df.lazy().with_column(raw(&source_cols(&crate::feeds::STUDENTS))).with_columns([
+        date("snapshot_date").alias("snap"),
+        date("birth_date").alias("birth"),
+        number("academic_year", DataType::Int32).alias("ay"),
+        grade_order(t("grade")).alias("order"),
+        sex("sex").alias("sex_n"),
+        number("classroom", DataType::Int32).alias("room"),
+        number("disability", DataType::Int32).alias("dis"),
+        number("weight_kg", DataType::Float64).alias("w"),
+        number("height_cm", DataType::Float64).alias("h"),
+        boolean("disadvantaged").alias("disadv"),
+        school_lookup(ctx, t("school_code"), ctx.school_low.iter().map(i32::to_string).collect(), DataType::Int32).alias("low"),
+        school_lookup(ctx, t("school_code"), ctx.school_high.iter().map(i32::to_string).collect(), DataType::Int32).alias("high"),
+        school_lookup(ctx, t("school_code"), ctx.school_areas.clone(), DataType::String).alias("area"),
+    ]);
+    let lf = lf.with_column(age_at(col("birth"), col("snap")).alias("age"));
+    let checks = vec![
+        missing(&["snapshot_date", "academic_year", "school_code", "citizen_id", "grade", "sex", "birth_date", "status"]),
+        bad_date("snapshot_date", "snap"),
+        bad_date("birth_date", "birth"),
+        bad_citizen_id("citizen_id"),
+        unknown_school(ctx, "school_code"),
+        check(col("order").is_null(), "grade_invalid", concat_str([text("grade '"), t("grade"), lit("' is not K1..M6 (อ.1..ม.6)")], "", true)),
+        check(
+            col("order").lt(col("low")).or(col("order").gt(col("high"))),
+            "grade_out_of_range",
+            concat_str(
+                [text("grade "), grade_code_of(col("order")), lit(" is outside the school's range "), grade_code_of(col("low")), lit("-"), grade_code_of(col("high"))],
+                "",
+                true,
+            ),
+        ),
+        check(col("sex_n").is_null(), "sex_invalid", concat_str([text("sex '"), t("sex"), lit("' is not 1/2 (ช/ญ)")], "", true)),
+        check(
+            col("age").lt(lit(3)).or(col("age").gt(lit(22))),
+            "birth_date_implausible",
+            concat_str([text("age "), col("age").cast(DataType::String), lit(" at the snapshot is outside 3-22")], "", true),
+        ),
+        unparsable(&[("academic_year", "ay"), ("classroom", "room"), ("disability", "dis"), ("weight_kg", "w"), ("height_cm", "h")]),
+        negative(&["room", "dis", "w", "h"]),
+        check(col("dis").gt(lit(9)), "value_invalid", text("disability must be a code 0-9")),
+        check(blank("disadvantaged").not().and(col("disadv").is_null()), "value_invalid", text("disadvantaged must be 1/0")),
+        value_invalid("status", &["studying", "moved", "dropped_out", "graduated"]),
+    ];
+    let lf = lf.with_columns(rule_exprs(checks));
+    // DMC duplicate check: a student (citizen ID) in more than one row of a snapshot is rejected at every
+    // school that sent the row, and each is told where the other one is.
+    let id = t("citizen_id");
+    let keys = [col("snap"), id.clone()];
+    let ok = col(RULE_COL).is_null();
+    let dup_n = when(ok.clone()).then(lit(1)).otherwise(lit(0)).sum().over(keys.clone()).map_err(err("students"))?;
+    let first = when(ok.clone()).then(t("school_code")).otherwise(lit(NULL).cast(DataType::String)).min().over(keys.clone()).map_err(err("students"))?;
+    let last = when(ok.clone()).then(t("school_code")).otherwise(lit(NULL).cast(DataType::String)).max().over(keys).map_err(err("students"))?;
+    let is_dup = ok.and(dup_n.clone().gt(lit(1)));
+    let lf = lf.with_columns([
+        when(is_dup.clone()).then(text("duplicate_enrollment")).otherwise(col(RULE_COL)).alias(RULE_COL),
+        when(is_dup)
+            .then(concat_str([text("the same student is in "), dup_n.cast(DataType::String), lit(" rows of this snapshot, at schools "), first, lit(" and "), last], "", true))
+            .otherwise(col(DETAIL_COL))
+            .alias(DETAIL_COL),
+    ]);
+    let bmi = when(col("w").gt(lit(0)).and(col("h").gt(lit(0)))).then(col("w") / (col("h") / lit(100.0)).pow(2)).otherwise(lit(NULL).cast(DataType::Float64));
+    let out = [
+        col("snap").alias("snapshot_date"),
+        col("ay").alias("academic_year"),
+        col("area").alias("area_code"),
+        t("school_code").alias("school_code"),
+        t("citizen_id").alias("citizen_id"),
+        grade_code_of(col("order")).alias("grade"),
+        col("order").alias("grade_order"),
+        level_of(col("order")).alias("level"),
+        col("room").alias("classroom"),
+        col("sex_n").alias("sex"),
+        col("age").alias("age_years"),
+        t("nationality").alias("nationality"),
+        col("disadv").alias("disadvantaged"),
+        col("dis").fill_null(lit(0)).alias("disability"),
+        bmi.alias("bmi"),
+        t("status").str().to_lowercase().alias("status"),
+    ];
+    split("students", lf, &out, Some("school_code"))
+}
+
+const POSITIONS: &[&str] = &["director", "deputy_director", "teacher", "assistant_teacher", "government_employee", "contract_teacher", "support_staff"];
+
+pub fn personnel(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
+    let standing = map_values(
+        t("academic_standing").str().to_lowercase(),
+        &["none", "practitioner", "senior_practitioner", "expert", "senior_expert", "ไม่มี", "ชำนาญการ", "ชำนาญการพิเศษ", "เชี่ยวชาญ", "เชี่ยวชาญพิเศษ", "-"],
+        &["none", "practitioner", "senior_practitioner", "expert", "senior_expert", "none", "practitioner", "senior_practitioner", "expert", "senior_expert", "none"],
+        DataType::String,
+    );
+    let lf = df.lazy().with_column(raw(&source_cols(&crate::feeds::PERSONNEL))).with_columns([
+        date("as_of_date").alias("asof"),
+        date("birth_date").alias("birth"),
+        date("appointed_date").alias("appointed"),
+        sex("sex").alias("sex_n"),
+        standing.alias("standing"),
+        number("salary_baht", DataType::Float64).alias("salary"),
+        school_lookup(ctx, t("school_code"), ctx.school_areas.clone(), DataType::String).alias("school_area"),
+    ]);
+    let has_school = blank("school_code").not();
+    let birth_month = col("birth").dt().month().cast(DataType::Int32);
+    let birth_day = col("birth").dt().day().cast(DataType::Int32);
+    // Retire on 30 September of the fiscal year in which the person turns 60 (born 1 October: the year before).
+    let retire = col("birth").dt().year() + lit(60 + 543)
+        + when(birth_month.clone().gt_eq(lit(10)).and(birth_month.eq(lit(10)).and(birth_day.eq(lit(1))).not())).then(lit(1)).otherwise(lit(0));
+    let checks = vec![
+        missing(&["as_of_date", "citizen_id", "position", "sex", "birth_date", "appointed_date", "salary_baht"]),
+        bad_date("as_of_date", "asof"),
+        bad_date("birth_date", "birth"),
+        bad_date("appointed_date", "appointed"),
+        bad_citizen_id("citizen_id"),
+        check(has_school.clone().and(school_known(ctx, "school_code").not()), "school_code_unknown", concat_str([text("school code '"), t("school_code"), lit("' is not in the schools feed")], "", true)),
+        check(
+            has_school.clone().not().and(t("area_code").is_in(series(ctx.area_codes.clone()), false).not()),
+            "area_code_unknown",
+            concat_str([text("office staff need a known area_code, got '"), t("area_code").fill_null(lit("")), lit("'")], "", true),
+        ),
+        value_invalid("position", POSITIONS),
+        check(col("standing").is_null(), "value_invalid", concat_str([text("academic_standing '"), t("academic_standing"), lit("' is not a วิทยฐานะ")], "", true)),
+        check(col("sex_n").is_null(), "sex_invalid", concat_str([text("sex '"), t("sex"), lit("' is not 1/2 (ชาย/หญิง)")], "", true)),
+        unparsable(&[("salary_baht", "salary")]),
+        negative(&["salary"]),
+    ];
+    let lf = lf.with_columns(rule_exprs(checks));
+    let out = [
+        col("asof").alias("as_of_date"),
+        when(has_school.clone()).then(col("school_area")).otherwise(t("area_code")).alias("area_code"),
+        when(has_school).then(t("school_code")).otherwise(lit(NULL).cast(DataType::String)).alias("school_code"),
+        t("citizen_id").alias("citizen_id"),
+        t("position").str().to_lowercase().alias("position"),
+        col("standing").alias("academic_standing"),
+        t("major_subject").alias("major_subject"),
+        t("degree").alias("degree"),
+        col("sex_n").alias("sex"),
+        age_at(col("birth"), col("asof")).alias("age_years"),
+        age_at(col("appointed"), col("asof")).alias("years_of_service"),
+        retire.alias("retirement_fiscal_year"),
+        number("salary_baht", DataType::String).alias("salary_baht"),
+    ];
+    split("personnel", lf, &out, Some("school_code"))
+}
+
+const CATEGORIES: &[&str] = &[
+    "per_capita_teaching",
+    "textbooks",
+    "learning_supplies",
+    "uniforms",
+    "student_activities",
+    "investment_construction",
+    "investment_equipment",
+    "operating",
+];
+
+pub fn budget(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
+    let lf = df.lazy().with_column(raw(&source_cols(&crate::feeds::BUDGET))).with_columns([
+        number("fiscal_year", DataType::Int32).alias("fy"),
+        number("allocated_baht", DataType::Float64).alias("alloc"),
+        number("disbursed_baht", DataType::Float64).alias("disb"),
+        date("transaction_date").alias("tdate"),
+    ]);
+    let month = col("tdate").dt().month().cast(DataType::Int32);
+    let tx_fy = col("tdate").dt().year() + lit(543) + when(month.clone().gt_eq(lit(10))).then(lit(1)).otherwise(lit(0));
+    let quarter = when(month.clone().gt_eq(lit(10))).then(lit(1)).otherwise((month - lit(1)).floor_div(lit(3)) + lit(2)).cast(DataType::Int32);
+    let has_school = blank("school_code").not();
+    let checks = vec![
+        missing(&["fiscal_year", "area_code", "category", "allocated_baht", "disbursed_baht", "transaction_date", "document_no"]),
+        bad_date("transaction_date", "tdate"),
+        unparsable(&[("fiscal_year", "fy"), ("allocated_baht", "alloc"), ("disbursed_baht", "disb")]),
+        check(
+            t("area_code").is_in(series(ctx.area_codes.clone()), false).not(),
+            "area_code_unknown",
+            concat_str([text("area code '"), t("area_code"), lit("' is not in the areas feed")], "", true),
+        ),
+        check(has_school.clone().and(school_known(ctx, "school_code").not()), "school_code_unknown", concat_str([text("school code '"), t("school_code"), lit("' is not in the schools feed")], "", true)),
+        value_invalid("category", CATEGORIES),
+        negative(&["alloc", "disb"]),
+        check(
+            col("disb").gt(col("alloc")),
+            "disbursed_over_allocated",
+            concat_str([text("disbursed "), t("disbursed_baht"), lit(" is more than allocated "), t("allocated_baht")], "", true),
+        ),
+        check(
+            tx_fy.clone().neq(col("fy")),
+            "date_outside_fiscal_year",
+            concat_str([text("transaction date "), t("transaction_date"), lit(" is not in fiscal year "), t("fiscal_year")], "", true),
+        ),
+    ];
+    let lf = lf.with_columns(rule_exprs(checks));
+    let out = [
+        col("fy").alias("fiscal_year"),
+        t("area_code").alias("area_code"),
+        when(has_school).then(t("school_code")).otherwise(lit(NULL).cast(DataType::String)).alias("school_code"),
+        t("category").str().to_lowercase().alias("category"),
+        number("allocated_baht", DataType::String).alias("allocated_baht"),
+        number("disbursed_baht", DataType::String).alias("disbursed_baht"),
+        col("tdate").alias("transaction_date"),
+        quarter.alias("fiscal_quarter"),
+        t("document_no").alias("document_no"),
+    ];
+    split("budget", lf, &out, Some("school_code"))
+}
+
+pub fn tests(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
+    let lf = df.lazy().with_column(raw(&source_cols(&crate::feeds::TESTS))).with_columns([
+        number("academic_year", DataType::Int32).alias("ay"),
+        number("examinees", DataType::Int32).alias("n"),
+        number("mean_score", DataType::Float64).alias("mean"),
+        school_lookup(ctx, t("school_code"), ctx.school_areas.clone(), DataType::String).alias("area"),
+    ]);
+    let checks = vec![
+        missing(&["academic_year", "test", "school_code", "subject", "examinees", "mean_score"]),
+        unparsable(&[("academic_year", "ay"), ("examinees", "n"), ("mean_score", "mean")]),
+        unknown_school(ctx, "school_code"),
+        check(
+            t("test").str().to_uppercase().is_in(series(["ONET_P6", "ONET_M3", "ONET_M6", "NT_P3", "RT_P1"].iter().map(|s| s.to_string()).collect()), false).not(),
+            "value_invalid",
+            concat_str([text("test '"), t("test"), lit("' is not ONET_P6, ONET_M3, ONET_M6, NT_P3 or RT_P1")], "", true),
+        ),
+        negative(&["n"]),
+        check(
+            col("mean").lt(lit(0)).or(col("mean").gt(lit(100))),
+            "mean_score_range",
+            concat_str([text("mean score "), t("mean_score"), lit(" is outside 0-100")], "", true),
+        ),
+    ];
+    let lf = lf.with_columns(rule_exprs(checks));
+    let out = [
+        col("ay").alias("academic_year"),
+        t("test").str().to_uppercase().alias("test"),
+        col("area").alias("area_code"),
+        t("school_code").alias("school_code"),
+        t("subject").str().to_lowercase().alias("subject"),
+        col("n").alias("examinees"),
+        col("mean").alias("mean_score"),
+    ];
+    split("tests", lf, &out, Some("school_code"))
+}
+
+pub fn buildings(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
+    let lf = df.lazy().with_column(raw(&source_cols(&crate::feeds::BUILDINGS))).with_columns([
+        number("built_year", DataType::Int32).alias("built"),
+        number("area_m2", DataType::Float64).alias("m2"),
+        school_lookup(ctx, t("school_code"), ctx.school_areas.clone(), DataType::String).alias("area"),
+        map_values(
+            t("condition").str().to_lowercase(),
+            &["good", "needs_repair", "dilapidated", "ดี", "ชำรุด", "ทรุดโทรม"],
+            &["good", "needs_repair", "dilapidated", "good", "needs_repair", "dilapidated"],
+            DataType::String,
+        )
+        .alias("cond"),
+    ]);
+    let checks = vec![
+        missing(&["school_code", "building_id", "building_type", "built_year", "condition", "area_m2"]),
+        unparsable(&[("built_year", "built"), ("area_m2", "m2")]),
+        unknown_school(ctx, "school_code"),
+        check(col("cond").is_null(), "value_invalid", concat_str([text("condition '"), t("condition"), lit("' is not good, needs_repair or dilapidated")], "", true)),
+        negative(&["m2"]),
+    ];
+    let lf = lf.with_columns(rule_exprs(checks));
+    let out = [
+        t("school_code").alias("school_code"),
+        col("area").alias("area_code"),
+        t("building_id").alias("building_id"),
+        t("building_type").alias("building_type"),
+        col("built").alias("built_year"),
+        col("cond").alias("condition"),
+        col("m2").alias("area_m2"),
+    ];
+    split("buildings", lf, &out, Some("school_code"))
+}
+
+pub fn dltv(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
+    let lf = df.lazy().with_column(raw(&source_cols(&crate::feeds::DLTV_EQUIPMENT))).with_columns([
+        number("installed", DataType::Int32).alias("inst"),
+        number("working", DataType::Int32).alias("work"),
+        date("last_checked").alias("checked"),
+        school_lookup(ctx, t("school_code"), ctx.school_areas.clone(), DataType::String).alias("area"),
+    ]);
+    let checks = vec![
+        missing(&["school_code", "item", "installed", "working", "last_checked"]),
+        bad_date("last_checked", "checked"),
+        unparsable(&[("installed", "inst"), ("working", "work")]),
+        unknown_school(ctx, "school_code"),
+        value_invalid("item", &["dish", "receiver", "tv"]),
+        negative(&["inst", "work"]),
+        check(col("work").gt(col("inst")), "working_over_installed", text("more sets working than installed")),
+    ];
+    let lf = lf.with_columns(rule_exprs(checks));
+    let out = [
+        t("school_code").alias("school_code"),
+        col("area").alias("area_code"),
+        t("item").str().to_lowercase().alias("item"),
+        col("inst").alias("installed"),
+        col("work").alias("working"),
+        col("checked").alias("last_checked"),
+    ];
+    split("dltv_equipment", lf, &out, Some("school_code"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(cols: &[(&str, Vec<Option<&str>>)]) -> DataFrame {
+        let n = cols.first().map(|c| c.1.len()).unwrap_or(0);
+        let mut columns = vec![Column::new(FILE_COL.into(), vec!["f.csv"; n]), Column::new(LINE_COL.into(), (2..2 + n as i64).collect::<Vec<_>>())];
+        for (name, values) in cols {
+            columns.push(Column::new((*name).into(), values.clone()));
+        }
+        DataFrame::new(n, columns).unwrap_or_else(|_| DataFrame::empty())
+    }
+
+    fn ctx() -> Context {
+        Context {
+            school_codes: vec!["1056010001".into(), "1056010002".into()],
+            school_areas: vec!["56010000".into(), "56010000".into()],
+            school_low: vec![1, 10],
+            school_high: vec![9, 15],
+            area_codes: vec!["56010000".into()],
+        }
+    }
+
+    fn rules(c: &Checked) -> Vec<(i64, String)> {
+        let lines = c.bad.column(LINE_COL).and_then(|s| s.i64().cloned()).map(|s| s.iter().map(|v| v.unwrap_or(0)).collect::<Vec<_>>()).unwrap_or_default();
+        let rules = c.bad.column(RULE_COL).and_then(|s| s.str().cloned()).map(|s| s.iter().map(|v| v.unwrap_or("").to_string()).collect::<Vec<_>>()).unwrap_or_default();
+        lines.into_iter().zip(rules).collect()
+    }
+
+    #[test]
+    fn students_rules_and_thai_dates() -> Result<(), IngestError> {
+        // line: 2 good (BE leap day 29/02/2563 = 2020-02-29); 3 bad check digit; 4 M1 at a K1-P6 school;
+        // 5 born this year; 6 and 7 the same student at two schools; 8 the student of line 2 in the next
+        // snapshot (good); 9 29/02/2562 = 2019-02-29, which does not exist.
+        let n = 8;
+        let df = frame(&[
+            ("academic_year", vec![Some("2569"); n]),
+            ("snapshot_date", vec![Some("10/06/2569"), Some("2026-06-10"), Some("10/06/2569"), Some("10/06/2569"), Some("10/06/2569"), Some("10/06/2569"), Some("10/11/2569"), Some("2026-06-10")]),
+            ("school_code", vec![Some("1056010001"), Some("1056010001"), Some("1056010001"), Some("1056010001"), Some("1056010001"), Some("1056010002"), Some("1056010001"), Some("1056010001")]),
+            ("citizen_id", vec![Some("1101700230708"), Some("1101700230709"), Some("G123456789012"), Some("3101700230704"), Some("1234567890121"), Some("1234567890121"), Some("1101700230708"), Some("G000000000001")]),
+            ("grade", vec![Some("ป.1"), Some("P1"), Some("M1"), Some("P1"), Some("P6"), Some("M1"), Some("p1"), Some("P1")]),
+            ("classroom", vec![Some("1"); n]),
+            ("sex", vec![Some("ช"), Some("2"), Some("ญ"), Some("1"), Some("1"), Some("2"), Some("หญิง"), Some("1")]),
+            ("birth_date", vec![Some("29/02/2563"), Some("2019-02-28"), Some("01/01/2556"), Some("01/01/2569"), Some("2014-05-01"), Some("2014-05-01"), Some("29/02/2563"), Some("29/02/2562")]),
+            ("nationality", vec![Some("ไทย"); n]),
+            ("disadvantaged", vec![Some("1"); n]),
+            ("disability", vec![Some("0"); n]),
+            ("weight_kg", vec![Some("20.5"); n]),
+            ("height_cm", vec![None; n]),
+            ("status", vec![Some("studying"); n]),
+        ]);
+        let c = students(df, &ctx())?;
+        assert_eq!(
+            rules(&c),
+            vec![
+                (3, "citizen_id_check_digit".to_string()),
+                (4, "grade_out_of_range".to_string()),
+                (5, "birth_date_implausible".to_string()),
+                (6, "duplicate_enrollment".to_string()),
+                (7, "duplicate_enrollment".to_string()),
+                (9, "date_unparseable".to_string()),
+            ]
+        );
+        assert_eq!(c.good.height(), 2);
+        let ages = c.good.column("age_years").and_then(|s| s.i32().cloned()).map(|s| s.iter().collect::<Vec<_>>()).unwrap_or_default();
+        assert_eq!(ages, vec![Some(6), Some(6)]);
+        let grades = c.good.column("grade").and_then(|s| s.str().cloned()).map(|s| s.iter().map(|v| v.map(str::to_string)).collect::<Vec<_>>()).unwrap_or_default();
+        assert_eq!(grades, vec![Some("P1".to_string()), Some("P1".to_string())]);
+        Ok(())
+    }
+}

@@ -1,0 +1,285 @@
+//! `khlang`: the command line. A thin shell over the library crates.
+
+mod config;
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand, ValueEnum};
+use config::{Config, FileConfig};
+use khlang_ingest::generate::{self, GenerateOptions, Scale, Style};
+use khlang_query::{Format, QueryService};
+use khlang_warehouse::{Secret, Warehouse, secret};
+
+#[derive(Parser, Debug)]
+#[command(name = "khlang", version, about = "Khlang (คลังข้อมูล): the education data warehouse of a Thai Educational Service Area Office")]
+struct Cli {
+    /// Configuration file (default: ./khlang.toml when present).
+    #[arg(long, global = true, env = "KHLANG_CONFIG")]
+    config: Option<PathBuf>,
+    /// Warehouse location: a directory or a file:// URL.
+    #[arg(long, global = true, env = "KHLANG_WAREHOUSE")]
+    warehouse: Option<String>,
+    /// File holding the installation secret for keyed hashes of citizen IDs (created on first use).
+    #[arg(long, global = true, env = "KHLANG_SECRET_FILE")]
+    secret_file: Option<PathBuf>,
+    /// Log filter (error, warn, info, debug).
+    #[arg(long, global = true, env = "KHLANG_LOG")]
+    log: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ScaleArg {
+    Area,
+    Province,
+    National,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum StyleArg {
+    Mixed,
+    Utf8English,
+    Tis620Thai,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum FormatArg {
+    Table,
+    Csv,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Write a realistic synthetic ministry pull (all eight feeds) to a folder.
+    Generate {
+        #[arg(long, value_enum, default_value = "area")]
+        scale: ScaleArg,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long)]
+        out: PathBuf,
+        /// Encodings and header languages of the files.
+        #[arg(long, value_enum, default_value = "mixed")]
+        style: StyleArg,
+        /// Files written in parallel (default: the number of cores).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+    /// Load a ministry pull folder into the warehouse.
+    Ingest {
+        #[arg(long)]
+        from: PathBuf,
+        /// Print the run report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run SQL over the warehouse.
+    Sql {
+        #[arg(long, value_enum, default_value = "table")]
+        format: FormatArg,
+        sql: String,
+    },
+    /// Generate an area, load it and serve the web app until stopped.
+    Demo {
+        #[arg(long, env = "KHLANG_HTTP")]
+        http: Option<String>,
+    },
+    /// Show configuration.
+    Config {
+        #[command(subcommand)]
+        what: ConfigCmd,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigCmd {
+    /// Print the effective settings.
+    Show,
+}
+
+fn resolve(cli: &Cli, http: Option<&String>) -> anyhow::Result<Config> {
+    let (config_file, file) = FileConfig::load(cli.config.as_deref())?;
+    Ok(Config {
+        config_file,
+        warehouse: cli.warehouse.clone().or(file.warehouse).unwrap_or_else(|| "./warehouse".into()),
+        secret_file: cli.secret_file.clone().or(file.secret_file).unwrap_or_else(secret::default_secret_path),
+        http: http.cloned().or(file.http).unwrap_or_else(|| config::DEFAULT_HTTP.into()),
+        log: cli.log.clone().or(file.log).unwrap_or_else(|| config::DEFAULT_LOG.into()),
+    })
+}
+
+fn progress_bar(len: u64) -> Option<indicatif::ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let pb = indicatif::ProgressBar::new(len);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {msg}") {
+        pb.set_style(style);
+    }
+    Some(pb)
+}
+
+async fn run_ingest(cfg: &Config, from: &std::path::Path) -> anyhow::Result<khlang_ingest::IngestReport> {
+    let wh = Warehouse::open(&cfg.warehouse)?;
+    let secret = Secret::load_or_create(&cfg.secret_file)?;
+    let pb = std::sync::Mutex::new(None::<indicatif::ProgressBar>);
+    let progress = |msg: &str, done: u64, total: u64| {
+        if let Ok(mut g) = pb.lock() {
+            if g.is_none() {
+                *g = progress_bar(total);
+            }
+            match g.as_ref() {
+                Some(bar) => {
+                    bar.set_position(done);
+                    bar.set_message(msg.to_string());
+                }
+                None => tracing::info!(step = msg, done, total, "ingest"),
+            }
+        }
+    };
+    let report = khlang_ingest::ingest(&wh, &secret, from, &progress).await;
+    if let Ok(g) = pb.lock() {
+        if let Some(bar) = g.as_ref() {
+            bar.finish_and_clear();
+        }
+    }
+    Ok(report?)
+}
+
+fn print_report(r: &khlang_ingest::IngestReport) {
+    println!("run {} from {}", r.run_id, r.source);
+    println!("{:<16} {:<16} {:>6} {:>10} {:>10} {:>9} {:>8}", "feed", "table", "files", "read", "loaded", "rejected", "version");
+    for f in &r.feeds {
+        println!(
+            "{:<16} {:<16} {:>6} {:>10} {:>10} {:>9} {:>8}",
+            f.feed,
+            f.table,
+            f.files,
+            f.rows_read,
+            f.rows_loaded,
+            f.rows_rejected,
+            f.table_version.map(|v| v.to_string()).unwrap_or_default()
+        );
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let http_flag = match &cli.command {
+        Command::Demo { http } => http.clone(),
+        _ => std::env::var("KHLANG_HTTP").ok(),
+    };
+    let cfg = resolve(&cli, http_flag.as_ref())?;
+    let filter = tracing_subscriber::EnvFilter::try_new(&cfg.log).with_context(|| format!("log setting '{}' is not a valid filter", cfg.log))?;
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    match cli.command {
+        Command::Generate { scale, seed, out, style, threads } => {
+            let opts = GenerateOptions {
+                scale: match scale {
+                    ScaleArg::Area => Scale::Area,
+                    ScaleArg::Province => Scale::Province,
+                    ScaleArg::National => Scale::National,
+                },
+                seed,
+                out: out.clone(),
+                style: match style {
+                    StyleArg::Mixed => Style::Mixed,
+                    StyleArg::Utf8English => Style::Utf8English,
+                    StyleArg::Tis620Thai => Style::Tis620Thai,
+                },
+                threads: threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)),
+            };
+            let pb = progress_bar(0);
+            if let Some(pb) = &pb {
+                pb.enable_steady_tick(std::time::Duration::from_millis(200));
+            }
+            let manifest = generate::generate(&opts, &|msg| match &pb {
+                Some(pb) => pb.set_message(format!("wrote {msg}")),
+                None => tracing::info!("wrote {msg}"),
+            })?;
+            if let Some(pb) = pb {
+                pb.finish_and_clear();
+            }
+            let rows: u64 = manifest.files.iter().map(|f| f.rows).sum();
+            let invalid: usize = manifest.files.iter().map(|f| f.invalid.len()).sum();
+            println!(
+                "wrote {} files, {} rows ({} invalid on purpose), {} schools in {} areas, to {}",
+                manifest.files.len(),
+                rows,
+                invalid,
+                manifest.schools,
+                manifest.areas,
+                out.display()
+            );
+        }
+        Command::Ingest { from, json } => {
+            let report = run_ingest(&cfg, &from).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print_report(&report);
+            }
+        }
+        Command::Sql { format, sql } => {
+            let wh = Warehouse::open(&cfg.warehouse)?;
+            let q = QueryService::new(wh);
+            let batches = q.sql(&sql).await?;
+            let f = match format {
+                FormatArg::Table => Format::Table,
+                FormatArg::Csv => Format::Csv,
+                FormatArg::Json => Format::Json,
+            };
+            let out = khlang_query::format(&batches, f)?;
+            println!("{}", out.trim_end());
+        }
+        Command::Demo { .. } => {
+            let addr: SocketAddr = cfg.http.parse().with_context(|| format!("http address '{}' is not host:port", cfg.http))?;
+            let dir = tempfile::Builder::new().prefix("khlang-demo-").tempdir()?;
+            let pull = dir.path().join("pull");
+            eprintln!("generating an area-scale pull in {} ...", pull.display());
+            let opts = GenerateOptions { scale: Scale::Area, seed: 2569, out: pull.clone(), style: Style::Mixed, threads: 2 };
+            generate::generate(&opts, &|_| {})?;
+            let demo_cfg = Config {
+                warehouse: dir.path().join("warehouse").display().to_string(),
+                secret_file: dir.path().join("secret.key"),
+                ..cfg.clone()
+            };
+            eprintln!("loading it into {} ...", demo_cfg.warehouse);
+            let report = run_ingest(&demo_cfg, &pull).await?;
+            print_report(&report);
+            let q = Arc::new(QueryService::new(Warehouse::open(&demo_cfg.warehouse)?));
+            let server = khlang_dashboards::serve(q, addr, |local| {
+                println!("Khlang demo: open http://{local}/ (Ctrl-C to stop)");
+            });
+            tokio::select! {
+                r = server => r?,
+                _ = tokio::signal::ctrl_c() => eprintln!("stopping"),
+            }
+        }
+        Command::Config { what: ConfigCmd::Show } => {
+            println!("{}", toml::to_string_pretty(&cfg)?);
+        }
+    }
+    Ok(())
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = rt.block_on(run(cli)) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+

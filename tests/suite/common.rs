@@ -1,0 +1,144 @@
+//! Helpers for end-to-end tests: run the real `khlang` binary with its own warehouse and secret.
+
+
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        Env { dir: tempfile::Builder::new().prefix("khlang-test-").tempdir().expect("temp dir") }
+    }
+
+    pub fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+
+    pub fn warehouse(&self) -> PathBuf {
+        self.path("warehouse")
+    }
+
+    /// `khlang` with this environment's warehouse and secret.
+    pub fn cmd(&self) -> Command {
+        self.cmd_for(&self.warehouse())
+    }
+
+    pub fn cmd_for(&self, warehouse: &Path) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_khlang"));
+        c.env("KHLANG_WAREHOUSE", warehouse)
+            .env("KHLANG_SECRET_FILE", self.path("secret.key"))
+            .env("KHLANG_LOG", "warn")
+            .env_remove("KHLANG_CONFIG")
+            .current_dir(self.dir.path());
+        c
+    }
+
+    pub fn generate(&self, out: &str, seed: u64, style: &str) -> PathBuf {
+        let dir = self.path(out);
+        let o = self
+            .cmd()
+            .args(["generate", "--scale", "area", "--seed", &seed.to_string(), "--style", style, "--out"])
+            .arg(&dir)
+            .output()
+            .expect("run khlang generate");
+        assert_ok(&o, "generate");
+        dir
+    }
+
+    pub fn ingest(&self, from: &Path) -> Output {
+        self.ingest_into(from, &self.warehouse())
+    }
+
+    pub fn ingest_into(&self, from: &Path, warehouse: &Path) -> Output {
+        self.cmd_for(warehouse).args(["ingest", "--from"]).arg(from).output().expect("run khlang ingest")
+    }
+
+    pub fn sql_csv_in(&self, warehouse: &Path, sql: &str) -> String {
+        let o = self.cmd_for(warehouse).args(["sql", "--format", "csv", sql]).output().expect("run khlang sql");
+        assert_ok(&o, sql);
+        String::from_utf8(o.stdout).expect("utf-8 output")
+    }
+
+    pub fn sql_csv(&self, sql: &str) -> String {
+        self.sql_csv_in(&self.warehouse(), sql)
+    }
+
+    pub fn count(&self, sql: &str) -> u64 {
+        let out = self.sql_csv(sql);
+        out.lines().nth(1).unwrap_or("").trim().parse().unwrap_or_else(|_| panic!("not a count from {sql}: {out}"))
+    }
+}
+
+pub fn assert_ok(o: &Output, what: &str) {
+    assert!(
+        o.status.success(),
+        "{what} failed with {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// Every `_delta_log` file in the warehouse: a fingerprint of all table versions.
+pub fn log_files(warehouse: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(tables) = std::fs::read_dir(warehouse) {
+        for t in tables.flatten() {
+            if let Ok(logs) = std::fs::read_dir(t.path().join("_delta_log")) {
+                for l in logs.flatten() {
+                    out.push(format!("{}/{}", t.file_name().to_string_lossy(), l.file_name().to_string_lossy()));
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[derive(serde::Deserialize, Debug)]
+pub struct Invalid {
+    pub line: u64,
+    pub rule: String,
+}
+
+#[derive(serde::Deserialize, Debug)]
+pub struct FileManifest {
+    pub feed: String,
+    pub file: String,
+    pub rows: u64,
+    pub valid_rows: u64,
+    pub invalid: Vec<Invalid>,
+}
+
+#[derive(serde::Deserialize, Debug)]
+pub struct Manifest {
+    pub files: Vec<FileManifest>,
+}
+
+pub fn manifest(pull: &Path) -> Manifest {
+    serde_json::from_str(&std::fs::read_to_string(pull.join("_manifest.json")).expect("manifest")).expect("manifest json")
+}
+
+pub fn valid_by_feed(m: &Manifest) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    for f in &m.files {
+        *out.entry(f.feed.clone()).or_insert(0) += f.valid_rows;
+    }
+    out
+}
+
+pub const FEED_TABLES: [(&str, &str); 8] = [
+    ("areas", "areas"),
+    ("schools", "schools"),
+    ("students", "enrollments"),
+    ("personnel", "personnel"),
+    ("budget", "budget_lines"),
+    ("tests", "test_results"),
+    ("buildings", "buildings"),
+    ("dltv_equipment", "dltv_equipment"),
+];

@@ -1,0 +1,9 @@
+//! End-to-end tests of the `khlang` binary: generate -> ingest -> query, over its real interfaces.
+//! One test binary (each links the whole stack), one module per concern.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod bad_input;
+mod common;
+mod e2e;
+mod sql;

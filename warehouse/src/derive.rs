@@ -1,0 +1,123 @@
+//! `school_snapshot_summary`: one row per school per snapshot, derived from enrollments, personnel,
+//! schools and areas right after they are loaded. The size band and staffing rule come from `data/`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, Date32Array, Float64Array, Int64Array, StringArray};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Int64Type};
+use arrow::record_batch::RecordBatch;
+use datafusion::prelude::SessionContext;
+
+use crate::store::{At, Warehouse, WriteMode};
+use crate::{WarehouseError, reference, schema};
+
+/// Teachers for the staffing rule: civil-service teaching posts (ครู and ครูผู้ช่วย).
+pub const TEACHER_POSITIONS: &str = "('teacher', 'assistant_teacher')";
+
+fn col_i64(b: &RecordBatch, i: usize) -> Result<Int64Array, WarehouseError> {
+    let c = cast(b.column(i), &DataType::Int64).map_err(|e| WarehouseError::Query { message: e.to_string() })?;
+    Ok(c.as_primitive::<Int64Type>().clone())
+}
+
+fn col_str(b: &RecordBatch, i: usize) -> Result<StringArray, WarehouseError> {
+    let c = cast(b.column(i), &DataType::Utf8).map_err(|e| WarehouseError::Query { message: e.to_string() })?;
+    Ok(c.as_string::<i32>().clone())
+}
+
+/// Recomputes the summary for the given snapshot dates (ISO) and commits it in one write.
+pub async fn school_snapshot_summary(wh: &Warehouse, snapshots: &[String]) -> Result<Option<u64>, WarehouseError> {
+    if snapshots.is_empty() {
+        return Ok(None);
+    }
+    let ctx = SessionContext::new();
+    for t in ["enrollments", "personnel", "areas"] {
+        if let Some(p) = wh.provider(t, At::Latest).await? {
+            ctx.register_table(t, p)?;
+        } else {
+            return Ok(None);
+        }
+    }
+    let list = snapshots.iter().map(|d| format!("DATE '{d}'")).collect::<Vec<_>>().join(", ");
+    let sql = format!(
+        "WITH e AS (
+            SELECT snapshot_date, max(academic_year) AS academic_year, max(area_code) AS area_code, school_code,
+                   count(*) AS students,
+                   sum(CASE WHEN level = 'pre_primary' THEN 1 ELSE 0 END) AS pre,
+                   sum(CASE WHEN level = 'primary' THEN 1 ELSE 0 END) AS pri,
+                   sum(CASE WHEN level = 'lower_secondary' THEN 1 ELSE 0 END) AS low,
+                   sum(CASE WHEN level = 'upper_secondary' THEN 1 ELSE 0 END) AS upp,
+                   sum(CASE WHEN sex = 1 THEN 1 ELSE 0 END) AS male,
+                   sum(CASE WHEN sex = 2 THEN 1 ELSE 0 END) AS female,
+                   count(DISTINCT concat(grade, '/', CAST(classroom AS VARCHAR))) AS classrooms
+            FROM enrollments
+            WHERE snapshot_date IN ({list}) AND status = 'studying'
+            GROUP BY snapshot_date, school_code),
+         d AS (SELECT s.snapshot_date, max(p.as_of_date) AS as_of_date
+               FROM (SELECT DISTINCT snapshot_date FROM e) s
+               JOIN (SELECT DISTINCT as_of_date FROM personnel) p ON p.as_of_date <= s.snapshot_date
+               GROUP BY s.snapshot_date),
+         t AS (SELECT as_of_date, school_code, count(*) AS teachers FROM personnel
+               WHERE position IN {TEACHER_POSITIONS} AND school_code IS NOT NULL GROUP BY as_of_date, school_code)
+        SELECT e.snapshot_date, e.academic_year, e.area_code, e.school_code, e.students, e.pre, e.pri, e.low, e.upp,
+               e.male, e.female, e.classrooms, coalesce(t.teachers, 0) AS teachers, a.area_type
+        FROM e
+        LEFT JOIN d ON d.snapshot_date = e.snapshot_date
+        LEFT JOIN t ON t.as_of_date = d.as_of_date AND t.school_code = e.school_code
+        LEFT JOIN areas a ON a.area_code = e.area_code
+        ORDER BY e.snapshot_date, e.school_code"
+    );
+    let batches = ctx.sql(&sql).await?.collect().await?;
+    let def = schema::table("school_snapshot_summary").ok_or_else(|| WarehouseError::UnknownTable("school_snapshot_summary".into()))?;
+    let mut out = Vec::new();
+    for b in &batches {
+        let n = b.num_rows();
+        let ints: Vec<Int64Array> = (4..13).map(|i| col_i64(b, i)).collect::<Result<_, _>>()?;
+        let area_type = col_str(b, 13)?;
+        let mut band = Vec::with_capacity(n);
+        let mut required = Vec::with_capacity(n);
+        let mut gap = Vec::with_capacity(n);
+        let mut spt = Vec::with_capacity(n);
+        for r in 0..n {
+            let students = ints[0].value(r);
+            let by_level = [ints[1].value(r), ints[2].value(r), ints[3].value(r), ints[4].value(r)];
+            let teachers = ints[8].value(r);
+            let req = reference::required_teachers(by_level);
+            let at = if area_type.is_null(r) { "primary" } else { area_type.value(r) };
+            band.push(reference::size_band(at, students));
+            required.push(req);
+            gap.push(teachers - req);
+            spt.push(if teachers > 0 { Some(students as f64 / teachers as f64) } else { None });
+        }
+        let snapshot = cast(b.column(0), &DataType::Date32).map_err(|e| WarehouseError::Query { message: e.to_string() })?;
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(snapshot.as_any().downcast_ref::<Date32Array>().cloned().unwrap_or_else(|| Date32Array::from(vec![0; 0]))),
+            cast(b.column(1), &DataType::Int32).map_err(|e| WarehouseError::Query { message: e.to_string() })?,
+            Arc::new(col_str(b, 2)?),
+            Arc::new(col_str(b, 3)?),
+            Arc::new(ints[0].clone()),
+            Arc::new(ints[1].clone()),
+            Arc::new(ints[2].clone()),
+            Arc::new(ints[3].clone()),
+            Arc::new(ints[4].clone()),
+            Arc::new(ints[5].clone()),
+            Arc::new(ints[6].clone()),
+            Arc::new(ints[7].clone()),
+            Arc::new(ints[8].clone()),
+            Arc::new(StringArray::from(band)),
+            Arc::new(Float64Array::from(spt)),
+            Arc::new(Int64Array::from(required)),
+            Arc::new(Int64Array::from(gap)),
+        ];
+        out.push(RecordBatch::try_new(def.schema.clone(), columns).map_err(|e| WarehouseError::Schema { table: def.name.into(), message: e.to_string() })?);
+    }
+    let predicate = format!("snapshot_date IN ({})", snapshots.iter().map(|d| format!("'{d}'")).collect::<Vec<_>>().join(", "));
+    let v = wh.write("school_snapshot_summary", out, WriteMode::ReplaceWhere(predicate)).await?;
+    Ok(Some(v))
+}
+
+/// Versions of all tables, for reports' data-version footers.
+pub async fn table_versions(wh: &Warehouse) -> Result<HashMap<String, u64>, WarehouseError> {
+    wh.versions().await
+}

@@ -1,0 +1,41 @@
+//! Khlang storage: the contract's table schemas, Delta tables on object_store (atomic commits, time
+//! travel), the derived per-school summary, and pseudonymisation of citizen IDs.
+
+pub mod derive;
+pub mod reference;
+pub mod schema;
+pub mod secret;
+pub mod store;
+
+pub use secret::Secret;
+pub use store::{At, Warehouse, WriteMode};
+
+#[derive(Debug, thiserror::Error)]
+pub enum WarehouseError {
+    #[error("warehouse location {location} cannot be used: {message}")]
+    Location { location: String, message: String },
+    #[error("there is no table named {0} in the warehouse")]
+    UnknownTable(String),
+    #[error("table {table}: {message}")]
+    Delta { table: String, message: String },
+    #[error("table {table}: {message}")]
+    Schema { table: String, message: String },
+    #[error("table {table} has no such version or time: {message}")]
+    TimeTravel { table: String, message: String },
+    #[error("installation secret {path}: {message}")]
+    Secret { path: String, message: String },
+    #[error("query failed: {message}")]
+    Query { message: String },
+}
+
+impl WarehouseError {
+    pub fn delta(table: &str, e: deltalake::DeltaTableError) -> Self {
+        WarehouseError::Delta { table: table.to_string(), message: e.to_string() }
+    }
+}
+
+impl From<datafusion::error::DataFusionError> for WarehouseError {
+    fn from(e: datafusion::error::DataFusionError) -> Self {
+        WarehouseError::Query { message: e.to_string() }
+    }
+}

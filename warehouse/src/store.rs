@@ -1,0 +1,178 @@
+//! Delta tables on object_store: a local directory (path or `file://` URL) by default. Every write is
+//! one Delta commit, so a reader sees the table before or after it, never between.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::record_batch::RecordBatch;
+use chrono::{DateTime, Utc};
+use datafusion::catalog::TableProvider;
+use deltalake::kernel::StructType;
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel as _;
+use deltalake::protocol::SaveMode;
+use deltalake::{DeltaTable, TableProperty};
+use url::Url;
+
+pub use datafusion::prelude::SessionContext;
+
+use crate::WarehouseError;
+use crate::schema::{self, TableDef};
+
+/// How a load replaces what the table holds.
+#[derive(Debug, Clone)]
+pub enum WriteMode {
+    Append,
+    /// Replace the whole table.
+    Overwrite,
+    /// Replace only the rows matching this predicate (e.g. one snapshot's partition).
+    ReplaceWhere(String),
+}
+
+/// Which version of a table to read.
+#[derive(Debug, Clone, Copy)]
+pub enum At {
+    Latest,
+    Version(u64),
+    Timestamp(DateTime<Utc>),
+}
+
+#[derive(Debug, Clone)]
+pub struct Warehouse {
+    root: Url,
+}
+
+impl Warehouse {
+    /// Opens (creating if needed) the warehouse at a local path or URL.
+    pub fn open(location: &str) -> Result<Warehouse, WarehouseError> {
+        let root = deltalake::ensure_table_uri(location).map_err(|e| WarehouseError::Location {
+            location: location.to_string(),
+            message: e.to_string(),
+        })?;
+        Ok(Warehouse { root })
+    }
+
+    pub fn location(&self) -> &Url {
+        &self.root
+    }
+
+    fn table_url(&self, name: &str) -> Result<Url, WarehouseError> {
+        self.root.join(&format!("{name}/")).map_err(|e| WarehouseError::Location { location: format!("{}{name}", self.root), message: e.to_string() })
+    }
+
+    fn def(name: &str) -> Result<TableDef, WarehouseError> {
+        schema::table(name).ok_or_else(|| WarehouseError::UnknownTable(name.to_string()))
+    }
+
+    /// The table at a version; `None` when it has never been written.
+    pub async fn load(&self, name: &str, at: At) -> Result<Option<DeltaTable>, WarehouseError> {
+        Self::def(name)?;
+        let mut table = match self.unloaded(name)? {
+            Some(t) => t,
+            None => return Ok(None),
+        };
+        // Asking first keeps the kernel from logging an error for a table never written.
+        if !table.verify_deltatable_existence().await.map_err(|e| WarehouseError::delta(name, e))? {
+            return Ok(None);
+        }
+        table.load().await.map_err(|e| WarehouseError::delta(name, e))?;
+        match at {
+            At::Latest => {}
+            At::Version(v) => table.load_version(v).await.map_err(|e| WarehouseError::TimeTravel { table: name.into(), message: e.to_string() })?,
+            At::Timestamp(t) => {
+                table.load_with_datetime(t).await.map_err(|e| WarehouseError::TimeTravel { table: name.into(), message: e.to_string() })?
+            }
+        }
+        Ok(Some(table))
+    }
+
+    /// The table object without its log loaded; `None` when its folder does not exist.
+    fn unloaded(&self, name: &str) -> Result<Option<DeltaTable>, WarehouseError> {
+        let url = self.table_url(name)?;
+        if url.scheme() == "file" && url.to_file_path().is_ok_and(|p| !p.exists()) {
+            return Ok(None);
+        }
+        let table = deltalake::DeltaTableBuilder::from_url(url).and_then(|b| b.build()).map_err(|e| WarehouseError::delta(name, e))?;
+        Ok(Some(table))
+    }
+
+    pub async fn version(&self, name: &str) -> Result<Option<u64>, WarehouseError> {
+        Ok(self.load(name, At::Latest).await?.and_then(|t| t.version()))
+    }
+
+    /// Latest version of every table that exists.
+    pub async fn versions(&self) -> Result<HashMap<String, u64>, WarehouseError> {
+        let mut out = HashMap::new();
+        for name in schema::table_names() {
+            if let Some(v) = self.version(name).await? {
+                out.insert(name.to_string(), v);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Creates every contract table that does not exist yet (empty, version 0).
+    pub async fn create_missing(&self) -> Result<(), WarehouseError> {
+        for def in schema::tables() {
+            // Creates the table's folder when the warehouse is a local directory.
+            if self.version(def.name).await?.is_some() {
+                continue;
+            }
+            let url = deltalake::ensure_table_uri(self.table_url(def.name)?.as_str()).map_err(|e| WarehouseError::delta(def.name, e))?;
+            let table = deltalake::DeltaTableBuilder::from_url(url).and_then(|b| b.build()).map_err(|e| WarehouseError::delta(def.name, e))?;
+            let delta_schema: StructType = def.schema.as_ref().try_into_kernel().map_err(|e| WarehouseError::delta(def.name, e.into()))?;
+            table
+                .create()
+                .with_columns(delta_schema.fields().cloned())
+                .with_partition_columns(def.partition_by.iter().copied())
+                // Keep the whole log so any published report can be rebuilt from its version.
+                .with_configuration_property(TableProperty::EnableExpiredLogCleanup, Some("false"))
+                .with_save_mode(SaveMode::Ignore)
+                .await
+                .map_err(|e| WarehouseError::delta(def.name, e))?;
+            tracing::debug!(table = def.name, "created table");
+        }
+        Ok(())
+    }
+
+    /// Writes `batches` to a table in one commit and returns the new version. An append of no rows
+    /// makes no commit and returns the current version.
+    pub async fn write(&self, name: &str, batches: Vec<RecordBatch>, mode: WriteMode) -> Result<u64, WarehouseError> {
+        let def = Self::def(name)?;
+        self.create_missing_one(&def).await?;
+        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        let table = self.load(name, At::Latest).await?.ok_or_else(|| WarehouseError::UnknownTable(name.to_string()))?;
+        if rows == 0 && matches!(mode, WriteMode::Append) {
+            return table.version().ok_or_else(|| WarehouseError::UnknownTable(name.to_string()));
+        }
+        let batches = if batches.is_empty() { vec![RecordBatch::new_empty(def.schema.clone())] } else { batches };
+        for b in &batches {
+            if b.schema().fields() != def.schema.fields() {
+                return Err(WarehouseError::Schema { table: name.into(), message: format!("batch schema {:?} differs from the table's", b.schema()) });
+            }
+        }
+        let builder = table.write(batches);
+        let builder = match mode {
+            WriteMode::Append => builder.with_save_mode(SaveMode::Append),
+            WriteMode::Overwrite => builder.with_save_mode(SaveMode::Overwrite),
+            WriteMode::ReplaceWhere(p) => builder.with_save_mode(SaveMode::Overwrite).with_replace_where(p),
+        };
+        let table = builder.await.map_err(|e| WarehouseError::delta(name, e))?;
+        let v = table.version().ok_or_else(|| WarehouseError::UnknownTable(name.to_string()))?;
+        tracing::info!(table = name, rows, version = v, "committed");
+        Ok(v)
+    }
+
+    async fn create_missing_one(&self, def: &TableDef) -> Result<(), WarehouseError> {
+        if self.version(def.name).await?.is_none() {
+            self.create_missing().await?;
+        }
+        Ok(())
+    }
+
+    /// A DataFusion table provider over the table at a version.
+    pub async fn provider(&self, name: &str, at: At) -> Result<Option<Arc<dyn TableProvider>>, WarehouseError> {
+        let Some(table) = self.load(name, at).await? else { return Ok(None) };
+        let p = table.table_provider().await.map_err(|e| WarehouseError::Query { message: e.to_string() })?;
+        Ok(Some(p))
+    }
+}
