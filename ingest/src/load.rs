@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Int64Array, StringArray, TimestampMicrosecondArray};
+use arrow::array::{Array, ArrayRef, Int64Array, StringArray, TimestampMicrosecondArray};
 use arrow::record_batch::RecordBatch;
 use chrono::Utc;
 use polars::prelude::*;
@@ -105,13 +105,30 @@ fn prepare(feed: &'static str, files: usize, rows_read: u64, checked: Checked, s
     let mut extra: Vec<(String, ArrayRef)> = Vec::new();
     if let Some((_, ids)) = cols.iter().find(|(n, _)| n == "citizen_id") {
         let ids = to_arrow::strings(feed, ids)?;
-        let keys: StringArray = ids.iter().map(|v| v.map(|id| secret.keyed_hash(id))).collect();
+        let keys = keyed_hashes(&ids, secret);
         let key_col = if feed == "students" { "student_key" } else { "person_key" };
         extra.push((key_col.to_string(), Arc::new(keys)));
     }
     let cols: Vec<(String, ArrayRef)> = cols.into_iter().filter(|(n, _)| n != "citizen_id").collect();
     let good = to_arrow::conform(feed, &def.schema, &cols, &extra, rows)?;
     Ok(Prepared { feed, files, rows_read, good, bad, mode, dates })
+}
+
+/// HMAC of every ID, split across the cores (it is the costliest per-row step of a load).
+fn keyed_hashes(ids: &StringArray, secret: &Secret) -> StringArray {
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).max(1);
+    let chunk = ids.len().div_ceil(threads).max(1);
+    let parts: Vec<Vec<Option<String>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..ids.len())
+            .step_by(chunk)
+            .map(|start| {
+                let end = (start + chunk).min(ids.len());
+                s.spawn(move || (start..end).map(|i| if ids.is_null(i) { None } else { Some(secret.keyed_hash(ids.value(i))) }).collect::<Vec<_>>())
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+    });
+    parts.into_iter().flatten().collect()
 }
 
 fn rejected_batch(run_id: &str, p: &Prepared) -> Result<RecordBatch, IngestError> {

@@ -5,6 +5,7 @@
 use polars::prelude::*;
 
 use crate::IngestError;
+use crate::feeds::{self, Feed};
 use crate::read::{FILE_COL, LINE_COL};
 use khlang_warehouse::reference;
 
@@ -40,8 +41,14 @@ fn check(fails: Expr, rule: &'static str, detail: Expr) -> Check {
     Check { fails: fails.fill_null(lit(false)), rule, detail }
 }
 
+/// A source column; `prepare` has already trimmed every source column once.
 fn t(name: &str) -> Expr {
-    col(name).str().strip_chars(lit(NULL))
+    col(name)
+}
+
+/// Trims every text column of the feed once, so the checks below read clean values.
+fn prepare(df: DataFrame, feed: &Feed) -> LazyFrame {
+    df.lazy().with_columns(feed.columns.iter().map(|c| col(c.name).str().strip_chars(lit(NULL)).alias(c.name)).collect::<Vec<_>>())
 }
 
 fn blank(name: &str) -> Expr {
@@ -72,26 +79,15 @@ fn unparsable_number(name: &str, parsed: Expr) -> Expr {
     blank(name).not().and(parsed.is_null())
 }
 
-/// A date written as ISO `2025-06-10` or Thai `10/06/2568` (day/month/Buddhist-Era year).
+/// A date written as ISO `2025-06-10` or Thai `10/06/2568` (day/month/Buddhist-Era year). The Thai
+/// form gets its CE year before parsing, so 29 February is checked against the right calendar year.
 fn date(name: &str) -> Expr {
     let iso = StrptimeOptions { format: Some("%Y-%m-%d".into()), strict: false, exact: true, cache: true };
-    let thai_pat = r"^(\d{1,2})/(\d{1,2})/(\d{4})$";
+    let thai = StrptimeOptions { format: Some("%d/%m/%Y".into()), strict: false, exact: true, cache: true };
     let s = t(name);
-    let be_year = s.clone().str().extract(lit(thai_pat), 3).cast(DataType::Int32);
-    let as_iso = concat_str(
-        [
-            (be_year - lit(543)).cast(DataType::String),
-            lit("-"),
-            s.clone().str().extract(lit(thai_pat), 2).str().zfill(lit(2)),
-            lit("-"),
-            s.clone().str().extract(lit(thai_pat), 1).str().zfill(lit(2)),
-        ],
-        "",
-        false,
-    );
-    when(s.clone().str().contains(lit(thai_pat), true))
-        .then(as_iso.str().to_date(iso.clone()))
-        .otherwise(s.str().to_date(iso))
+    let ce_year = s.clone().str().tail(lit(4i64)).cast(DataType::Int32) - lit(543);
+    let as_ce = concat_str([s.clone().str().head(lit(-4i64)), ce_year.cast(DataType::String)], "", false);
+    when(s.clone().str().contains_literal(lit("/"))).then(as_ce.str().to_date(thai)).otherwise(s.str().to_date(iso))
 }
 
 /// `parsed` is the date parsed from the source column `src`.
@@ -103,14 +99,34 @@ fn bad_date(src: &str, parsed: &str) -> Check {
     )
 }
 
-fn rule_exprs(checks: Vec<Check>) -> [Expr; 2] {
+/// The details of each check, built later and only for rejected rows.
+pub struct Details(Vec<(String, Expr)>);
+
+/// Evaluates every check once into a boolean column `__f<i>`, and the rule as the first that fails.
+fn apply_checks(lf: LazyFrame, checks: Vec<Check>) -> (LazyFrame, Details) {
+    let names: Vec<String> = (0..checks.len()).map(|i| format!("__f{i}")).collect();
+    let flags: Vec<Expr> = checks.iter().zip(&names).map(|(c, n)| c.fails.clone().alias(n.as_str())).collect();
     let mut rule = lit(NULL).cast(DataType::String);
-    let mut detail = lit(NULL).cast(DataType::String);
-    for c in checks.into_iter().rev() {
-        rule = when(c.fails.clone()).then(text(c.rule)).otherwise(rule);
-        detail = when(c.fails).then(c.detail).otherwise(detail);
+    for (c, n) in checks.iter().zip(&names).rev() {
+        rule = when(col(n.as_str())).then(text(c.rule)).otherwise(rule);
     }
-    [rule.alias(RULE_COL), detail.alias(DETAIL_COL)]
+    let details = Details(checks.into_iter().zip(names).map(|(c, n)| (n, c.detail)).collect());
+    (lf.with_columns(flags).with_column(rule.alias(RULE_COL)), details)
+}
+
+impl Details {
+    fn push(&mut self, flag: &str, detail: Expr) {
+        self.0.push((flag.to_string(), detail));
+    }
+
+    /// The detail of the first failing check.
+    fn expr(&self) -> Expr {
+        let mut detail = lit(NULL).cast(DataType::String);
+        for (flag, d) in self.0.iter().rev() {
+            detail = when(col(flag.as_str())).then(d.clone()).otherwise(detail);
+        }
+        detail.alias(DETAIL_COL)
+    }
 }
 
 fn grade_order(e: Expr) -> Expr {
@@ -171,15 +187,19 @@ fn missing(names: &[&str]) -> Check {
     check(fails, "required_value_missing", detail)
 }
 
-/// Citizen ID: 13 digits with a valid check digit, or `G` + 12 digits.
+/// Citizen ID: 13 digits with a valid check digit, or `G` + 12 digits. The digits are taken
+/// arithmetically from the number, which is far cheaper than slicing the text twelve times.
 fn citizen_id_ok(name: &str) -> Expr {
     let s = t(name);
-    let mut sum = lit(0i32);
-    for i in 0..12 {
-        sum = sum + s.clone().str().slice(lit(i as i64), lit(1u64)).cast(DataType::Int32) * lit(13 - i);
+    let n = s.clone().cast(DataType::Int64);
+    let mut sum = lit(0i64);
+    // digit i (1-based, from the left) of a 13-digit number = n / 10^(13-i) mod 10
+    for i in 1..=12i64 {
+        let pow = 10i64.pow((13 - i) as u32);
+        sum = sum + (n.clone().floor_div(lit(pow)) % lit(10i64)) * lit(14 - i);
     }
-    let digit = (lit(11i32) - sum % lit(11i32)) % lit(10i32);
-    let thai = s.clone().str().contains(lit(r"^[0-9]{13}$"), true).and(s.clone().str().slice(lit(12i64), lit(1u64)).cast(DataType::Int32).eq(digit));
+    let digit = (lit(11i64) - sum % lit(11i64)) % lit(10i64);
+    let thai = s.clone().str().contains(lit(r"^[0-9]{13}$"), true).and((n % lit(10i64)).eq(digit));
     let g = s.str().contains(lit(r"^G[0-9]{12}$"), true);
     thai.or(g).fill_null(lit(false))
 }
@@ -239,7 +259,8 @@ fn err(feed: &str) -> impl Fn(PolarsError) -> IngestError + '_ {
 }
 
 /// Splits a checked frame into good rows (selected output columns) and bad rows.
-fn split(feed: &str, lf: LazyFrame, out: &[Expr], school_col: Option<&str>) -> Result<Checked, IngestError> {
+fn split(source: &Feed, lf: LazyFrame, details: Details, out: &[Expr], school_col: Option<&str>) -> Result<Checked, IngestError> {
+    let feed = source.name;
     let df = lf.collect().map_err(err(feed))?;
     let good = df.clone().lazy().filter(col(RULE_COL).is_null()).select(out.to_vec()).collect().map_err(err(feed))?;
     let bad = df
@@ -253,21 +274,21 @@ fn split(feed: &str, lf: LazyFrame, out: &[Expr], school_col: Option<&str>) -> R
                 None => lit(NULL).cast(DataType::String).alias("school_code"),
             },
             col(RULE_COL),
-            col(DETAIL_COL),
-            col(RAW_COL),
+            details.expr(),
+            raw(&source_cols(source)),
         ])
         .collect()
         .map_err(err(feed))?;
     Ok(Checked { good, bad })
 }
 
-fn source_cols(feed: &crate::feeds::Feed) -> Vec<&'static str> {
+fn source_cols(feed: &Feed) -> Vec<&'static str> {
     feed.columns.iter().map(|c| c.name).collect()
 }
 
 pub fn areas(df: DataFrame) -> Result<Checked, IngestError> {
     let provinces: Vec<String> = reference::provinces().iter().map(|p| p.code.clone()).collect();
-    let lf = df.lazy().with_column(raw(&source_cols(&crate::feeds::AREAS))).with_columns([map_values(
+    let lf = prepare(df, &feeds::AREAS).with_columns([map_values(
         t("area_type").str().to_lowercase(),
         &["primary", "secondary", "สพป.", "สพม.", "ประถมศึกษา", "มัธยมศึกษา"],
         &["primary", "secondary", "primary", "secondary", "primary", "secondary"],
@@ -284,12 +305,12 @@ pub fn areas(df: DataFrame) -> Result<Checked, IngestError> {
             concat_str([text("province code '"), t("province_code"), lit("' is not one of the 77 provinces")], "", true),
         ),
     ];
-    let lf = lf.with_columns(rule_exprs(checks));
-    split("areas", lf, &[t("area_code").alias("area_code"), t("area_name").alias("area_name"), col("area_type_n").alias("area_type"), t("province_code").alias("province_code")], None)
+    let (lf, details) = apply_checks(lf, checks);
+    split(&feeds::AREAS, lf, details, &[t("area_code").alias("area_code"), t("area_name").alias("area_name"), col("area_type_n").alias("area_type"), t("province_code").alias("province_code")], None)
 }
 
 pub fn schools(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
-    let lf = df.lazy().with_column(raw(&source_cols(&crate::feeds::SCHOOLS))).with_columns([
+    let lf = prepare(df, &feeds::SCHOOLS).with_columns([
         grade_order(t("lowest_grade")).alias("low"),
         grade_order(t("highest_grade")).alias("high"),
         boolean("is_dltv").alias("is_dltv_b"),
@@ -310,7 +331,7 @@ pub fn schools(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
         value_invalid("status", &["open", "merged", "closed"]),
         unparsable(&[("latitude", "lat"), ("longitude", "lon")]),
     ];
-    let lf = lf.with_columns(rule_exprs(checks));
+    let (lf, details) = apply_checks(lf, checks);
     let out = [
         t("school_code").alias("school_code"),
         t("smis_code").alias("smis_code"),
@@ -330,7 +351,7 @@ pub fn schools(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
         col("low").alias("__low"),
         col("high").alias("__high"),
     ];
-    split("schools", lf, &out, Some("school_code"))
+    split(&feeds::SCHOOLS, lf, details, &out, Some("school_code"))
 }
 
 fn age_at(birth: Expr, at: Expr) -> Expr {
@@ -339,7 +360,7 @@ fn age_at(birth: Expr, at: Expr) -> Expr {
 }
 
 pub fn students(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
-    let lf = df.lazy().with_column(raw(&source_cols(&crate::feeds::STUDENTS))).with_columns([
+    let lf = prepare(df, &feeds::STUDENTS).with_columns([
         date("snapshot_date").alias("snap"),
         date("birth_date").alias("birth"),
         number("academic_year", DataType::Int32).alias("ay"),
@@ -383,23 +404,15 @@ pub fn students(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
         check(blank("disadvantaged").not().and(col("disadv").is_null()), "value_invalid", text("disadvantaged must be 1/0")),
         value_invalid("status", &["studying", "moved", "dropped_out", "graduated"]),
     ];
-    let lf = lf.with_columns(rule_exprs(checks));
+    let (lf, details) = apply_checks(lf, checks);
     // DMC duplicate check: a student (citizen ID) in more than one row of a snapshot is rejected at every
-    // school that sent the row, and each is told where the other one is.
-    let id = t("citizen_id");
-    let keys = [col("snap"), id.clone()];
-    let ok = col(RULE_COL).is_null();
-    let dup_n = when(ok.clone()).then(lit(1)).otherwise(lit(0)).sum().over(keys.clone()).map_err(err("students"))?;
-    let first = when(ok.clone()).then(t("school_code")).otherwise(lit(NULL).cast(DataType::String)).min().over(keys.clone()).map_err(err("students"))?;
-    let last = when(ok.clone()).then(t("school_code")).otherwise(lit(NULL).cast(DataType::String)).max().over(keys).map_err(err("students"))?;
-    let is_dup = ok.and(dup_n.clone().gt(lit(1)));
-    let lf = lf.with_columns([
-        when(is_dup.clone()).then(text("duplicate_enrollment")).otherwise(col(RULE_COL)).alias(RULE_COL),
-        when(is_dup)
-            .then(concat_str([text("the same student is in "), dup_n.cast(DataType::String), lit(" rows of this snapshot, at schools "), first, lit(" and "), last], "", true))
-            .otherwise(col(DETAIL_COL))
-            .alias(DETAIL_COL),
-    ]);
+    // school that sent the row. Rows already rejected do not count (their key is null).
+    let key = when(col(RULE_COL).is_null()).then(t("citizen_id")).otherwise(lit(NULL).cast(DataType::String));
+    let dup_n = len().over([col("snap"), key]).map_err(err("students"))?;
+    let lf = lf.with_columns([dup_n.alias("__dup_n")]).with_column(col(RULE_COL).is_null().and(col("__dup_n").gt(lit(1))).alias("__dup"));
+    let lf = lf.with_column(when(col("__dup")).then(text("duplicate_enrollment")).otherwise(col(RULE_COL)).alias(RULE_COL));
+    let mut details = details;
+    details.push("__dup", concat_str([text("the same student is in "), col("__dup_n").cast(DataType::String), lit(" rows of this snapshot")], "", true));
     let bmi = when(col("w").gt(lit(0)).and(col("h").gt(lit(0)))).then(col("w") / (col("h") / lit(100.0)).pow(2)).otherwise(lit(NULL).cast(DataType::Float64));
     let out = [
         col("snap").alias("snapshot_date"),
@@ -419,7 +432,35 @@ pub fn students(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
         bmi.alias("bmi"),
         t("status").str().to_lowercase().alias("status"),
     ];
-    split("students", lf, &out, Some("school_code"))
+    let mut checked = split(&feeds::STUDENTS, lf, details, &out, Some("school_code"))?;
+    name_other_schools(&mut checked)?;
+    Ok(checked)
+}
+
+/// Tells each school in a duplicate which schools sent the same student (computed on the few rejected rows).
+fn name_other_schools(c: &mut Checked) -> Result<(), IngestError> {
+    let id = col(RAW_COL).str().extract(lit(r"^[^,]*,[^,]*,[^,]*,([^,]*),"), 1);
+    let snap = col(RAW_COL).str().extract(lit(r"^[^,]*,([^,]*),"), 1);
+    let bad = c.bad.clone().lazy().with_columns([id.alias("__id"), snap.alias("__snap")]);
+    let dups = bad
+        .clone()
+        .filter(col(RULE_COL).eq(text("duplicate_enrollment")))
+        .group_by([col("__snap"), col("__id")])
+        .agg([col("school_code").min().alias("__first"), col("school_code").max().alias("__last")]);
+    let mut args = JoinArgs::new(JoinType::Left);
+    args.maintain_order = MaintainOrderJoin::Left;
+    c.bad = bad
+        .join(dups, [col("__snap"), col("__id")], [col("__snap"), col("__id")], args)
+        .with_column(
+            when(col(RULE_COL).eq(text("duplicate_enrollment")))
+                .then(concat_str([col(DETAIL_COL), lit(", at schools "), col("__first"), lit(" and "), col("__last")], "", true))
+                .otherwise(col(DETAIL_COL))
+                .alias(DETAIL_COL),
+        )
+        .select([col(FILE_COL), col(LINE_COL), col("school_code"), col(RULE_COL), col(DETAIL_COL), col(RAW_COL)])
+        .collect()
+        .map_err(err("students"))?;
+    Ok(())
 }
 
 const POSITIONS: &[&str] = &["director", "deputy_director", "teacher", "assistant_teacher", "government_employee", "contract_teacher", "support_staff"];
@@ -431,7 +472,7 @@ pub fn personnel(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
         &["none", "practitioner", "senior_practitioner", "expert", "senior_expert", "none", "practitioner", "senior_practitioner", "expert", "senior_expert", "none"],
         DataType::String,
     );
-    let lf = df.lazy().with_column(raw(&source_cols(&crate::feeds::PERSONNEL))).with_columns([
+    let lf = prepare(df, &feeds::PERSONNEL).with_columns([
         date("as_of_date").alias("asof"),
         date("birth_date").alias("birth"),
         date("appointed_date").alias("appointed"),
@@ -464,7 +505,7 @@ pub fn personnel(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
         unparsable(&[("salary_baht", "salary")]),
         negative(&["salary"]),
     ];
-    let lf = lf.with_columns(rule_exprs(checks));
+    let (lf, details) = apply_checks(lf, checks);
     let out = [
         col("asof").alias("as_of_date"),
         when(has_school.clone()).then(col("school_area")).otherwise(t("area_code")).alias("area_code"),
@@ -480,7 +521,7 @@ pub fn personnel(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
         retire.alias("retirement_fiscal_year"),
         number("salary_baht", DataType::String).alias("salary_baht"),
     ];
-    split("personnel", lf, &out, Some("school_code"))
+    split(&feeds::PERSONNEL, lf, details, &out, Some("school_code"))
 }
 
 const CATEGORIES: &[&str] = &[
@@ -495,7 +536,7 @@ const CATEGORIES: &[&str] = &[
 ];
 
 pub fn budget(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
-    let lf = df.lazy().with_column(raw(&source_cols(&crate::feeds::BUDGET))).with_columns([
+    let lf = prepare(df, &feeds::BUDGET).with_columns([
         number("fiscal_year", DataType::Int32).alias("fy"),
         number("allocated_baht", DataType::Float64).alias("alloc"),
         number("disbursed_baht", DataType::Float64).alias("disb"),
@@ -528,7 +569,7 @@ pub fn budget(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
             concat_str([text("transaction date "), t("transaction_date"), lit(" is not in fiscal year "), t("fiscal_year")], "", true),
         ),
     ];
-    let lf = lf.with_columns(rule_exprs(checks));
+    let (lf, details) = apply_checks(lf, checks);
     let out = [
         col("fy").alias("fiscal_year"),
         t("area_code").alias("area_code"),
@@ -540,11 +581,11 @@ pub fn budget(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
         quarter.alias("fiscal_quarter"),
         t("document_no").alias("document_no"),
     ];
-    split("budget", lf, &out, Some("school_code"))
+    split(&feeds::BUDGET, lf, details, &out, Some("school_code"))
 }
 
 pub fn tests(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
-    let lf = df.lazy().with_column(raw(&source_cols(&crate::feeds::TESTS))).with_columns([
+    let lf = prepare(df, &feeds::TESTS).with_columns([
         number("academic_year", DataType::Int32).alias("ay"),
         number("examinees", DataType::Int32).alias("n"),
         number("mean_score", DataType::Float64).alias("mean"),
@@ -566,7 +607,7 @@ pub fn tests(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
             concat_str([text("mean score "), t("mean_score"), lit(" is outside 0-100")], "", true),
         ),
     ];
-    let lf = lf.with_columns(rule_exprs(checks));
+    let (lf, details) = apply_checks(lf, checks);
     let out = [
         col("ay").alias("academic_year"),
         t("test").str().to_uppercase().alias("test"),
@@ -576,11 +617,11 @@ pub fn tests(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
         col("n").alias("examinees"),
         col("mean").alias("mean_score"),
     ];
-    split("tests", lf, &out, Some("school_code"))
+    split(&feeds::TESTS, lf, details, &out, Some("school_code"))
 }
 
 pub fn buildings(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
-    let lf = df.lazy().with_column(raw(&source_cols(&crate::feeds::BUILDINGS))).with_columns([
+    let lf = prepare(df, &feeds::BUILDINGS).with_columns([
         number("built_year", DataType::Int32).alias("built"),
         number("area_m2", DataType::Float64).alias("m2"),
         school_lookup(ctx, t("school_code"), ctx.school_areas.clone(), DataType::String).alias("area"),
@@ -599,7 +640,7 @@ pub fn buildings(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
         check(col("cond").is_null(), "value_invalid", concat_str([text("condition '"), t("condition"), lit("' is not good, needs_repair or dilapidated")], "", true)),
         negative(&["m2"]),
     ];
-    let lf = lf.with_columns(rule_exprs(checks));
+    let (lf, details) = apply_checks(lf, checks);
     let out = [
         t("school_code").alias("school_code"),
         col("area").alias("area_code"),
@@ -609,11 +650,11 @@ pub fn buildings(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
         col("cond").alias("condition"),
         col("m2").alias("area_m2"),
     ];
-    split("buildings", lf, &out, Some("school_code"))
+    split(&feeds::BUILDINGS, lf, details, &out, Some("school_code"))
 }
 
 pub fn dltv(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
-    let lf = df.lazy().with_column(raw(&source_cols(&crate::feeds::DLTV_EQUIPMENT))).with_columns([
+    let lf = prepare(df, &feeds::DLTV_EQUIPMENT).with_columns([
         number("installed", DataType::Int32).alias("inst"),
         number("working", DataType::Int32).alias("work"),
         date("last_checked").alias("checked"),
@@ -628,7 +669,7 @@ pub fn dltv(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
         negative(&["inst", "work"]),
         check(col("work").gt(col("inst")), "working_over_installed", text("more sets working than installed")),
     ];
-    let lf = lf.with_columns(rule_exprs(checks));
+    let (lf, details) = apply_checks(lf, checks);
     let out = [
         t("school_code").alias("school_code"),
         col("area").alias("area_code"),
@@ -637,7 +678,7 @@ pub fn dltv(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
         col("work").alias("working"),
         col("checked").alias("last_checked"),
     ];
-    split("dltv_equipment", lf, &out, Some("school_code"))
+    split(&feeds::DLTV_EQUIPMENT, lf, details, &out, Some("school_code"))
 }
 
 #[cfg(test)]
