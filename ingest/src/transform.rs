@@ -129,27 +129,30 @@ impl Details {
     }
 }
 
+/// Grade code or Thai alias (`P1`, `ป.1`) to grade order 1..15.
 fn grade_order(e: Expr) -> Expr {
     let g = reference::grades();
-    let mut from: Vec<&str> = g.iter().map(|g| g.code).collect();
-    from.extend(g.iter().map(|g| g.thai));
+    let from: Vec<&str> = g.iter().map(|g| g.code).chain(g.iter().map(|g| g.thai)).collect();
     let orders: Vec<String> = g.iter().chain(g.iter()).map(|g| g.order.to_string()).collect();
     let to: Vec<&str> = orders.iter().map(String::as_str).collect();
-    map_values(e.str().to_uppercase(), &from.iter().map(|s| s.to_string()).collect::<Vec<_>>().iter().map(String::as_str).collect::<Vec<_>>(), &to, DataType::Int32)
+    map_values(e.str().to_uppercase(), &from, &to, DataType::Int32)
+}
+
+/// Grade order to one of the grade's attributes (its code, its level).
+fn by_grade_order(order: Expr, attribute: fn(&reference::Grade) -> &'static str) -> Expr {
+    let g = reference::grades();
+    let orders: Vec<String> = g.iter().map(|g| g.order.to_string()).collect();
+    let from: Vec<&str> = orders.iter().map(String::as_str).collect();
+    let to: Vec<&str> = g.iter().map(attribute).collect();
+    map_values(order.cast(DataType::String), &from, &to, DataType::String)
 }
 
 fn grade_code_of(order: Expr) -> Expr {
-    let g = reference::grades();
-    let from: Vec<String> = g.iter().map(|g| g.order.to_string()).collect();
-    let to: Vec<&str> = g.iter().map(|g| g.code).collect();
-    map_values(order.cast(DataType::String), &from.iter().map(String::as_str).collect::<Vec<_>>(), &to, DataType::String)
+    by_grade_order(order, |g| g.code)
 }
 
 fn level_of(order: Expr) -> Expr {
-    let g = reference::grades();
-    let from: Vec<String> = g.iter().map(|g| g.order.to_string()).collect();
-    let to: Vec<&str> = g.iter().map(|g| g.level).collect();
-    map_values(order.cast(DataType::String), &from.iter().map(String::as_str).collect::<Vec<_>>(), &to, DataType::String)
+    by_grade_order(order, |g| g.level)
 }
 
 fn sex(name: &str) -> Expr {
