@@ -85,6 +85,13 @@ enum Command {
         format: FormatArg,
         sql: String,
     },
+    /// List recent ingest runs: time, source, feeds, rows read/loaded/rejected, table versions, status.
+    Runs {
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[arg(long, value_enum, default_value = "table")]
+        format: FormatArg,
+    },
     /// Generate an area, load it and serve the web app until stopped.
     Demo {
         #[arg(long, env = "KHLANG_HTTP")]
@@ -169,6 +176,18 @@ fn print_report(r: &khlang_ingest::IngestReport) {
     }
 }
 
+async fn print_sql(cfg: &Config, sql: &str, format: FormatArg) -> anyhow::Result<()> {
+    let q = QueryService::new(Warehouse::open(&cfg.warehouse)?);
+    let batches = q.sql(sql).await?;
+    let f = match format {
+        FormatArg::Table => Format::Table,
+        FormatArg::Csv => Format::Csv,
+        FormatArg::Json => Format::Json,
+    };
+    println!("{}", khlang_query::format(&batches, f)?.trim_end());
+    Ok(())
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let http_flag = match &cli.command {
         Command::Demo { http } => http.clone(),
@@ -225,17 +244,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 print_report(&report);
             }
         }
-        Command::Sql { format, sql } => {
-            let wh = Warehouse::open(&cfg.warehouse)?;
-            let q = QueryService::new(wh);
-            let batches = q.sql(&sql).await?;
-            let f = match format {
-                FormatArg::Table => Format::Table,
-                FormatArg::Csv => Format::Csv,
-                FormatArg::Json => Format::Json,
-            };
-            let out = khlang_query::format(&batches, f)?;
-            println!("{}", out.trim_end());
+        Command::Sql { format, sql } => print_sql(&cfg, &sql, format).await?,
+        Command::Runs { limit, format } => {
+            let sql = format!(
+                "WITH r AS (SELECT run_id, min(started_at) AS s, max(finished_at) AS f, min(source) AS source, count(*) AS feeds, \
+                   sum(rows_read) AS rows_read, sum(rows_loaded) AS rows_loaded, sum(rows_rejected) AS rows_rejected, \
+                   string_agg(feed || ' v' || CAST(table_version AS VARCHAR), ' ' ORDER BY feed) AS table_versions, \
+                   CASE WHEN bool_and(status = 'ok') THEN 'ok' ELSE 'failed' END AS status, \
+                   string_agg(CASE WHEN status <> 'ok' THEN feed || ': ' || message END, '; ') AS message \
+                   FROM ingest_runs GROUP BY run_id) \
+                 SELECT run_id, CAST(s AS VARCHAR) AS started_at, CAST(f AS VARCHAR) AS finished_at, source, feeds, rows_read, \
+                   rows_loaded, rows_rejected, table_versions, status, message FROM r ORDER BY s DESC LIMIT {limit}"
+            );
+            print_sql(&cfg, &sql, format).await?;
         }
         Command::Demo { .. } => {
             let addr: SocketAddr = cfg.http.parse().with_context(|| format!("http address '{}' is not host:port", cfg.http))?;

@@ -26,6 +26,8 @@ pub struct FeedReport {
     pub rows_loaded: u64,
     pub rows_rejected: u64,
     pub table_version: Option<u64>,
+    /// False when the rows were exactly those already in the table: no new version was made.
+    pub changed: bool,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -225,7 +227,7 @@ pub async fn ingest(wh: &Warehouse, secret: &Secret, from: &Path, progress: Prog
     // 3. Write: one commit per table.
     wh.create_missing().await?;
     if wh.version("provinces").await?.unwrap_or(0) == 0 {
-        wh.write("provinces", vec![provinces_batch()?], WriteMode::Overwrite).await?;
+        wh.write_if_changed("provinces", vec![provinces_batch()?], WriteMode::Overwrite).await?;
     }
     let mut reports = Vec::new();
     let mut rejected = Vec::new();
@@ -234,7 +236,7 @@ pub async fn ingest(wh: &Warehouse, secret: &Secret, from: &Path, progress: Prog
     for p in prepared {
         let table = table_of(p.feed);
         let loaded = p.good.num_rows() as u64;
-        let version = wh.write(table, vec![p.good.clone()], p.mode.clone()).await?;
+        let (version, changed) = wh.write_if_changed(table, vec![p.good.clone()], p.mode.clone()).await?;
         match p.feed {
             "students" => snapshots.extend(p.dates.iter().cloned()),
             "personnel" => personnel_dates.extend(p.dates.iter().cloned()),
@@ -251,6 +253,7 @@ pub async fn ingest(wh: &Warehouse, secret: &Secret, from: &Path, progress: Prog
             rows_loaded: loaded,
             rows_rejected: p.bad.height() as u64,
             table_version: Some(version),
+            changed,
         });
         step += 1;
         progress(&format!("loaded {table}"), step, total_steps);
@@ -288,7 +291,13 @@ pub async fn ingest(wh: &Warehouse, secret: &Secret, from: &Path, progress: Prog
         Arc::new(StringArray::from(vec!["ok"; n])),
         Arc::new(Int64Array::from(reports.iter().map(|r| r.table_version.map(|v| v as i64)).collect::<Vec<_>>())),
         Arc::new(StringArray::from(
-            reports.iter().map(|r| format!("{} rows loaded into {}, {} rejected (rejected_rows version {rejected_version})", r.rows_loaded, r.table, r.rows_rejected)).collect::<Vec<_>>(),
+            reports
+                .iter()
+                .map(|r| {
+                    let what = if r.changed { "new version" } else { "unchanged, no new version" };
+                    format!("{} rows loaded into {} ({what}), {} rejected (rejected_rows version {rejected_version})", r.rows_loaded, r.table, r.rows_rejected)
+                })
+                .collect::<Vec<_>>(),
         )),
     ];
     let batch = RecordBatch::try_new(runs_def.schema.clone(), cols).map_err(|e| IngestError::Transform { feed: "ingest_runs".into(), message: e.to_string() })?;

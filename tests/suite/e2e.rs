@@ -65,13 +65,27 @@ fn area_pull_loads_every_valid_row_and_rejects_every_seeded_invalid_row() {
     // A second ingest of the same pull changes no count.
     let before: BTreeMap<&str, u64> = FEED_TABLES.iter().map(|(_, t)| (*t, env.count(&format!("SELECT count(*) FROM {t}")))).collect();
     let summary_before = env.count("SELECT count(*) FROM school_snapshot_summary");
+    let logs_before = log_files(&env.warehouse());
     let o = env.ingest(&pull);
     assert_ok(&o, "second ingest");
+    // Unchanged input makes no new version of any data table; only the run logs grow.
+    let grown: Vec<String> = log_files(&env.warehouse()).into_iter().filter(|f| !logs_before.contains(f)).collect();
+    assert!(grown.iter().all(|f| f.starts_with("ingest_runs/") || f.starts_with("rejected_rows/")), "new versions on unchanged input: {grown:?}");
     for (t, n) in &before {
         assert_eq!(env.count(&format!("SELECT count(*) FROM {t}")), *n, "{t} changed on re-ingest");
     }
     assert_eq!(env.count("SELECT count(*) FROM school_snapshot_summary"), summary_before);
     assert_eq!(env.count("SELECT count(DISTINCT run_id) FROM ingest_runs"), 2);
+    // `khlang runs` lists both, newest first, with the totals of the run log.
+    let o = env.cmd().args(["runs", "--format", "csv"]).output().unwrap();
+    assert_ok(&o, "runs");
+    let runs = String::from_utf8(o.stdout).unwrap();
+    let lines: Vec<&str> = runs.lines().collect();
+    assert_eq!(lines.len(), 3, "{runs}");
+    assert!(lines[0].starts_with("run_id,started_at,finished_at,source,feeds,rows_read,rows_loaded,rows_rejected,table_versions,status"));
+    let read: u64 = m.files.iter().map(|f| f.rows).sum();
+    assert!(lines[1].contains(&format!(",8,{read},{},{},", read - want.len() as u64, want.len())), "{runs}");
+    assert!(lines[1].contains("enrollments") || lines[1].contains("students v1"), "{runs}");
     assert_eq!(env.count("SELECT count(*) FROM rejected_rows") as usize, 2 * want.len());
 }
 

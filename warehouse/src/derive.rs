@@ -113,7 +113,7 @@ pub async fn school_snapshot_summary(wh: &Warehouse, snapshots: &[String]) -> Re
         out.push(RecordBatch::try_new(def.schema.clone(), columns).map_err(|e| WarehouseError::Schema { table: def.name.into(), message: e.to_string() })?);
     }
     let predicate = format!("snapshot_date IN ({})", snapshots.iter().map(|d| format!("'{d}'")).collect::<Vec<_>>().join(", "));
-    let v = wh.write("school_snapshot_summary", out, WriteMode::ReplaceWhere(predicate)).await?;
+    let (v, _) = wh.write_if_changed("school_snapshot_summary", out, WriteMode::ReplaceWhere(predicate)).await?;
     Ok(Some(v))
 }
 

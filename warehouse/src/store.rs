@@ -134,6 +134,37 @@ impl Warehouse {
         Ok(())
     }
 
+    /// Like `write`, but when the rows replacing a scope (the whole table, or the rows matching the
+    /// predicate) are exactly the rows already there, in any order, makes no commit and returns the
+    /// current version: an unchanged nightly pull leaves the table's history unchanged.
+    pub async fn write_if_changed(&self, name: &str, batches: Vec<RecordBatch>, mode: WriteMode) -> Result<(u64, bool), WarehouseError> {
+        let def = Self::def(name)?;
+        let scope = match &mode {
+            WriteMode::Append => None,
+            WriteMode::Overwrite => Some(String::from("true")),
+            WriteMode::ReplaceWhere(p) => Some(p.clone()),
+        };
+        if let (Some(scope), Some(version)) = (scope, self.version(name).await?) {
+            if let Some(p) = self.provider(name, At::Latest).await? {
+                let ctx = SessionContext::new();
+                ctx.register_table("t", p)?;
+                let counted = ctx.sql(&format!("SELECT count(*) FROM t WHERE {scope}")).await?.collect().await?;
+                let existing_rows = counted.first().and_then(|b| b.column(0).as_any().downcast_ref::<arrow::array::Int64Array>().map(|a| a.value(0))).unwrap_or(-1);
+                let incoming_rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+                // Hash the rows only when the counts already agree.
+                if existing_rows == incoming_rows as i64 {
+                    let cols = def.schema.fields().iter().map(|f| format!("\"{}\"", f.name())).collect::<Vec<_>>().join(", ");
+                    let existing = ctx.sql(&format!("SELECT {cols} FROM t WHERE {scope}")).await?.collect().await?;
+                    if fingerprint(&def, &existing)? == fingerprint(&def, &batches)? {
+                        tracing::info!(table = name, version, "unchanged; no new version");
+                        return Ok((version, false));
+                    }
+                }
+            }
+        }
+        Ok((self.write(name, batches, mode).await?, true))
+    }
+
     /// Writes `batches` to a table in one commit and returns the new version. An append of no rows
     /// makes no commit and returns the current version.
     pub async fn write(&self, name: &str, batches: Vec<RecordBatch>, mode: WriteMode) -> Result<u64, WarehouseError> {
@@ -175,6 +206,37 @@ impl Warehouse {
         let p = table.table_provider().await.map_err(|e| WarehouseError::Query { message: e.to_string() })?;
         Ok(Some(p))
     }
+}
+
+/// Order-independent fingerprint of a set of rows: row count and the wrapping sum of a hash of each
+/// row's encoded values, after casting every column to the table's type (reads come back as views
+/// and dictionaries).
+fn fingerprint(def: &TableDef, batches: &[RecordBatch]) -> Result<(u64, u64), WarehouseError> {
+    use arrow::row::{RowConverter, SortField};
+    use std::hash::{Hash, Hasher};
+    let err = |e: arrow::error::ArrowError| WarehouseError::Schema { table: def.name.into(), message: e.to_string() };
+    let converter = RowConverter::new(def.schema.fields().iter().map(|f| SortField::new(f.data_type().clone())).collect()).map_err(err)?;
+    let (mut rows, mut sum) = (0u64, 0u64);
+    for b in batches {
+        let cols = def
+            .schema
+            .fields()
+            .iter()
+            .map(|f| {
+                let c = b.column_by_name(f.name()).ok_or_else(|| WarehouseError::Schema { table: def.name.into(), message: format!("no column {}", f.name()) })?;
+                arrow::compute::cast(c, f.data_type()).map_err(err)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let encoded = converter.convert_columns(&cols).map_err(err)?;
+        for r in encoded.iter() {
+            // SipHash with fixed keys: the same row hashes the same in every process.
+            let mut h = std::hash::DefaultHasher::new();
+            r.as_ref().hash(&mut h);
+            sum = sum.wrapping_add(h.finish());
+            rows += 1;
+        }
+    }
+    Ok((rows, sum))
 }
 
 #[cfg(test)]
@@ -244,6 +306,9 @@ mod tests {
         wh.write("test_results", vec![batch(2567, 3)?, batch(2568, 4)?], WriteMode::Append).await?;
         wh.write("test_results", vec![batch(2568, 2)?], WriteMode::ReplaceWhere("academic_year IN ('2568')".into())).await?;
         assert_eq!(count(&wh, "test_results", At::Latest).await?, 5);
+        let v = wh.version("test_results").await?.unwrap_or(0);
+        let same = wh.write_if_changed("test_results", vec![batch(2568, 2)?], WriteMode::ReplaceWhere("academic_year IN ('2568')".into())).await?;
+        assert_eq!(same, (v, false), "the 2568 rows are unchanged although 2567 rows exist beside them");
         Ok(())
     }
 }
