@@ -31,6 +31,8 @@ pub enum IngestError {
     Read { file: String, message: String },
     #[error("{path} cannot be written: {message}")]
     Write { path: String, message: String },
+    #[error("{file} is named for snapshot {named} but holds rows of snapshot {found}")]
+    SnapshotMismatch { file: String, named: String, found: String },
     #[error("feed {feed}: {message}")]
     Transform { feed: String, message: String },
     #[error(transparent)]

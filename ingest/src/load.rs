@@ -212,7 +212,11 @@ pub async fn ingest(wh: &Warehouse, secret: &Secret, from: &Path, progress: Prog
         let (f, n, df) = take(name, &mut raw)?;
         let rows = df.height() as u64;
         let checked = match name {
-            "students" => transform::students(df, &ctx)?,
+            "students" => {
+                let checked = transform::students(df, &ctx)?;
+                check_snapshot_files(&checked.good, from)?;
+                checked
+            }
             "personnel" => transform::personnel(df, &ctx)?,
             "budget" => transform::budget(df, &ctx)?,
             "tests" => transform::tests(df, &ctx)?,
@@ -307,6 +311,40 @@ pub async fn ingest(wh: &Warehouse, secret: &Secret, from: &Path, progress: Prog
     Ok(IngestReport { run_id, source, feeds: reports, summary_version })
 }
 
+/// The snapshot date (ISO, CE) a file name carries, as in `students_2569-06-10.csv` (BE) or
+/// `students_2026-06-10.csv` (CE); `None` when the name has no date.
+fn named_snapshot(file: &str) -> Option<String> {
+    let stem = file.rsplit_once('.').map_or(file, |(s, _)| s);
+    let part = stem.rsplit('_').next()?;
+    let mut it = part.split('-');
+    let (y, m, d) = (it.next()?.parse::<i32>().ok()?, it.next()?.parse::<u32>().ok()?, it.next()?.parse::<u32>().ok()?);
+    let y = if y > 2400 { y - 543 } else { y };
+    chrono::NaiveDate::from_ymd_opt(y, m, d).map(|d| d.format("%Y-%m-%d").to_string())
+}
+
+/// A students file named for one snapshot must not hold rows of another (a mislabelled export would
+/// otherwise replace the wrong snapshot).
+fn check_snapshot_files(good: &DataFrame, dir: &Path) -> Result<(), IngestError> {
+    let pairs = good
+        .clone()
+        .lazy()
+        .select([col(FILE_COL), col("snapshot_date").cast(DataType::String)])
+        .unique(None, UniqueKeepStrategy::First)
+        .collect()
+        .map_err(terr("students"))?;
+    let files = pairs.column(FILE_COL).and_then(|c| c.str().cloned()).map_err(terr("students"))?;
+    let dates = pairs.column("snapshot_date").and_then(|c| c.str().cloned()).map_err(terr("students"))?;
+    for (file, date) in files.iter().zip(dates.iter()) {
+        let (Some(file), Some(date)) = (file, date) else { continue };
+        if let Some(named) = named_snapshot(file) {
+            if named != date {
+                return Err(IngestError::SnapshotMismatch { file: dir.join(file).display().to_string(), named, found: date.to_string() });
+            }
+        }
+    }
+    Ok(())
+}
+
 async fn existing_snapshots(wh: &Warehouse) -> Result<Vec<String>, IngestError> {
     let Some(p) = wh.provider("enrollments", khlang_warehouse::At::Latest).await? else { return Ok(vec![]) };
     let ctx = datafusion_ctx();
@@ -338,3 +376,17 @@ fn provinces_batch() -> Result<RecordBatch, IngestError> {
         .map_err(|e| IngestError::Transform { feed: "provinces".into(), message: e.to_string() })
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_dates_in_file_names() {
+        assert_eq!(named_snapshot("students_2569-06-10.csv").as_deref(), Some("2026-06-10"));
+        assert_eq!(named_snapshot("students_2026-11-10.xlsx").as_deref(), Some("2026-11-10"));
+        assert_eq!(named_snapshot("students.csv"), None);
+        assert_eq!(named_snapshot("students_area1.csv"), None);
+        assert_eq!(named_snapshot("students_2569-02-30.csv"), None);
+    }
+}

@@ -420,6 +420,8 @@ pub fn students(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
     let out = [
         col("snap").alias("snapshot_date"),
         col("ay").alias("academic_year"),
+        // Kept so the load can check each file holds the snapshot its name says (not a table column).
+        col(FILE_COL),
         col("area").alias("area_code"),
         t("school_code").alias("school_code"),
         t("citizen_id").alias("citizen_id"),

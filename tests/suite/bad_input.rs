@@ -130,6 +130,18 @@ fn binary_garbage_is_refused() {
 }
 
 #[test]
+fn snapshot_file_with_another_snapshots_rows_is_refused() {
+    refuse(
+        |d| {
+            // The 10 November export saved under the name of a June snapshot.
+            std::fs::rename(d.join("students_2568-11-10.csv"), d.join("students_2568-06-11.csv")).unwrap();
+            "students_2568-06-11.csv".to_string()
+        },
+        &["is named for snapshot 2025-06-11 but holds rows of snapshot 2025-11-10"],
+    );
+}
+
+#[test]
 fn missing_pull_folder_is_refused() {
     let env = Env::new();
     let o = env.ingest(&env.path("no-such-pull"));
