@@ -1,11 +1,9 @@
 //! polars frames to arrow-rs record batches through the Arrow C Data Interface: the buffers polars
 //! built are handed over, not re-parsed or copied. Then each column is cast to the contract's type.
 
-use std::sync::Arc;
-
 use arrow::array::{Array, ArrayRef, StringArray, make_array, new_null_array};
 use arrow::compute::{CastOptions, cast_with_options};
-use arrow::datatypes::{DataType as ADataType, Field as AField, Schema as ASchema, SchemaRef};
+use arrow::datatypes::{DataType as ADataType, Field as AField, SchemaRef};
 use arrow::ffi::{FFI_ArrowArray, FFI_ArrowSchema, from_ffi_and_data_type};
 use arrow::record_batch::RecordBatch;
 use polars::prelude::{CompatLevel, DataFrame, Series};
@@ -89,8 +87,4 @@ pub fn conform(feed: &str, schema: &SchemaRef, cols: &[(String, ArrayRef)], extr
 pub fn strings(feed: &str, a: &ArrayRef) -> Result<StringArray, IngestError> {
     let c = arrow::compute::cast(a.as_ref(), &ADataType::Utf8).map_err(|e| conv(feed, e))?;
     c.as_any().downcast_ref::<StringArray>().cloned().ok_or_else(|| conv(feed, "expected a text column"))
-}
-
-pub fn schema_of(fields: Vec<AField>) -> SchemaRef {
-    Arc::new(ASchema::new(fields))
 }

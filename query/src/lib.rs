@@ -1,7 +1,5 @@
 //! Khlang query: a DataFusion session over the warehouse's Delta tables, and result formatting.
 
-use std::sync::Arc;
-
 use arrow::record_batch::RecordBatch;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use khlang_warehouse::{At, Warehouse, WarehouseError, schema};
@@ -100,5 +98,3 @@ pub fn scalar_i64(batches: &[RecordBatch]) -> Option<i64> {
     let a = c.as_any().downcast_ref::<arrow::array::Int64Array>()?;
     if a.is_empty() || arrow::array::Array::is_null(a, 0) { None } else { Some(a.value(0)) }
 }
-
-pub type Shared = Arc<QueryService>;

@@ -1,7 +1,6 @@
 //! `school_snapshot_summary`: one row per school per snapshot, derived from enrollments, personnel,
 //! schools and areas right after they are loaded. The size band and staffing rule come from `data/`.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, Date32Array, Float64Array, Int64Array, StringArray};
@@ -115,9 +114,4 @@ pub async fn school_snapshot_summary(wh: &Warehouse, snapshots: &[String]) -> Re
     let predicate = format!("snapshot_date IN ({})", snapshots.iter().map(|d| format!("'{d}'")).collect::<Vec<_>>().join(", "));
     let (v, _) = wh.write_if_changed("school_snapshot_summary", out, WriteMode::ReplaceWhere(predicate)).await?;
     Ok(Some(v))
-}
-
-/// Versions of all tables, for reports' data-version footers.
-pub async fn table_versions(wh: &Warehouse) -> Result<HashMap<String, u64>, WarehouseError> {
-    wh.versions().await
 }

@@ -169,9 +169,14 @@ impl Warehouse {
     /// makes no commit and returns the current version.
     pub async fn write(&self, name: &str, batches: Vec<RecordBatch>, mode: WriteMode) -> Result<u64, WarehouseError> {
         let def = Self::def(name)?;
-        self.create_missing_one(&def).await?;
         let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
-        let table = self.load(name, At::Latest).await?.ok_or_else(|| WarehouseError::UnknownTable(name.to_string()))?;
+        let table = match self.load(name, At::Latest).await? {
+            Some(t) => t,
+            None => {
+                self.create_missing().await?;
+                self.load(name, At::Latest).await?.ok_or_else(|| WarehouseError::UnknownTable(name.to_string()))?
+            }
+        };
         if rows == 0 && matches!(mode, WriteMode::Append) {
             return table.version().ok_or_else(|| WarehouseError::UnknownTable(name.to_string()));
         }
@@ -191,13 +196,6 @@ impl Warehouse {
         let v = table.version().ok_or_else(|| WarehouseError::UnknownTable(name.to_string()))?;
         tracing::info!(table = name, rows, version = v, "committed");
         Ok(v)
-    }
-
-    async fn create_missing_one(&self, def: &TableDef) -> Result<(), WarehouseError> {
-        if self.version(def.name).await?.is_none() {
-            self.create_missing().await?;
-        }
-        Ok(())
     }
 
     /// A DataFusion table provider over the table at a version.
