@@ -213,8 +213,10 @@ pub async fn ingest(wh: &Warehouse, secret: &Secret, from: &Path, progress: Prog
         let rows = df.height() as u64;
         let checked = match name {
             "students" => {
-                let checked = transform::students(df, &ctx)?;
+                let mut checked = transform::students(df, &ctx)?;
                 check_snapshot_files(&checked.good, from)?;
+                // The file name was kept for that check only; it is not a table column.
+                checked.good = checked.good.drop(FILE_COL).map_err(terr("students"))?;
                 checked
             }
             "personnel" => transform::personnel(df, &ctx)?,
@@ -375,7 +377,6 @@ fn provinces_batch() -> Result<RecordBatch, IngestError> {
     RecordBatch::try_new(def.schema.clone(), vec![col(|p| &p.code), col(|p| &p.name_th), col(|p| &p.name_en), col(|p| &p.region)])
         .map_err(|e| IngestError::Transform { feed: "provinces".into(), message: e.to_string() })
 }
-
 
 #[cfg(test)]
 mod tests {

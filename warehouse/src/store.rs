@@ -144,21 +144,25 @@ impl Warehouse {
             WriteMode::Overwrite => Some(String::from("true")),
             WriteMode::ReplaceWhere(p) => Some(p.clone()),
         };
-        if let (Some(scope), Some(version)) = (scope, self.version(name).await?) {
-            if let Some(p) = self.provider(name, At::Latest).await? {
-                let ctx = SessionContext::new();
-                ctx.register_table("t", p)?;
-                let counted = ctx.sql(&format!("SELECT count(*) FROM t WHERE {scope}")).await?.collect().await?;
-                let existing_rows = counted.first().and_then(|b| b.column(0).as_any().downcast_ref::<arrow::array::Int64Array>().map(|a| a.value(0))).unwrap_or(-1);
-                let incoming_rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
-                // Hash the rows only when the counts already agree.
-                if existing_rows == incoming_rows as i64 {
-                    let cols = def.schema.fields().iter().map(|f| format!("\"{}\"", f.name())).collect::<Vec<_>>().join(", ");
-                    let existing = ctx.sql(&format!("SELECT {cols} FROM t WHERE {scope}")).await?.collect().await?;
-                    if fingerprint(&def, &existing)? == fingerprint(&def, &batches)? {
-                        tracing::info!(table = name, version, "unchanged; no new version");
-                        return Ok((version, false));
-                    }
+        // One load of the log gives both the current version and the rows to compare with.
+        let current = match scope {
+            Some(scope) => self.load(name, At::Latest).await?.and_then(|t| t.version().map(|v| (scope, v, t))),
+            None => None,
+        };
+        if let Some((scope, version, table)) = current {
+            let p = table.table_provider().await.map_err(|e| WarehouseError::Query { message: e.to_string() })?;
+            let ctx = SessionContext::new();
+            ctx.register_table("t", p)?;
+            let counted = ctx.sql(&format!("SELECT count(*) FROM t WHERE {scope}")).await?.collect().await?;
+            let existing_rows = counted.first().and_then(|b| b.column(0).as_any().downcast_ref::<arrow::array::Int64Array>().map(|a| a.value(0))).unwrap_or(-1);
+            let incoming_rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+            // Hash the rows only when the counts already agree.
+            if existing_rows == incoming_rows as i64 {
+                let cols = def.schema.fields().iter().map(|f| format!("\"{}\"", f.name())).collect::<Vec<_>>().join(", ");
+                let existing = ctx.sql(&format!("SELECT {cols} FROM t WHERE {scope}")).await?.collect().await?;
+                if fingerprint(&def, &existing)? == fingerprint(&def, &batches)? {
+                    tracing::info!(table = name, version, "unchanged; no new version");
+                    return Ok((version, false));
                 }
             }
         }
