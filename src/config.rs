@@ -12,6 +12,24 @@ pub struct FileConfig {
     pub secret_file: Option<PathBuf>,
     pub http: Option<String>,
     pub log: Option<String>,
+    /// Nightly load: cron expression (5 fields, or 6 with seconds first) in `timezone`.
+    pub schedule: Option<String>,
+    pub timezone: Option<String>,
+    /// Tries after a failed pull, and the wait before the first (doubled each time).
+    pub retries: Option<u32>,
+    pub retry_backoff_seconds: Option<u64>,
+    /// The pulls the schedule loads, in order.
+    #[serde(default)]
+    pub sources: Vec<SourceConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// A name for messages, e.g. `dmc`.
+    pub name: String,
+    /// A pull folder or `postgres://USER@HOST:PORT/DB?schema=S` (password from PGPASSWORD).
+    pub from: String,
 }
 
 /// The effective settings.
@@ -22,6 +40,11 @@ pub struct Config {
     pub secret_file: PathBuf,
     pub http: String,
     pub log: String,
+    pub schedule: String,
+    pub timezone: String,
+    pub retries: u32,
+    pub retry_backoff_seconds: u64,
+    pub sources: Vec<SourceConfig>,
 }
 
 pub const DEFAULT_HTTP: &str = "127.0.0.1:8080";

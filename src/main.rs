@@ -11,6 +11,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use config::{Config, FileConfig};
 use khlang_ingest::generate::{self, GenerateOptions, Scale, Style};
+use khlang_ingest::schedule;
 use khlang_query::{Format, QueryService};
 use khlang_warehouse::{Secret, Warehouse, secret};
 
@@ -54,6 +55,13 @@ enum FormatArg {
     Json,
 }
 
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ReportFormat {
+    Html,
+    Xlsx,
+    Csv,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Write a realistic synthetic ministry pull (all eight feeds) to a folder.
@@ -71,10 +79,12 @@ enum Command {
         #[arg(long)]
         threads: Option<usize>,
     },
-    /// Load a ministry pull folder into the warehouse.
+    /// Load a ministry pull into the warehouse: a folder of feed files, or the ministry database as
+    /// postgres://USER@HOST:PORT/DB[?schema=S] (password from PGPASSWORD or the URL).
+    /// Without --from, loads every [[sources]] entry of the config file once, with retries.
     Ingest {
         #[arg(long)]
-        from: PathBuf,
+        from: Option<String>,
         /// Print the run report as JSON.
         #[arg(long)]
         json: bool,
@@ -91,6 +101,29 @@ enum Command {
         limit: usize,
         #[arg(long, value_enum, default_value = "table")]
         format: FormatArg,
+    },
+    /// The data-quality report for schools: rejected rows with Thai explanations and what to fix,
+    /// and which schools submitted nothing or far fewer students than last snapshot.
+    Quality {
+        /// Student snapshot date, e.g. 2026-06-10.
+        #[arg(long)]
+        snapshot: String,
+        /// Only the schools of this area (8-digit area code).
+        #[arg(long, conflicts_with = "school")]
+        area: Option<String>,
+        /// Only this school (10-digit school code).
+        #[arg(long)]
+        school: Option<String>,
+        #[arg(long, value_enum, default_value = "html")]
+        format: ReportFormat,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Serve the web app and run the nightly load of the config file's sources on its schedule.
+    Serve {
+        #[arg(long, env = "KHLANG_HTTP")]
+        http: Option<String>,
     },
     /// Generate an area, load it and serve the web app until stopped.
     Demo {
@@ -118,7 +151,52 @@ fn resolve(cli: &Cli, http: Option<&String>) -> anyhow::Result<Config> {
         secret_file: cli.secret_file.clone().or(file.secret_file).unwrap_or_else(secret::default_secret_path),
         http: http.cloned().or(file.http).unwrap_or_else(|| config::DEFAULT_HTTP.into()),
         log: cli.log.clone().or(file.log).unwrap_or_else(|| config::DEFAULT_LOG.into()),
+        schedule: env("KHLANG_SCHEDULE").or(file.schedule).unwrap_or_else(|| schedule::DEFAULT_SCHEDULE.into()),
+        timezone: env("KHLANG_TIMEZONE").or(file.timezone).unwrap_or_else(|| schedule::DEFAULT_TIMEZONE.into()),
+        retries: match env("KHLANG_RETRIES") {
+            Some(v) => v.parse().with_context(|| format!("KHLANG_RETRIES '{v}' is not a whole number"))?,
+            None => file.retries.unwrap_or(3),
+        },
+        retry_backoff_seconds: match env("KHLANG_RETRY_BACKOFF_SECONDS") {
+            Some(v) => v.parse().with_context(|| format!("KHLANG_RETRY_BACKOFF_SECONDS '{v}' is not a whole number"))?,
+            None => file.retry_backoff_seconds.unwrap_or(300),
+        },
+        sources: file.sources,
     })
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn retry_of(cfg: &Config) -> schedule::Retry {
+    schedule::Retry { retries: cfg.retries, backoff: std::time::Duration::from_secs(cfg.retry_backoff_seconds) }
+}
+
+/// Loads every source of the configuration once, each with retries. Fails if any source failed.
+async fn run_sources(cfg: &Config) -> anyhow::Result<Vec<khlang_ingest::IngestReport>> {
+    if cfg.sources.is_empty() {
+        anyhow::bail!("nothing to load: give --from, or list [[sources]] (name, from) in the config file");
+    }
+    let wh = Warehouse::open(&cfg.warehouse)?;
+    let secret = Secret::load_or_create(&cfg.secret_file)?;
+    let mut reports = Vec::new();
+    let mut failed = Vec::new();
+    for s in &cfg.sources {
+        let source = khlang_ingest::Source::parse(&s.from).with_context(|| format!("source {}", s.name))?;
+        tracing::info!(source = s.name.as_str(), from = source.shown().as_str(), "loading");
+        match schedule::ingest_with_retries(&wh, &secret, &source, retry_of(cfg), &|step, done, total| tracing::debug!(step, done, total, "ingest")).await {
+            Ok(r) => reports.push(r),
+            Err(e) => {
+                tracing::error!(source = s.name.as_str(), error = %e, "source failed");
+                failed.push(format!("source {} failed after {} tries: {e}", s.name, cfg.retries + 1));
+            }
+        }
+    }
+    if !failed.is_empty() {
+        anyhow::bail!("{}", failed.join("; "));
+    }
+    Ok(reports)
 }
 
 fn progress_bar(len: u64) -> Option<indicatif::ProgressBar> {
@@ -132,7 +210,7 @@ fn progress_bar(len: u64) -> Option<indicatif::ProgressBar> {
     Some(pb)
 }
 
-async fn run_ingest(cfg: &Config, from: &std::path::Path) -> anyhow::Result<khlang_ingest::IngestReport> {
+async fn run_ingest(cfg: &Config, from: &khlang_ingest::Source) -> anyhow::Result<khlang_ingest::IngestReport> {
     let wh = Warehouse::open(&cfg.warehouse)?;
     let secret = Secret::load_or_create(&cfg.secret_file)?;
     let pb = std::sync::Mutex::new(None::<indicatif::ProgressBar>);
@@ -190,7 +268,7 @@ async fn print_sql(cfg: &Config, sql: &str, format: FormatArg) -> anyhow::Result
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let http_flag = match &cli.command {
-        Command::Demo { http } => http.clone(),
+        Command::Demo { http } | Command::Serve { http } => http.clone(),
         _ => std::env::var("KHLANG_HTTP").ok(),
     };
     let cfg = resolve(&cli, http_flag.as_ref())?;
@@ -237,11 +315,52 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
         }
         Command::Ingest { from, json } => {
-            let report = run_ingest(&cfg, &from).await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                print_report(&report);
+            let reports = match from {
+                Some(from) => vec![run_ingest(&cfg, &khlang_ingest::Source::parse(&from)?).await?],
+                None => run_sources(&cfg).await?,
+            };
+            for report in &reports {
+                if json {
+                    println!("{}", serde_json::to_string_pretty(report)?);
+                } else {
+                    print_report(report);
+                }
+            }
+        }
+        Command::Serve { .. } => {
+            let addr: SocketAddr = cfg.http.parse().with_context(|| format!("http address '{}' is not host:port", cfg.http))?;
+            let sched = schedule::Schedule::parse(&cfg.schedule, &cfg.timezone)?;
+            if cfg.sources.is_empty() {
+                tracing::warn!("no [[sources]] in the config file: the schedule has nothing to load");
+            }
+            let nightly = {
+                let cfg = cfg.clone();
+                async move {
+                    loop {
+                        let next = sched.next_after(chrono::Utc::now())?;
+                        tracing::info!(at = sched.local(next).as_str(), schedule = sched.text(), "next load");
+                        let wait = (next - chrono::Utc::now()).to_std().unwrap_or_default();
+                        tokio::time::sleep(wait).await;
+                        if cfg.sources.is_empty() {
+                            continue;
+                        }
+                        match run_sources(&cfg).await {
+                            Ok(reports) => tracing::info!(runs = reports.len(), "scheduled load finished"),
+                            Err(e) => tracing::error!(error = %e, "scheduled load failed"),
+                        }
+                    }
+                    #[allow(unreachable_code)]
+                    Ok::<(), anyhow::Error>(())
+                }
+            };
+            let q = Arc::new(QueryService::new(Warehouse::open(&cfg.warehouse)?));
+            let server = khlang_dashboards::serve(q, addr, |local| {
+                println!("Khlang: serving http://{local}/ ; loads run on the schedule {}", cfg.schedule);
+            });
+            tokio::select! {
+                r = server => r?,
+                r = nightly => r?,
+                _ = tokio::signal::ctrl_c() => eprintln!("stopping"),
             }
         }
         Command::Sql { format, sql } => print_sql(&cfg, &sql, format).await?,
@@ -258,6 +377,34 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             print_sql(&cfg, &sql, format).await?;
         }
+        Command::Quality { snapshot, area, school, format, out } => {
+            use khlang_dashboards::quality::{self, Scope};
+            let scope = match (area, school) {
+                (Some(a), _) => Scope::Area(a),
+                (None, Some(s)) => Scope::School(s),
+                (None, None) => Scope::All,
+            };
+            let q = QueryService::new(Warehouse::open(&cfg.warehouse)?);
+            let report = quality::build(&q, &snapshot, scope).await?;
+            let bytes = match format {
+                ReportFormat::Html => report.html().into_bytes(),
+                ReportFormat::Csv => report.csv()?,
+                ReportFormat::Xlsx => report.xlsx()?,
+            };
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, &bytes).with_context(|| format!("cannot write the report to {}", path.display()))?;
+                    eprintln!("wrote {} ({} schools, {} rows to fix)", path.display(), report.submissions.len(), report.all_issues().len());
+                }
+                None => {
+                    use std::io::Write as _;
+                    if matches!(format, ReportFormat::Xlsx) && std::io::stdout().is_terminal() {
+                        anyhow::bail!("an XLSX report is binary: give --out FILE or redirect standard output");
+                    }
+                    std::io::stdout().write_all(&bytes)?;
+                }
+            }
+        }
         Command::Demo { .. } => {
             let addr: SocketAddr = cfg.http.parse().with_context(|| format!("http address '{}' is not host:port", cfg.http))?;
             let dir = tempfile::Builder::new().prefix("khlang-demo-").tempdir()?;
@@ -271,7 +418,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 ..cfg.clone()
             };
             eprintln!("loading it into {} ...", demo_cfg.warehouse);
-            let report = run_ingest(&demo_cfg, &pull).await?;
+            let report = run_ingest(&demo_cfg, &khlang_ingest::Source::Folder(pull.clone())).await?;
             print_report(&report);
             let q = Arc::new(QueryService::new(Warehouse::open(&demo_cfg.warehouse)?));
             let server = khlang_dashboards::serve(q, addr, |local| {

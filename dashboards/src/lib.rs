@@ -1,6 +1,7 @@
 //! Khlang web app (axum, server-rendered HTML in Thai). For now the area's headline page; the full
 //! dashboards and the four-domain report build on this.
 
+pub mod quality;
 pub mod thai;
 
 use std::net::SocketAddr;

@@ -11,6 +11,26 @@ pub fn date_be(iso: &str) -> String {
     }
 }
 
+pub const MONTHS_LONG: [&str; 12] =
+    ["มกราคม", "กุมภาพันธ์", "มีนาคม", "เมษายน", "พฤษภาคม", "มิถุนายน", "กรกฎาคม", "สิงหาคม", "กันยายน", "ตุลาคม", "พฤศจิกายน", "ธันวาคม"];
+
+/// `2026-06-10` → `10 มิถุนายน 2569`, as official letters write it.
+pub fn date_be_long(iso: &str) -> String {
+    match chrono::NaiveDate::parse_from_str(iso, "%Y-%m-%d") {
+        Ok(d) => {
+            use chrono::Datelike as _;
+            format!("{} {} {}", d.day(), MONTHS_LONG[d.month0() as usize], d.year() + 543)
+        }
+        Err(_) => iso.to_string(),
+    }
+}
+
+/// A UTC time as Thai time (UTC+7, no daylight saving): `21 พ.ย. 2569 22:48`.
+pub fn datetime_be(t: chrono::DateTime<chrono::Utc>) -> String {
+    let local = t + chrono::Duration::hours(7);
+    format!("{} {}", date_be(&local.format("%Y-%m-%d").to_string()), local.format("%H:%M"))
+}
+
 /// Thousands separators as Thai documents write them: 1,234,567.
 pub fn number(n: i64) -> String {
     let s = n.unsigned_abs().to_string();
@@ -51,5 +71,8 @@ mod tests {
         assert_eq!(number(1234567), "1,234,567");
         assert_eq!(number(-1000), "-1,000");
         assert_eq!(number(12), "12");
+        assert_eq!(date_be_long("2026-11-10"), "10 พฤศจิกายน 2569");
+        let t = chrono::DateTime::parse_from_rfc3339("2026-11-21T17:30:00Z").map(|t| t.with_timezone(&chrono::Utc));
+        assert_eq!(t.map(datetime_be).ok().as_deref(), Some("22 พ.ย. 2569 00:30"));
     }
 }

@@ -5,11 +5,13 @@
 pub mod feeds;
 pub mod generate;
 pub mod load;
+pub mod pg;
 pub mod read;
+pub mod schedule;
 pub mod to_arrow;
 pub mod transform;
 
-pub use load::{FeedReport, IngestReport, ingest};
+pub use load::{FeedReport, IngestReport, Source, ingest};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -21,6 +23,10 @@ pub enum IngestError {
     Empty { file: String },
     #[error("{file} has no column {column} (Thai header: {thai}), which the feed requires")]
     MissingColumn { file: String, column: String, thai: String },
+    #[error("{table}: column {column} is of type {found}, but it must be {expected}")]
+    ColumnType { table: String, column: String, found: String, expected: String },
+    #[error("setting {setting}: {message}")]
+    Setting { setting: String, message: String },
     #[error("{file} has column {column} twice")]
     DuplicateColumn { file: String, column: String },
     #[error("{file} cannot be decoded: {message}")]

@@ -1,9 +1,10 @@
 //! One ingest run: read every feed, check everything, and only then write: each table one Delta
-//! commit, bad rows to `rejected_rows`, the run to `ingest_runs`, then the derived summary. Any bad
-//! input stops the run before the first write, so the warehouse stays at its previous version.
+//! commit, bad rows to `rejected_rows`, the derived summary, the run to `ingest_runs`, and last the
+//! warehouse commit that makes all of it visible at once. Any bad input stops the run before the
+//! first write; a run that dies while writing is rolled back by the next one (readers never saw it).
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, Int64Array, StringArray, TimestampMicrosecondArray};
@@ -12,6 +13,7 @@ use chrono::Utc;
 use polars::prelude::*;
 
 use crate::IngestError;
+use crate::pg::{self, PgSource};
 use crate::read::{self, FILE_COL, LINE_COL};
 use crate::to_arrow;
 use crate::transform::{self, Checked, Context, DETAIL_COL, RAW_COL, RULE_COL};
@@ -28,6 +30,8 @@ pub struct FeedReport {
     pub table_version: Option<u64>,
     /// False when the rows were exactly those already in the table: no new version was made.
     pub changed: bool,
+    /// What the load replaced: `snapshot_date 2026-06-10`, `fiscal_year 2569`, or `all`.
+    pub scope: String,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -36,6 +40,44 @@ pub struct IngestReport {
     pub source: String,
     pub feeds: Vec<FeedReport>,
     pub summary_version: Option<u64>,
+    /// The warehouse commit that published this load.
+    pub warehouse_commit: u64,
+}
+
+/// Where a pull comes from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// A folder of feed files.
+    Folder(PathBuf),
+    /// The ministry database.
+    Postgres(PgSource),
+}
+
+impl Source {
+    /// A `postgres://` URL or a folder path.
+    pub fn parse(s: &str) -> Result<Source, IngestError> {
+        if pg::is_postgres_url(s) { Ok(Source::Postgres(PgSource::parse(s)?)) } else { Ok(Source::Folder(PathBuf::from(s))) }
+    }
+
+    /// As shown in messages and the run log (never with a password).
+    pub fn shown(&self) -> String {
+        match self {
+            Source::Folder(p) => p.display().to_string(),
+            Source::Postgres(p) => p.shown().to_string(),
+        }
+    }
+}
+
+/// Test hook: `KHLANG_FAULT_AFTER=<step>` kills the process with SIGKILL right after that step of a
+/// load (`recovered`, `read`, `checked`, `wrote:<table>`, `published`), to prove that a load killed
+/// at any point leaves every table readable at its previous state.
+fn fault_point(step: &str) {
+    if std::env::var("KHLANG_FAULT_AFTER").is_ok_and(|s| s == step) {
+        tracing::error!(step, "KHLANG_FAULT_AFTER: killing this process");
+        let pid = std::process::id().to_string();
+        let _ = std::process::Command::new("kill").args(["-KILL", &pid]).status();
+        std::process::abort();
+    }
 }
 
 /// The warehouse table each feed loads into.
@@ -61,6 +103,7 @@ struct Prepared {
     mode: WriteMode,
     /// Snapshot dates this feed touches (students and personnel), for the summary.
     dates: Vec<String>,
+    scope: String,
 }
 
 fn terr(feed: &str) -> impl Fn(PolarsError) -> IngestError + '_ {
@@ -88,6 +131,17 @@ fn prepare(feed: &'static str, files: usize, rows_read: u64, checked: Checked, s
     let table = table_of(feed);
     let def = schema::table(table).ok_or_else(|| IngestError::Transform { feed: feed.into(), message: format!("no table {table}") })?;
     let Checked { good, bad } = checked;
+    let scope_column = match feed {
+        "students" => Some("snapshot_date"),
+        "personnel" => Some("as_of_date"),
+        "budget" => Some("fiscal_year"),
+        "tests" => Some("academic_year"),
+        _ => None,
+    };
+    let scope = match scope_column {
+        Some(c) => format!("{c} {}", distinct_text(feed, &good, c)?.join(", ")),
+        None => "all".to_string(),
+    };
     let (mode, dates) = match feed {
         "students" => {
             let d = distinct_text(feed, &good, "snapshot_date")?;
@@ -97,7 +151,16 @@ fn prepare(feed: &'static str, files: usize, rows_read: u64, checked: Checked, s
             let d = distinct_text(feed, &good, "as_of_date")?;
             (in_list("as_of_date", &d), d)
         }
-        "budget" => (in_list("fiscal_year", &distinct_text(feed, &good, "fiscal_year")?), vec![]),
+        // Budget lines are upserted by document within each fiscal year the pull covers: a line
+        // e-Budget no longer sends stays as it was.
+        "budget" => match in_list("fiscal_year", &distinct_text(feed, &good, "fiscal_year")?) {
+            WriteMode::ReplaceWhere(scope) => (WriteMode::Upsert { scope: Some(scope), keys: vec!["fiscal_year".into(), "document_no".into()] }, vec![]),
+            other => (other, vec![]),
+        },
+        // Schools and areas are upserted by code: one missing from a pull is kept (its history is in
+        // the table versions either way).
+        "schools" => (WriteMode::Upsert { scope: None, keys: vec!["school_code".into()] }, vec![]),
+        "areas" => (WriteMode::Upsert { scope: None, keys: vec!["area_code".into()] }, vec![]),
         "tests" => (in_list("academic_year", &distinct_text(feed, &good, "academic_year")?), vec![]),
         _ => (WriteMode::Overwrite, vec![]),
     };
@@ -113,7 +176,7 @@ fn prepare(feed: &'static str, files: usize, rows_read: u64, checked: Checked, s
     }
     let cols: Vec<(String, ArrayRef)> = cols.into_iter().filter(|(n, _)| n != "citizen_id").collect();
     let good = to_arrow::conform(feed, &def.schema, &cols, &extra, rows)?;
-    Ok(Prepared { feed, files, rows_read, good, bad, mode, dates })
+    Ok(Prepared { feed, files, rows_read, good, bad, mode, dates, scope })
 }
 
 /// HMAC of every ID, split across the cores (it is the costliest per-row step of a load).
@@ -151,32 +214,163 @@ fn rejected_batch(run_id: &str, p: &Prepared) -> Result<RecordBatch, IngestError
             (name, a)
         })
         .collect();
-    let extra: Vec<(String, ArrayRef)> =
-        vec![("run_id".into(), Arc::new(StringArray::from(vec![run_id; n]))), ("feed".into(), Arc::new(StringArray::from(vec![p.feed; n])))];
+    // The snapshot a rejected students row belongs to: its own snapshot_date when that parses, else
+    // the snapshot its file is named for.
+    let snapshots: Vec<Option<i32>> = if p.feed == "students" {
+        let files = p.bad.column(FILE_COL).and_then(|c| c.str().cloned()).map_err(terr(p.feed))?;
+        let raws = p.bad.column(RAW_COL).and_then(|c| c.str().cloned()).map_err(terr(p.feed))?;
+        files
+            .iter()
+            .zip(raws.iter())
+            .map(|(f, r)| {
+                let own = r.and_then(|r| r.split(',').nth(1)).and_then(parse_date);
+                let named = f.and_then(named_snapshot).and_then(|d| parse_date(&d));
+                // Date32 counts days from 1970-01-01, which is chrono's default date.
+                own.or(named).map(|d| (d - chrono::NaiveDate::default()).num_days() as i32)
+            })
+            .collect()
+    } else {
+        vec![None; n]
+    };
+    let extra: Vec<(String, ArrayRef)> = vec![
+        ("run_id".into(), Arc::new(StringArray::from(vec![run_id; n]))),
+        ("feed".into(), Arc::new(StringArray::from(vec![p.feed; n]))),
+        ("snapshot_date".into(), Arc::new(arrow::array::Date32Array::from(snapshots))),
+    ];
     to_arrow::conform(p.feed, &def.schema, &renamed, &extra, n)
+}
+
+/// A date as the feeds write it: ISO `2025-06-10` or Thai `10/06/2568` (BE).
+fn parse_date(s: &str) -> Option<chrono::NaiveDate> {
+    let s = s.trim();
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Some(d);
+    }
+    let mut it = s.split('/');
+    let (d, m, y) = (it.next()?.parse::<u32>().ok()?, it.next()?.parse::<u32>().ok()?, it.next()?.parse::<i32>().ok()?);
+    chrono::NaiveDate::from_ymd_opt(if y > 2400 { y - 543 } else { y }, m, d)
 }
 
 /// Progress callback: (step, done, total).
 pub type Progress<'a> = &'a (dyn Fn(&str, u64, u64) + Sync);
 
-/// Runs one ingest of the pull folder `from` into `wh`.
-pub async fn ingest(wh: &Warehouse, secret: &Secret, from: &Path, progress: Progress<'_>) -> Result<IngestReport, IngestError> {
+/// Runs one ingest of `source` into `wh`. A failure is recorded in `ingest_runs` (status `failed`)
+/// when the warehouse has been loaded before, and the warehouse stays at its previous state.
+pub async fn ingest(wh: &Warehouse, secret: &Secret, source: &Source, progress: Progress<'_>) -> Result<IngestReport, IngestError> {
     let started = Utc::now();
     let run_id = format!("{}-{}", started.format("%Y%m%dT%H%M%SZ"), &uuid::Uuid::new_v4().simple().to_string()[..8]);
-    let source = from.display().to_string();
-    let found = read::discover(from)?;
-    let total_files: u64 = found.iter().map(|f| f.files.len() as u64).sum();
-    let total_steps = total_files + 19;
-    let mut step = 0u64;
+    // One load at a time; a second is refused at once rather than interleaved.
+    let _lock = wh.lock_writer()?;
+    match ingest_locked(wh, secret, source, progress, &run_id, started).await {
+        Ok(r) => Ok(r),
+        Err(e) => {
+            if let Err(e2) = record_failure(wh, &run_id, &source.shown(), started, &e).await {
+                tracing::error!(error = %e2, "the failed run could not be recorded in ingest_runs");
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Rolls back whatever the failed run wrote and records it as failed.
+async fn record_failure(wh: &Warehouse, run_id: &str, source: &str, started: chrono::DateTime<Utc>, e: &IngestError) -> Result<(), IngestError> {
+    if wh.committed().await?.is_none() {
+        // Nothing was ever loaded: there is no run log to write to yet.
+        return Ok(());
+    }
+    wh.recover().await?;
+    let row = RunRow { feed: "(run)".into(), rows_read: 0, rows_loaded: 0, rows_rejected: 0, status: "failed", version: None, message: e.to_string(), scope: String::new() };
+    wh.write("ingest_runs", vec![runs_batch(run_id, source, started, Utc::now(), &[row])?], WriteMode::Append).await?;
+    wh.publish(run_id).await?;
+    Ok(())
+}
+
+struct RunRow {
+    feed: String,
+    rows_read: u64,
+    rows_loaded: u64,
+    rows_rejected: u64,
+    status: &'static str,
+    version: Option<u64>,
+    message: String,
+    scope: String,
+}
+
+fn runs_batch(run_id: &str, source: &str, started: chrono::DateTime<Utc>, finished: chrono::DateTime<Utc>, rows: &[RunRow]) -> Result<RecordBatch, IngestError> {
+    let n = rows.len();
+    let def = schema::table("ingest_runs").ok_or_else(|| IngestError::Transform { feed: "ingest_runs".into(), message: "no table".into() })?;
+    let ts = |t: chrono::DateTime<Utc>| TimestampMicrosecondArray::from(vec![t.timestamp_micros(); n]).with_timezone("UTC");
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from(vec![run_id; n])),
+        Arc::new(ts(started)),
+        Arc::new(ts(finished)),
+        Arc::new(StringArray::from(vec![source; n])),
+        Arc::new(StringArray::from(rows.iter().map(|r| r.feed.as_str()).collect::<Vec<_>>())),
+        Arc::new(Int64Array::from(rows.iter().map(|r| r.rows_read as i64).collect::<Vec<_>>())),
+        Arc::new(Int64Array::from(rows.iter().map(|r| r.rows_loaded as i64).collect::<Vec<_>>())),
+        Arc::new(Int64Array::from(rows.iter().map(|r| r.rows_rejected as i64).collect::<Vec<_>>())),
+        Arc::new(StringArray::from(rows.iter().map(|r| r.status).collect::<Vec<_>>())),
+        Arc::new(Int64Array::from(rows.iter().map(|r| r.version.map(|v| v as i64)).collect::<Vec<_>>())),
+        Arc::new(StringArray::from(rows.iter().map(|r| r.message.as_str()).collect::<Vec<_>>())),
+        Arc::new(StringArray::from(rows.iter().map(|r| r.scope.as_str()).collect::<Vec<_>>())),
+    ];
+    RecordBatch::try_new(def.schema.clone(), cols).map_err(|e| IngestError::Transform { feed: "ingest_runs".into(), message: e.to_string() })
+}
+
+/// Reads every feed of a pull: (feed, files, all-text frame).
+async fn read_source(source: &Source, progress: Progress<'_>) -> Result<(Vec<(&'static str, usize, DataFrame)>, u64), IngestError> {
+    let mut raw = Vec::new();
+    match source {
+        Source::Folder(from) => {
+            let found = read::discover(from)?;
+            let total_files: u64 = found.iter().map(|f| f.files.len() as u64).sum();
+            let mut step = 0u64;
+            for ff in &found {
+                let df = read::read_feed(ff)?;
+                step += ff.files.len() as u64;
+                progress(&format!("read {}", ff.feed.name), step, total_files + STEPS_AFTER_READ);
+                raw.push((ff.feed.name, ff.files.len(), df));
+            }
+            Ok((raw, total_files))
+        }
+        Source::Postgres(pg) => {
+            let spool = tempfile::Builder::new()
+                .prefix("khlang-pull-")
+                .tempdir()
+                .map_err(|e| IngestError::Write { path: std::env::temp_dir().display().to_string(), message: e.to_string() })?;
+            for (feed, df) in pg.read_all(spool.path()).await? {
+                raw.push((feed.name, 1, df));
+            }
+            progress("read the ministry database", 8, 8 + STEPS_AFTER_READ);
+            Ok((raw, 8))
+        }
+    }
+}
+
+const STEPS_AFTER_READ: u64 = 19;
+
+async fn ingest_locked(
+    wh: &Warehouse,
+    secret: &Secret,
+    source_spec: &Source,
+    progress: Progress<'_>,
+    run_id: &str,
+    started: chrono::DateTime<Utc>,
+) -> Result<IngestReport, IngestError> {
+    let run_id = run_id.to_string();
+    let source = source_spec.shown();
+    // A load that died part-way left table versions nobody published: undo them first.
+    let rolled = wh.recover().await?;
+    if !rolled.is_empty() {
+        tracing::warn!(tables = rolled.len(), "rolled back the tables of a load that did not finish");
+    }
+    fault_point("recovered");
 
     // 1. Read everything (any unreadable file stops the run here, before any write).
-    let mut raw = Vec::new();
-    for ff in &found {
-        let df = read::read_feed(ff)?;
-        step += ff.files.len() as u64;
-        progress(&format!("read {}", ff.feed.name), step, total_steps);
-        raw.push((ff.feed.name, ff.files.len(), df));
-    }
+    let (mut raw, total_files) = read_source(source_spec, progress).await?;
+    let total_steps = total_files + STEPS_AFTER_READ;
+    let mut step = total_files;
+    fault_point("read");
     let take = |name: &str, raw: &mut Vec<(&'static str, usize, DataFrame)>| -> Result<(&'static str, usize, DataFrame), IngestError> {
         let pos = raw.iter().position(|(n, _, _)| *n == name).ok_or_else(|| IngestError::MissingFeed { dir: source.clone(), feed: name.to_string() })?;
         Ok(raw.remove(pos))
@@ -214,7 +408,7 @@ pub async fn ingest(wh: &Warehouse, secret: &Secret, from: &Path, progress: Prog
         let checked = match name {
             "students" => {
                 let mut checked = transform::students(df, &ctx)?;
-                check_snapshot_files(&checked.good, from)?;
+                check_snapshot_files(&checked.good, &source)?;
                 // The file name was kept for that check only; it is not a table column.
                 checked.good = checked.good.drop(FILE_COL).map_err(terr("students"))?;
                 checked
@@ -229,6 +423,8 @@ pub async fn ingest(wh: &Warehouse, secret: &Secret, from: &Path, progress: Prog
         step += 1;
         progress(&format!("checked {name}"), step, total_steps);
     }
+
+    fault_point("checked");
 
     // 3. Write: one commit per table.
     wh.create_missing().await?;
@@ -252,6 +448,7 @@ pub async fn ingest(wh: &Warehouse, secret: &Secret, from: &Path, progress: Prog
             rejected.push(rejected_batch(&run_id, &p)?);
         }
         reports.push(FeedReport {
+            scope: p.scope.clone(),
             feed: p.feed.to_string(),
             table: table.to_string(),
             files: p.files,
@@ -263,8 +460,10 @@ pub async fn ingest(wh: &Warehouse, secret: &Secret, from: &Path, progress: Prog
         });
         step += 1;
         progress(&format!("loaded {table}"), step, total_steps);
+        fault_point(&format!("wrote:{table}"));
     }
     let rejected_version = wh.write("rejected_rows", rejected, WriteMode::Append).await?;
+    fault_point("wrote:rejected_rows");
     step += 1;
     progress("kept rejected rows", step, total_steps);
 
@@ -277,40 +476,34 @@ pub async fn ingest(wh: &Warehouse, secret: &Secret, from: &Path, progress: Prog
         }
     }
     let summary_version = derive::school_snapshot_summary(wh, &snapshots.into_iter().collect::<Vec<_>>()).await?;
+    fault_point("wrote:school_snapshot_summary");
     step += 1;
     progress("built school_snapshot_summary", step, total_steps);
 
-    // 5. The run log.
-    let finished = Utc::now();
-    let n = reports.len();
-    let runs_def = schema::table("ingest_runs").ok_or_else(|| IngestError::Transform { feed: "ingest_runs".into(), message: "no table".into() })?;
-    let ts = |t: chrono::DateTime<Utc>| TimestampMicrosecondArray::from(vec![t.timestamp_micros(); n]).with_timezone("UTC");
-    let cols: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from(vec![run_id.as_str(); n])),
-        Arc::new(ts(started)),
-        Arc::new(ts(finished)),
-        Arc::new(StringArray::from(vec![source.as_str(); n])),
-        Arc::new(StringArray::from(reports.iter().map(|r| r.feed.as_str()).collect::<Vec<_>>())),
-        Arc::new(Int64Array::from(reports.iter().map(|r| r.rows_read as i64).collect::<Vec<_>>())),
-        Arc::new(Int64Array::from(reports.iter().map(|r| r.rows_loaded as i64).collect::<Vec<_>>())),
-        Arc::new(Int64Array::from(reports.iter().map(|r| r.rows_rejected as i64).collect::<Vec<_>>())),
-        Arc::new(StringArray::from(vec!["ok"; n])),
-        Arc::new(Int64Array::from(reports.iter().map(|r| r.table_version.map(|v| v as i64)).collect::<Vec<_>>())),
-        Arc::new(StringArray::from(
-            reports
-                .iter()
-                .map(|r| {
-                    let what = if r.changed { "new version" } else { "unchanged, no new version" };
-                    format!("{} rows loaded into {} ({what}), {} rejected (rejected_rows version {rejected_version})", r.rows_loaded, r.table, r.rows_rejected)
-                })
-                .collect::<Vec<_>>(),
-        )),
-    ];
-    let batch = RecordBatch::try_new(runs_def.schema.clone(), cols).map_err(|e| IngestError::Transform { feed: "ingest_runs".into(), message: e.to_string() })?;
-    wh.write("ingest_runs", vec![batch], WriteMode::Append).await?;
+    // 5. The run log, then the warehouse commit that makes the whole load visible at once.
+    let rows: Vec<RunRow> = reports
+        .iter()
+        .map(|r| {
+            let what = if r.changed { "new version" } else { "unchanged, no new version" };
+            RunRow {
+                feed: r.feed.clone(),
+                rows_read: r.rows_read,
+                rows_loaded: r.rows_loaded,
+                rows_rejected: r.rows_rejected,
+                status: "ok",
+                version: r.table_version,
+                message: format!("{} rows loaded into {} ({what}), {} rejected (rejected_rows version {rejected_version})", r.rows_loaded, r.table, r.rows_rejected),
+                scope: r.scope.clone(),
+            }
+        })
+        .collect();
+    wh.write("ingest_runs", vec![runs_batch(&run_id, &source, started, Utc::now(), &rows)?], WriteMode::Append).await?;
+    fault_point("wrote:ingest_runs");
+    let commit = wh.publish(&run_id).await?;
+    fault_point("published");
     step += 1;
-    progress("recorded the run", step, total_steps);
-    Ok(IngestReport { run_id, source, feeds: reports, summary_version })
+    progress("published the load", step, total_steps);
+    Ok(IngestReport { run_id, source, feeds: reports, summary_version, warehouse_commit: commit.seq })
 }
 
 /// The snapshot date (ISO, CE) a file name carries, as in `students_2569-06-10.csv` (BE) or
@@ -326,7 +519,7 @@ fn named_snapshot(file: &str) -> Option<String> {
 
 /// A students file named for one snapshot must not hold rows of another (a mislabelled export would
 /// otherwise replace the wrong snapshot).
-fn check_snapshot_files(good: &DataFrame, dir: &Path) -> Result<(), IngestError> {
+fn check_snapshot_files(good: &DataFrame, dir: &str) -> Result<(), IngestError> {
     let pairs = good
         .clone()
         .lazy()
@@ -340,7 +533,7 @@ fn check_snapshot_files(good: &DataFrame, dir: &Path) -> Result<(), IngestError>
         let (Some(file), Some(date)) = (file, date) else { continue };
         if let Some(named) = named_snapshot(file) {
             if named != date {
-                return Err(IngestError::SnapshotMismatch { file: dir.join(file).display().to_string(), named, found: date.to_string() });
+                return Err(IngestError::SnapshotMismatch { file: Path::new(dir).join(file).display().to_string(), named, found: date.to_string() });
             }
         }
     }

@@ -106,6 +106,13 @@ pub fn read_file(feed: &Feed, path: &Path) -> Result<DataFrame, IngestError> {
     finish_frame(feed, &file, df, &name)
 }
 
+/// Reads a UTF-8 CSV spooled from another source (the ministry database), naming its rows `name`.
+pub fn read_spooled_csv(feed: &Feed, path: &Path, name: &str) -> Result<DataFrame, IngestError> {
+    let bytes = std::fs::read(path).map_err(|e| IngestError::Read { file: name.to_string(), message: e.to_string() })?;
+    let df = read_csv(feed, name, &bytes)?;
+    finish_frame(feed, name, df, name)
+}
+
 fn read_csv(feed: &Feed, file: &str, bytes: &[u8]) -> Result<DataFrame, IngestError> {
     let text = decode(file, bytes)?;
     let header_line = text.lines().next().unwrap_or_default();

@@ -2,7 +2,7 @@
 
 use arrow::record_batch::RecordBatch;
 use datafusion::prelude::{SessionConfig, SessionContext};
-use khlang_warehouse::{At, Warehouse, WarehouseError, schema};
+use khlang_warehouse::{At, Commit, Warehouse, WarehouseError, schema};
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
@@ -20,6 +20,25 @@ impl From<datafusion::error::DataFusionError> for QueryError {
     }
 }
 
+/// `submission_status`: for every student snapshot and every open school, how many students it
+/// submitted, how many the snapshot before, and `not_submitted` (no rows at all), `students_dropped`
+/// (over 20% fewer studying students than the snapshot before) or `ok`.
+const SUBMISSION_STATUS: &str = "CREATE VIEW submission_status AS \
+WITH snaps AS (SELECT snapshot_date, lag(snapshot_date) OVER (ORDER BY snapshot_date) AS previous_snapshot \
+               FROM (SELECT DISTINCT snapshot_date FROM enrollments) d), \
+     counts AS (SELECT snapshot_date, school_code, count(*) AS rows_submitted, \
+                       sum(CASE WHEN status = 'studying' THEN 1 ELSE 0 END) AS students \
+                FROM enrollments GROUP BY snapshot_date, school_code) \
+SELECT n.snapshot_date, n.previous_snapshot, s.area_code, s.school_code, s.school_name, \
+       coalesce(c.rows_submitted, 0) AS rows_submitted, coalesce(c.students, 0) AS students, p.students AS previous_students, \
+       CASE WHEN c.school_code IS NULL THEN 'not_submitted' \
+            WHEN p.students > 0 AND c.students < 0.8 * p.students THEN 'students_dropped' \
+            ELSE 'ok' END AS status \
+FROM snaps n CROSS JOIN schools s \
+LEFT JOIN counts c ON c.snapshot_date = n.snapshot_date AND c.school_code = s.school_code \
+LEFT JOIN counts p ON p.snapshot_date = n.previous_snapshot AND p.school_code = s.school_code \
+WHERE s.status = 'open'";
+
 /// The query service over one warehouse.
 #[derive(Debug, Clone)]
 pub struct QueryService {
@@ -35,14 +54,32 @@ impl QueryService {
         &self.wh
     }
 
-    /// A session with every contract table registered at its latest version and `information_schema`.
+    /// A session with every contract table and `information_schema`. Every table is pinned to its
+    /// version in the latest published warehouse commit, so a query never sees half of a load that
+    /// is still running (or that died).
     pub async fn session(&self) -> Result<SessionContext, QueryError> {
+        let commit = self.wh.committed().await?;
+        self.session_of(commit.as_ref()).await
+    }
+
+    /// A session over the warehouse as it was at `t`: every table at its version in the state then
+    /// published (all tables empty before the first load).
+    pub async fn session_as_of(&self, t: chrono::DateTime<chrono::Utc>) -> Result<SessionContext, QueryError> {
+        let commit = self.wh.committed_at(t).await?;
+        self.session_of(commit.as_ref()).await
+    }
+
+    async fn session_of(&self, commit: Option<&Commit>) -> Result<SessionContext, QueryError> {
         let config = SessionConfig::new().with_information_schema(true).with_default_catalog_and_schema("khlang", "public");
         let ctx = SessionContext::new_with_config(config);
         for name in schema::table_names() {
-            if let Some(p) = self.wh.provider(name, At::Latest).await? {
+            let version = commit.and_then(|c| c.tables.get(name).copied()).unwrap_or(0);
+            if let Some(p) = self.wh.provider(name, At::Version(version)).await? {
                 ctx.register_table(name, p)?;
             }
+        }
+        if ctx.table_exist("enrollments")? && ctx.table_exist("schools")? {
+            ctx.sql(SUBMISSION_STATUS).await?;
         }
         Ok(ctx)
     }

@@ -17,7 +17,7 @@ fn refuse(damage: impl Fn(&Path) -> String, expect: &[&str]) {
     let env = Env::new();
     let pull = env.generate("pull", 9, "mixed");
     assert_ok(&env.ingest(&pull), "first ingest");
-    let before = log_files(&env.warehouse());
+    let before = data_log_files(&env.warehouse());
     let count = env.count("SELECT count(*) FROM enrollments");
     let bad: PathBuf = env.path("bad");
     copy_dir(&pull, &bad);
@@ -33,8 +33,17 @@ fn refuse(damage: impl Fn(&Path) -> String, expect: &[&str]) {
         assert!(message[0].contains(e), "the error does not say '{e}': {stderr}");
     }
     assert!(!stderr.contains("panicked"), "{stderr}");
-    assert_eq!(log_files(&env.warehouse()), before, "the warehouse moved to a new version");
+    assert_eq!(data_log_files(&env.warehouse()), before, "the warehouse moved to a new version");
     assert_eq!(env.count("SELECT count(*) FROM enrollments"), count);
+    // The failed run is in the run log, with the same message.
+    let failed = env.sql_csv("SELECT message FROM ingest_runs WHERE status = 'failed'");
+    assert_eq!(failed.lines().count(), 2, "one failed run expected: {failed}");
+    assert!(failed.contains(&file), "the run log does not name {file}: {failed}");
+}
+
+/// `_delta_log` files of every table but the run log.
+fn data_log_files(warehouse: &Path) -> Vec<String> {
+    log_files(warehouse).into_iter().filter(|f| !f.starts_with("ingest_runs/")).collect()
 }
 
 #[test]

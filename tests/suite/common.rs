@@ -69,7 +69,11 @@ impl Env {
     }
 
     pub fn count(&self, sql: &str) -> u64 {
-        let out = self.sql_csv(sql);
+        self.count_in(&self.warehouse(), sql)
+    }
+
+    pub fn count_in(&self, warehouse: &Path, sql: &str) -> u64 {
+        let out = self.sql_csv_in(warehouse, sql);
         out.lines().nth(1).unwrap_or("").trim().parse().unwrap_or_else(|_| panic!("not a count from {sql}: {out}"))
     }
 }

@@ -4,6 +4,10 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod bad_input;
+mod crash;
+mod pg;
+mod quality;
+mod schedule;
 mod common;
 mod e2e;
 mod sql;

@@ -1,6 +1,7 @@
 //! Khlang storage: the contract's table schemas, Delta tables on object_store (atomic commits, time
 //! travel), the derived per-school summary, and pseudonymisation of citizen IDs.
 
+pub mod commits;
 pub mod derive;
 pub mod reference;
 pub mod schema;
@@ -8,7 +9,8 @@ pub mod secret;
 pub mod store;
 
 pub use secret::Secret;
-pub use store::{At, Warehouse, WriteMode};
+pub use commits::Commit;
+pub use store::{At, Warehouse, WriteMode, WriterLock};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WarehouseError {
@@ -24,6 +26,10 @@ pub enum WarehouseError {
     TimeTravel { table: String, message: String },
     #[error("installation secret {path}: {message}")]
     Secret { path: String, message: String },
+    #[error("warehouse commit: {message}")]
+    Commit { message: String },
+    #[error("another load is writing to the warehouse at {location}; try again when it has finished")]
+    Busy { location: String },
     #[error("query failed: {message}")]
     Query { message: String },
 }

@@ -179,6 +179,8 @@ pub fn tables() -> Vec<TableDef> {
                 s("status"),
                 i64f("table_version"),
                 s("message"),
+                // What the feed's load replaced, e.g. `snapshot_date 2026-06-10` (added column).
+                s("scope"),
             ],
         ),
         TableDef {
@@ -186,7 +188,8 @@ pub fn tables() -> Vec<TableDef> {
             ..def(
                 "rejected_rows",
                 &["run_id"],
-                vec![s("run_id"), s("feed"), s("source_file"), i64f("line_no"), s("school_code"), s("rule"), s("detail"), s("raw")],
+                // snapshot_date (added column): the student snapshot a rejected students row belongs to.
+                vec![s("run_id"), s("feed"), s("source_file"), i64f("line_no"), s("school_code"), s("rule"), s("detail"), s("raw"), date("snapshot_date")],
             )
         },
         def(

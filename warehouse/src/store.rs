@@ -26,14 +26,26 @@ pub enum WriteMode {
     Overwrite,
     /// Replace only the rows matching this predicate (e.g. one snapshot's partition).
     ReplaceWhere(String),
+    /// Insert or replace by key: within `scope` (the whole table when `None`), every row whose key
+    /// is among the incoming rows' keys is replaced by them, and every other row is kept.
+    Upsert { scope: Option<String>, keys: Vec<String> },
 }
 
 /// Which version of a table to read.
 #[derive(Debug, Clone, Copy)]
 pub enum At {
+    /// The version in the latest published warehouse commit (what readers should see).
+    Committed,
+    /// The newest version, published or not (what writers build on).
     Latest,
     Version(u64),
     Timestamp(DateTime<Utc>),
+}
+
+/// Held while a load writes; released when dropped or when the process ends.
+#[derive(Debug)]
+pub struct WriterLock {
+    _file: Option<std::fs::File>,
 }
 
 #[derive(Debug, Clone)]
@@ -74,9 +86,17 @@ impl Warehouse {
         if !table.verify_deltatable_existence().await.map_err(|e| WarehouseError::delta(name, e))? {
             return Ok(None);
         }
+        let at = match at {
+            At::Committed => match self.committed().await? {
+                Some(c) => At::Version(c.tables.get(name).copied().unwrap_or(0)),
+                // Nothing published yet: the table as created, empty.
+                None => At::Version(0),
+            },
+            other => other,
+        };
         table.load().await.map_err(|e| WarehouseError::delta(name, e))?;
         match at {
-            At::Latest => {}
+            At::Latest | At::Committed => {}
             At::Version(v) => table.load_version(v).await.map_err(|e| WarehouseError::TimeTravel { table: name.into(), message: e.to_string() })?,
             At::Timestamp(t) => {
                 table.load_with_datetime(t).await.map_err(|e| WarehouseError::TimeTravel { table: name.into(), message: e.to_string() })?
@@ -139,8 +159,12 @@ impl Warehouse {
     /// current version: an unchanged nightly pull leaves the table's history unchanged.
     pub async fn write_if_changed(&self, name: &str, batches: Vec<RecordBatch>, mode: WriteMode) -> Result<(u64, bool), WarehouseError> {
         let def = Self::def(name)?;
+        let (batches, mode) = match mode {
+            WriteMode::Upsert { scope, keys } => self.upserted(&def, batches, scope, &keys).await?,
+            other => (batches, other),
+        };
         let scope = match &mode {
-            WriteMode::Append => None,
+            WriteMode::Append | WriteMode::Upsert { .. } => None,
             WriteMode::Overwrite => Some(String::from("true")),
             WriteMode::ReplaceWhere(p) => Some(p.clone()),
         };
@@ -169,10 +193,39 @@ impl Warehouse {
         Ok((self.write(name, batches, mode).await?, true))
     }
 
+    /// Turns an upsert into the replacement of its scope: the incoming rows plus the scope's rows
+    /// whose key the incoming rows do not carry.
+    async fn upserted(&self, def: &TableDef, mut batches: Vec<RecordBatch>, scope: Option<String>, keys: &[String]) -> Result<(Vec<RecordBatch>, WriteMode), WarehouseError> {
+        let mode = match &scope {
+            Some(p) => WriteMode::ReplaceWhere(p.clone()),
+            None => WriteMode::Overwrite,
+        };
+        let Some(table) = self.load(def.name, At::Latest).await? else { return Ok((batches, mode)) };
+        let p = table.table_provider().await.map_err(|e| WarehouseError::Query { message: e.to_string() })?;
+        let ctx = SessionContext::new();
+        ctx.register_table("t", p)?;
+        let incoming = datafusion::datasource::MemTable::try_new(def.schema.clone(), vec![batches.clone()])?;
+        ctx.register_table("n", Arc::new(incoming))?;
+        let cols = def.schema.fields().iter().map(|f| format!("t.\"{}\"", f.name())).collect::<Vec<_>>().join(", ");
+        let on = keys.iter().map(|k| format!("t.\"{k}\" = n.\"{k}\"")).collect::<Vec<_>>().join(" AND ");
+        let scoped = scope.as_deref().map_or_else(|| "t".to_string(), |s| format!("(SELECT * FROM t WHERE {s}) t"));
+        let kept = ctx.sql(&format!("SELECT {cols} FROM {scoped} LEFT ANTI JOIN n ON {on}")).await?.collect().await?;
+        for b in kept {
+            if b.num_rows() > 0 {
+                batches.push(conform(def, &b)?);
+            }
+        }
+        Ok((batches, mode))
+    }
+
     /// Writes `batches` to a table in one commit and returns the new version. An append of no rows
     /// makes no commit and returns the current version.
     pub async fn write(&self, name: &str, batches: Vec<RecordBatch>, mode: WriteMode) -> Result<u64, WarehouseError> {
         let def = Self::def(name)?;
+        let (batches, mode) = match mode {
+            WriteMode::Upsert { scope, keys } => self.upserted(&def, batches, scope, &keys).await?,
+            other => (batches, other),
+        };
         let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
         let table = match self.load(name, At::Latest).await? {
             Some(t) => t,
@@ -195,11 +248,39 @@ impl Warehouse {
             WriteMode::Append => builder.with_save_mode(SaveMode::Append),
             WriteMode::Overwrite => builder.with_save_mode(SaveMode::Overwrite),
             WriteMode::ReplaceWhere(p) => builder.with_save_mode(SaveMode::Overwrite).with_replace_where(p),
+            // Resolved into a replacement above.
+            WriteMode::Upsert { .. } => builder.with_save_mode(SaveMode::Overwrite),
         };
         let table = builder.await.map_err(|e| WarehouseError::delta(name, e))?;
         let v = table.version().ok_or_else(|| WarehouseError::UnknownTable(name.to_string()))?;
         tracing::info!(table = name, rows, version = v, "committed");
         Ok(v)
+    }
+
+    /// Restores a table to an earlier version, as one new commit.
+    pub(crate) async fn restore(&self, name: &str, version: u64) -> Result<u64, WarehouseError> {
+        let table = self.load(name, At::Latest).await?.ok_or_else(|| WarehouseError::UnknownTable(name.to_string()))?;
+        let (table, _) = table.restore().with_version_to_restore(version as _).await.map_err(|e| WarehouseError::delta(name, e))?;
+        table.version().map(|v| v as u64).ok_or_else(|| WarehouseError::UnknownTable(name.to_string()))
+    }
+
+    /// Takes the warehouse's writer lock: one load at a time. The lock is an OS file lock on a local
+    /// warehouse, so it goes with the process however it ends (a killed load never leaves it held).
+    pub fn lock_writer(&self) -> Result<WriterLock, WarehouseError> {
+        let Ok(dir) = self.root.to_file_path() else {
+            // Object stores have no file locks; the conditional put of `publish` still refuses a
+            // second writer's commit.
+            return Ok(WriterLock { _file: None });
+        };
+        let dir = dir.join("_khlang");
+        let lock_err = |e: std::io::Error| WarehouseError::Location { location: dir.display().to_string(), message: e.to_string() };
+        std::fs::create_dir_all(&dir).map_err(lock_err)?;
+        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(dir.join("writer.lock")).map_err(lock_err)?;
+        match file.try_lock() {
+            Ok(()) => Ok(WriterLock { _file: Some(file) }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(WarehouseError::Busy { location: self.root.to_string() }),
+            Err(std::fs::TryLockError::Error(e)) => Err(lock_err(e)),
+        }
     }
 
     /// A DataFusion table provider over the table at a version.
@@ -208,6 +289,19 @@ impl Warehouse {
         let p = table.table_provider().await.map_err(|e| WarehouseError::Query { message: e.to_string() })?;
         Ok(Some(p))
     }
+}
+
+/// A batch read back from a table (string views, dictionaries) cast to the table's own types.
+fn conform(def: &TableDef, b: &RecordBatch) -> Result<RecordBatch, WarehouseError> {
+    let err = |e: arrow::error::ArrowError| WarehouseError::Schema { table: def.name.into(), message: e.to_string() };
+    let cols = def
+        .schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| arrow::compute::cast(b.column(i), f.data_type()).map_err(err))
+        .collect::<Result<Vec<_>, _>>()?;
+    RecordBatch::try_new(def.schema.clone(), cols).map_err(err)
 }
 
 /// Order-independent fingerprint of a set of rows: row count and the wrapping sum of a hash of each

@@ -1,0 +1,241 @@
+//! The ministry database as a source, against a real PostgreSQL server: a throwaway cluster of the
+//! test's own (initdb and pg_ctl in a temporary folder, on a free port), loaded with a generated pull.
+
+use super::common::*;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const PASSWORD: &str = "ministry-pw";
+
+/// A PostgreSQL cluster that lives as long as this value.
+pub struct Pg {
+    dir: PathBuf,
+    bin: PathBuf,
+    pub port: u16,
+}
+
+fn pg_bin() -> PathBuf {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql").map(|d| d.flatten().map(|e| e.path().join("bin")).collect()).unwrap_or_default();
+    dirs.sort();
+    dirs.pop().filter(|d| d.join("initdb").exists()).unwrap_or_else(|| PathBuf::from("/usr/bin"))
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+impl Pg {
+    /// PostgreSQL refuses to run as root, so as root the server runs as the `postgres` user.
+    fn server_cmd(&self, program: &str) -> Command {
+        let exe = self.bin.join(program);
+        if is_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(exe);
+            c
+        } else {
+            Command::new(exe)
+        }
+    }
+
+    pub fn start() -> Pg {
+        let dir = tempfile::Builder::new().prefix("khlang-pg-").tempdir().expect("temp dir").keep();
+        let pg = Pg { dir, bin: pg_bin(), port: free_port() };
+        if is_root() {
+            assert!(Command::new("chown").args(["-R", "postgres:postgres"]).arg(&pg.dir).status().expect("chown").success());
+        }
+        let pwfile = pg.dir.join("pw");
+        std::fs::write(&pwfile, PASSWORD).expect("password file");
+        if is_root() {
+            Command::new("chown").args(["postgres:postgres"]).arg(&pwfile).status().expect("chown");
+        }
+        let o = pg
+            .server_cmd("initdb")
+            .args(["-D"])
+            .arg(pg.dir.join("data"))
+            .args(["-U", "ministry", "--auth-host=scram-sha-256", "--auth-local=trust", "--encoding=UTF8", "--locale=C"])
+            .arg(format!("--pwfile={}", pwfile.display()))
+            .output()
+            .expect("run initdb (Debian package postgresql)");
+        assert_ok(&o, "initdb");
+        let opts = format!("-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off", pg.port, pg.dir.display());
+        let o = pg
+            .server_cmd("pg_ctl")
+            .args(["-D"])
+            .arg(pg.dir.join("data"))
+            .args(["-o", &opts, "-l"])
+            .arg(pg.dir.join("log"))
+            .args(["-w", "start"])
+            .output()
+            .expect("run pg_ctl");
+        assert_ok(&o, "pg_ctl start");
+        pg
+    }
+
+    pub fn url(&self, db: &str, schema: &str) -> String {
+        format!("postgres://ministry@127.0.0.1:{}/{db}?schema={schema}", self.port)
+    }
+
+    /// Runs SQL (or psql meta-commands) with psql over TCP with the password.
+    pub fn psql(&self, db: &str, sql: &str) -> Output {
+        let o = Command::new("psql")
+            .env("PGPASSWORD", PASSWORD)
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "ministry", "-d", db, "-c", sql])
+            .output()
+            .expect("run psql");
+        assert_ok(&o, sql);
+        o
+    }
+
+    /// Creates `schema` in `db` with one table per feed and copies the pull's files into it.
+    pub fn load_pull(&self, db: &str, schema: &str, pull: &Path) {
+        self.psql(db, &format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"));
+        let mut files: Vec<PathBuf> = std::fs::read_dir(pull).unwrap().flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "csv")).collect();
+        files.sort();
+        let mut created = std::collections::BTreeSet::new();
+        for f in files {
+            let name = f.file_stem().unwrap().to_string_lossy().to_string();
+            let feed = FEED_TABLES.iter().map(|(feed, _)| *feed).find(|feed| name == *feed || name.starts_with(&format!("{feed}_"))).expect("a feed file");
+            let text = std::fs::read_to_string(&f).expect("a UTF-8 file (generate --style utf8-english)");
+            let header: Vec<&str> = text.lines().next().unwrap().trim_start_matches('\u{feff}').split(',').collect();
+            if created.insert(feed) {
+                let cols: Vec<String> = header.iter().map(|c| format!("{c} {}", column_type(c))).collect();
+                self.psql(db, &format!("CREATE TABLE {schema}.{feed} ({})", cols.join(", ")));
+            }
+            self.psql(db, &format!("\\copy {schema}.{feed} ({}) FROM '{}' WITH (FORMAT csv, HEADER true)", header.join(", "), f.display()));
+        }
+    }
+}
+
+/// The types a ministry database would give the columns.
+fn column_type(c: &str) -> &'static str {
+    match c {
+        "snapshot_date" | "birth_date" | "as_of_date" | "appointed_date" | "transaction_date" | "last_checked" => "date",
+        "academic_year" | "fiscal_year" | "built_year" | "examinees" | "disability" => "integer",
+        "weight_kg" | "height_cm" | "salary_baht" | "allocated_baht" | "disbursed_baht" | "mean_score" | "area_m2" | "latitude" | "longitude" => "numeric",
+        "is_dltv" => "boolean",
+        _ => "text",
+    }
+}
+
+impl Drop for Pg {
+    fn drop(&mut self) {
+        let _ = self.server_cmd("pg_ctl").args(["-D"]).arg(self.dir.join("data")).args(["-m", "immediate", "-w", "stop"]).output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn ingest_url(env: &Env, wh: &Path, url: &str) -> Output {
+    env.cmd_for(wh).env("PGPASSWORD", PASSWORD).args(["ingest", "--from", url]).output().expect("run khlang ingest")
+}
+
+#[test]
+fn a_pull_from_postgresql_loads_the_same_warehouse_as_the_same_pull_from_files() {
+    let env = Env::new();
+    let pull = env.generate("pull", 41, "utf8-english");
+    let pg = Pg::start();
+    pg.psql("postgres", "CREATE DATABASE ministry");
+    pg.load_pull("ministry", "dmc", &pull);
+
+    let (from_files, from_pg) = (env.path("wh_files"), env.path("wh_pg"));
+    assert_ok(&env.ingest_into(&pull, &from_files), "ingest from files");
+    let o = ingest_url(&env, &from_pg, &pg.url("ministry", "dmc"));
+    assert_ok(&o, "ingest from PostgreSQL");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(!out.contains(PASSWORD) && !String::from_utf8_lossy(&o.stderr).contains(PASSWORD));
+    let queries = [
+        "SELECT * FROM enrollments ORDER BY snapshot_date, school_code, student_key",
+        "SELECT * FROM personnel ORDER BY as_of_date, person_key",
+        "SELECT * FROM budget_lines ORDER BY fiscal_year, document_no",
+        "SELECT * FROM schools ORDER BY school_code",
+        "SELECT * FROM areas ORDER BY area_code",
+        "SELECT * FROM test_results ORDER BY academic_year, school_code, test, subject",
+        "SELECT * FROM buildings ORDER BY building_id",
+        "SELECT * FROM dltv_equipment ORDER BY school_code, item",
+        "SELECT * FROM school_snapshot_summary ORDER BY snapshot_date, school_code",
+        "SELECT feed, school_code, rule, count(*) FROM rejected_rows GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+    ];
+    for q in queries {
+        let a = env.sql_csv_in(&from_files, q);
+        let b = env.sql_csv_in(&from_pg, q);
+        assert!(a.lines().count() > 1, "no rows from {q}");
+        assert!(a == b, "{q}: the loads from files and from PostgreSQL differ");
+    }
+    // The run log names the database, without the password.
+    let source = env.sql_csv_in(&from_pg, "SELECT DISTINCT source FROM ingest_runs");
+    assert!(source.contains("postgres://ministry@127.0.0.1") && source.contains("schema=dmc"), "{source}");
+    // Rejected rows name the table they came from.
+    let files = env.sql_csv_in(&from_pg, "SELECT DISTINCT source_file FROM rejected_rows WHERE feed = 'students'");
+    assert!(files.contains("dmc.students"), "{files}");
+
+    // A pull twice the usual size (the whole province, three areas) still loads, every valid row.
+    let province = env.path("province");
+    let o = env.cmd().args(["generate", "--scale", "province", "--seed", "41", "--style", "utf8-english", "--out"]).arg(&province).output().unwrap();
+    assert_ok(&o, "generate province");
+    pg.load_pull("ministry", "dmc", &province);
+    let o = ingest_url(&env, &from_pg, &pg.url("ministry", "dmc"));
+    assert_ok(&o, "ingest of the province from PostgreSQL");
+    let valid = valid_by_feed(&manifest(&province));
+    for (feed, table) in FEED_TABLES {
+        let n = env.count_in(&from_pg, &format!("SELECT count(*) FROM {table}"));
+        assert_eq!(n, valid[feed], "{table} after the province pull");
+    }
+}
+
+/// Loads a good pull from the database, breaks the database, and checks the refusal.
+fn refuse(pg: &Pg, env: &Env, wh: &Path, url: &str, expect: &[&str]) {
+    let before: Vec<String> = log_files(wh).into_iter().filter(|f| !f.starts_with("ingest_runs/")).collect();
+    let o = ingest_url(env, wh, url);
+    let stderr = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    let message: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(message.len(), 1, "one error line expected, got: {stderr}");
+    for e in expect {
+        assert!(message[0].contains(e), "the error does not say '{e}': {stderr}");
+    }
+    assert!(!stderr.contains("panicked") && !stderr.contains(PASSWORD), "{stderr}");
+    let after: Vec<String> = log_files(wh).into_iter().filter(|f| !f.starts_with("ingest_runs/")).collect();
+    assert_eq!(after, before, "the warehouse moved to a new version");
+    let _ = pg;
+}
+
+#[test]
+fn a_broken_ministry_database_is_refused_with_a_clear_error_and_no_partial_load() {
+    let env = Env::new();
+    let pull = env.generate("pull", 42, "utf8-english");
+    let pg = Pg::start();
+    pg.psql("postgres", "CREATE DATABASE ministry");
+    pg.load_pull("ministry", "public", &pull);
+    let wh = env.warehouse();
+    let url = pg.url("ministry", "public");
+    assert_ok(&ingest_url(&env, &wh, &url), "first ingest");
+    let enrolled = env.count("SELECT count(*) FROM enrollments");
+
+    // Nobody listening.
+    let dead = format!("postgres://ministry@127.0.0.1:{}/ministry", free_port());
+    refuse(&pg, &env, &wh, &dead, &["cannot connect", "127.0.0.1"]);
+    // Wrong password.
+    let o = env.cmd().env("PGPASSWORD", "wrong").args(["ingest", "--from", &url]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr.contains("password authentication failed"), "{stderr}");
+    // A feed table missing.
+    pg.psql("ministry", "ALTER TABLE buildings RENAME TO buildings_old");
+    refuse(&pg, &env, &wh, &url, &["no table public.buildings"]);
+    pg.psql("ministry", "ALTER TABLE buildings_old RENAME TO buildings");
+    // A column renamed.
+    pg.psql("ministry", "ALTER TABLE personnel RENAME COLUMN birth_date TO dob");
+    refuse(&pg, &env, &wh, &url, &["public.personnel", "no column birth_date"]);
+    pg.psql("ministry", "ALTER TABLE personnel RENAME COLUMN dob TO birth_date");
+    // A column of the wrong type.
+    pg.psql("ministry", "ALTER TABLE students ALTER COLUMN citizen_id TYPE bigint USING NULLIF(regexp_replace(citizen_id, '[^0-9]', '', 'g'), '')::bigint");
+    refuse(&pg, &env, &wh, &url, &["public.students", "column citizen_id", "bigint"]);
+
+    // Every failure is in the run log, and the data is as the first load left it.
+    assert_eq!(env.count("SELECT count(DISTINCT run_id) FROM ingest_runs WHERE status = 'failed'"), 5);
+    assert_eq!(env.count("SELECT count(*) FROM enrollments"), enrolled);
+}
