@@ -157,3 +157,44 @@ fn same_seed_gives_byte_identical_files() {
     assert!(fa["schools.csv"] != fc["schools.csv"], "another seed gives other data");
     assert!(fa.keys().any(|k| k.ends_with(".xlsx")));
 }
+
+#[test]
+fn budget_lines_are_upserted_by_document_within_the_fiscal_year() {
+    let env = Env::new();
+    let pull = env.generate("pull", 71, "utf8-english");
+    assert_ok(&env.ingest(&pull), "first ingest");
+    let before = env.count("SELECT count(*) FROM budget_lines WHERE fiscal_year = 2569");
+    let docs = env.sql_csv("SELECT document_no, CAST(allocated_baht AS VARCHAR) FROM budget_lines WHERE fiscal_year = 2569 ORDER BY document_no LIMIT 2");
+    let docs: Vec<Vec<String>> = docs.lines().skip(1).map(|l| l.split(',').map(str::to_string).collect()).collect();
+    let (dropped, changed) = (&docs[0], &docs[1]);
+
+    // Tonight's e-Budget export lacks one document and has another's allocation raised.
+    let path = pull.join("budget_2569.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    let (doc_col, alloc_col) = (header.iter().position(|h| *h == "document_no").unwrap(), header.iter().position(|h| *h == "allocated_baht").unwrap());
+    let mut out = Vec::new();
+    for (i, l) in text.lines().enumerate() {
+        let mut f: Vec<String> = l.split(',').map(str::to_string).collect();
+        if i > 0 && f[doc_col] == dropped[0] {
+            continue;
+        }
+        if i > 0 && f[doc_col] == changed[0] {
+            f[alloc_col] = format!("{:.2}", f[alloc_col].parse::<f64>().unwrap() + 1000.0);
+        }
+        out.push(f.join(","));
+    }
+    std::fs::write(&path, out.join("\n") + "\n").unwrap();
+    assert_ok(&env.ingest(&pull), "second ingest");
+
+    // The missing document is kept as it was, the changed one replaced, nothing doubled.
+    assert_eq!(env.count("SELECT count(*) FROM budget_lines WHERE fiscal_year = 2569"), before);
+    let kept = env.sql_csv(&format!("SELECT CAST(allocated_baht AS VARCHAR) FROM budget_lines WHERE document_no = '{}'", dropped[0]));
+    assert_eq!(kept.lines().nth(1), Some(dropped[1].as_str()));
+    let now = env.sql_csv(&format!("SELECT CAST(allocated_baht AS VARCHAR) FROM budget_lines WHERE document_no = '{}'", changed[0]));
+    let want = format!("{:.2}", changed[1].parse::<f64>().unwrap() + 1000.0);
+    assert_eq!(now.lines().nth(1), Some(want.as_str()));
+    assert_eq!(env.count(&format!("SELECT count(*) FROM budget_lines WHERE document_no = '{}'", changed[0])), 1);
+    // Other fiscal years were not touched.
+    assert_eq!(env.count("SELECT count(DISTINCT fiscal_year) FROM budget_lines"), 6);
+}

@@ -407,4 +407,22 @@ mod tests {
         assert_eq!(same, (v, false), "the 2568 rows are unchanged although 2567 rows exist beside them");
         Ok(())
     }
+
+    #[tokio::test]
+    async fn upsert_replaces_by_key_and_keeps_the_rest() -> Result<(), WarehouseError> {
+        let dir = tempfile::tempdir().map_err(|e| WarehouseError::Location { location: "tmp".into(), message: e.to_string() })?;
+        let wh = Warehouse::open(&dir.path().join("wh").display().to_string())?;
+        wh.write("areas", vec![areas(&["56010000", "56020000"])], WriteMode::Overwrite).await?;
+        let upsert = WriteMode::Upsert { scope: None, keys: vec!["area_code".into()] };
+        // One area again (same key), one new: the other old one stays.
+        let (_, changed) = wh.write_if_changed("areas", vec![areas(&["56020000", "57010000"])], upsert.clone()).await?;
+        assert!(changed);
+        assert_eq!(count(&wh, "areas", At::Latest).await?, 3);
+        // The same rows again: no new version.
+        let v = wh.version("areas").await?;
+        let (v2, changed) = wh.write_if_changed("areas", vec![areas(&["57010000"])], upsert).await?;
+        assert!(!changed);
+        assert_eq!(Some(v2), v);
+        Ok(())
+    }
 }
