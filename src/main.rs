@@ -229,11 +229,10 @@ async fn run_ingest(cfg: &Config, from: &khlang_ingest::Source) -> anyhow::Resul
         }
     };
     let report = khlang_ingest::ingest(&wh, &secret, from, &progress).await;
-    if let Ok(g) = pb.lock() {
-        if let Some(bar) = g.as_ref() {
+    if let Ok(g) = pb.lock()
+        && let Some(bar) = g.as_ref() {
             bar.finish_and_clear();
         }
-    }
     Ok(report?)
 }
 

@@ -59,7 +59,7 @@ async fn home(State(st): State<AppState>) -> Response {
     let q = &st.query;
     let latest = "(SELECT max(snapshot_date) FROM school_snapshot_summary)";
     let snapshot = match q.sql(&format!("SELECT CAST({latest} AS VARCHAR)")).await {
-        Ok(b) => b.first().and_then(|b| khlang_query::format(&[b.clone()], khlang_query::Format::Csv).ok()).and_then(|s| s.lines().nth(1).map(str::to_string)),
+        Ok(b) => b.first().and_then(|b| khlang_query::format(std::slice::from_ref(b), khlang_query::Format::Csv).ok()).and_then(|s| s.lines().nth(1).map(str::to_string)),
         Err(_) => None,
     };
     let Some(snapshot) = snapshot.filter(|s| !s.is_empty()) else {

@@ -158,11 +158,10 @@ pub async fn build(q: &QueryService, snapshot: &str, scope: Scope) -> Result<Qua
             }
         })
         .collect();
-    if let Scope::School(c) | Scope::Area(c) = &scope {
-        if submissions.is_empty() {
+    if let Scope::School(c) | Scope::Area(c) = &scope
+        && submissions.is_empty() {
             return Err(ReportError::Setting { setting: "--area/--school".into(), message: format!("no open school matches {c}") });
         }
-    }
     // Students rows: those of the latest load of this snapshot. Other feeds: the latest load.
     let rejected = ctx
         .sql(&format!(

@@ -50,13 +50,13 @@ pub enum Source {
     /// A folder of feed files.
     Folder(PathBuf),
     /// The ministry database.
-    Postgres(PgSource),
+    Postgres(Box<PgSource>),
 }
 
 impl Source {
     /// A `postgres://` URL or a folder path.
     pub fn parse(s: &str) -> Result<Source, IngestError> {
-        if pg::is_postgres_url(s) { Ok(Source::Postgres(PgSource::parse(s)?)) } else { Ok(Source::Folder(PathBuf::from(s))) }
+        if pg::is_postgres_url(s) { Ok(Source::Postgres(Box::new(PgSource::parse(s)?))) } else { Ok(Source::Folder(PathBuf::from(s))) }
     }
 
     /// As shown in messages and the run log (never with a password).
@@ -535,11 +535,10 @@ fn check_snapshot_files(good: &DataFrame, dir: &str) -> Result<(), IngestError> 
     let dates = pairs.column("snapshot_date").and_then(|c| c.str().cloned()).map_err(terr("students"))?;
     for (file, date) in files.iter().zip(dates.iter()) {
         let (Some(file), Some(date)) = (file, date) else { continue };
-        if let Some(named) = named_snapshot(file) {
-            if named != date {
+        if let Some(named) = named_snapshot(file)
+            && named != date {
                 return Err(IngestError::SnapshotMismatch { file: Path::new(dir).join(file).display().to_string(), named, found: date.to_string() });
             }
-        }
     }
     Ok(())
 }

@@ -69,11 +69,10 @@ impl PgSource {
             u.query_pairs_mut().clear().extend_pairs(rest);
         }
         let mut config: tokio_postgres::Config = u.as_str().parse().map_err(|e: tokio_postgres::Error| bad(format!("'{}' is not a PostgreSQL URL: {}", shown(&u), message(&e))))?;
-        if config.get_password().is_none() {
-            if let Ok(p) = std::env::var("PGPASSWORD") {
+        if config.get_password().is_none()
+            && let Ok(p) = std::env::var("PGPASSWORD") {
                 config.password(p);
             }
-        }
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(15));
         }

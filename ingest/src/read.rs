@@ -79,11 +79,10 @@ fn map_headers(feed: &Feed, file: &str, headers: &[String]) -> Result<Vec<Option
         }
     }
     for (i, m) in mapped.iter().enumerate() {
-        if let Some(name) = m {
-            if mapped[..i].contains(&Some(name)) {
+        if let Some(name) = m
+            && mapped[..i].contains(&Some(name)) {
                 return Err(IngestError::DuplicateColumn { file: file.to_string(), column: name.to_string() });
             }
-        }
     }
     for c in feed.columns.iter().filter(|c| c.required) {
         if !mapped.contains(&Some(c.name)) {

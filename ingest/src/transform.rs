@@ -342,7 +342,7 @@ fn split(source: &Feed, lf: LazyFrame, details: Details, out: &[Expr], school_co
     let started = std::time::Instant::now();
     let df = lf.collect().map_err(err(feed))?;
     let checked = started.elapsed();
-    let good = df.clone().lazy().filter(col(RULE_COL).is_null()).select(out.to_vec()).collect().map_err(err(feed))?;
+    let good = df.clone().lazy().filter(col(RULE_COL).is_null()).select(out).collect().map_err(err(feed))?;
     tracing::debug!(feed, rows = df.height(), check_seconds = checked.as_secs_f64(), output_seconds = (started.elapsed() - checked).as_secs_f64(), "checked");
     let bad = df
         .lazy()

@@ -146,3 +146,26 @@ pub const FEED_TABLES: [(&str, &str); 8] = [
     ("buildings", "buildings"),
     ("dltv_equipment", "dltv_equipment"),
 ];
+
+/// Every data table in a fixed order, for comparing two warehouses loaded from the same pull.
+pub const DATA_TABLES_ORDERED: [&str; 9] = [
+    "SELECT * FROM enrollments ORDER BY snapshot_date, school_code, student_key",
+    "SELECT * FROM personnel ORDER BY as_of_date, person_key",
+    "SELECT * FROM budget_lines ORDER BY fiscal_year, document_no",
+    "SELECT * FROM schools ORDER BY school_code",
+    "SELECT * FROM areas ORDER BY area_code",
+    "SELECT * FROM test_results ORDER BY academic_year, school_code, test, subject",
+    "SELECT * FROM buildings ORDER BY building_id",
+    "SELECT * FROM dltv_equipment ORDER BY school_code, item",
+    "SELECT * FROM school_snapshot_summary ORDER BY snapshot_date, school_code",
+];
+
+/// Asserts that two warehouses hold the same rows in every data table and `extra` query.
+pub fn assert_same_tables(env: &Env, a: &Path, b: &Path, extra: &str, what: &str) {
+    for q in DATA_TABLES_ORDERED.iter().copied().chain([extra]) {
+        let x = env.sql_csv_in(a, q);
+        let y = env.sql_csv_in(b, q);
+        assert!(x.lines().count() > 1, "no rows from {q}");
+        assert!(x == y, "{q}: {what} differ");
+    }
+}

@@ -261,7 +261,7 @@ impl Warehouse {
     pub(crate) async fn restore(&self, name: &str, version: u64) -> Result<u64, WarehouseError> {
         let table = self.load(name, At::Latest).await?.ok_or_else(|| WarehouseError::UnknownTable(name.to_string()))?;
         let (table, _) = table.restore().with_version_to_restore(version as _).await.map_err(|e| WarehouseError::delta(name, e))?;
-        table.version().map(|v| v as u64).ok_or_else(|| WarehouseError::UnknownTable(name.to_string()))
+        table.version().ok_or_else(|| WarehouseError::UnknownTable(name.to_string()))
     }
 
     /// Takes the warehouse's writer lock: one load at a time. The lock is an OS file lock on a local

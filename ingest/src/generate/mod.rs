@@ -305,14 +305,13 @@ impl Gen<'_> {
                 let row = extra_row(order, &s.code);
                 out.bad(row, "grade_out_of_range")?;
             }
-            if r.chance(&inv(s, 5), 0.03) {
-                if let Some(pos) = previous.iter().position(|(_, order, _, _)| s.teaches(*order)) {
+            if r.chance(&inv(s, 5), 0.03)
+                && let Some(pos) = previous.iter().position(|(_, order, _, _)| s.teaches(*order)) {
                     let (line, _order, _id, mut row) = previous.remove(pos);
                     out.invalid.insert(line, "duplicate_enrollment".into());
                     row[2] = s.code.clone();
                     out.bad(row, "duplicate_enrollment")?;
                 }
-            }
             if !candidates.is_empty() {
                 previous = candidates;
             }
@@ -534,7 +533,9 @@ impl Gen<'_> {
         let w = self.world;
         let r = &w.rng;
         let mut out = Out::new(self, feeds::TESTS, &format!("tests_{year}"), &["academic_year", "examinees", "mean_score"])?;
-        let tests: &[(&str, i32, &[(&str, f64)])] = &[
+        // (test, grade order tested, [(subject, national mean)])
+        type TestPlan<'a> = &'a [(&'a str, i32, &'a [(&'a str, f64)])];
+        let tests: TestPlan = &[
             ("RT_P1", 4, &[("reading", 72.0), ("writing", 68.0)]),
             ("NT_P3", 6, &[("mathematics", 48.0), ("thai", 55.0)]),
             ("ONET_P6", 9, &[("thai", 50.0), ("mathematics", 33.0), ("science", 35.0), ("english", 38.0)]),
