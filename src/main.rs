@@ -93,7 +93,16 @@ enum Command {
     Sql {
         #[arg(long, value_enum, default_value = "table")]
         format: FormatArg,
+        /// Time travel: the warehouse as published at this time, every table consistent with the
+        /// others. RFC 3339 (`2026-06-10T17:00:00+07:00`) or `YYYY-MM-DD HH:MM[:SS]` in Thai time.
+        #[arg(long)]
+        as_of: Option<String>,
         sql: String,
+    },
+    /// The published states of the warehouse (one per finished load), newest first: for --as-of.
+    History {
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
     },
     /// List recent ingest runs: time, source, feeds, rows read/loaded/rejected, table versions, status.
     Runs {
@@ -253,9 +262,25 @@ fn print_report(r: &khlang_ingest::IngestReport) {
     }
 }
 
-async fn print_sql(cfg: &Config, sql: &str, format: FormatArg) -> anyhow::Result<()> {
+/// A time as `--as-of` takes it: RFC 3339, or a Thai wall-clock time (Asia/Bangkok, UTC+7).
+fn parse_as_of(s: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    for f in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"] {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, f) {
+            return Ok((t - chrono::Duration::hours(7)).and_utc());
+        }
+    }
+    anyhow::bail!("--as-of '{s}' is not a time like 2026-06-10T17:00:00+07:00 or 2026-06-10 17:00 (Thai time)")
+}
+
+async fn print_sql(cfg: &Config, sql: &str, format: FormatArg, as_of: Option<&str>) -> anyhow::Result<()> {
     let q = QueryService::new(Warehouse::open(&cfg.warehouse)?);
-    let batches = q.sql(sql).await?;
+    let batches = match as_of {
+        Some(t) => q.sql_as_of(sql, parse_as_of(t)?).await?,
+        None => q.sql(sql).await?,
+    };
     let f = match format {
         FormatArg::Table => Format::Table,
         FormatArg::Csv => Format::Csv,
@@ -362,7 +387,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 _ = tokio::signal::ctrl_c() => eprintln!("stopping"),
             }
         }
-        Command::Sql { format, sql } => print_sql(&cfg, &sql, format).await?,
+        Command::Sql { format, as_of, sql } => print_sql(&cfg, &sql, format, as_of.as_deref()).await?,
+        Command::History { limit } => {
+            let wh = Warehouse::open(&cfg.warehouse)?;
+            let commits = wh.commits().await?;
+            println!("{:>6}  {:<25}  {:<28}  tables", "commit", "published (Thai time)", "run");
+            for c in commits.iter().rev().take(limit) {
+                let local = (c.at + chrono::Duration::hours(7)).format("%Y-%m-%d %H:%M:%S +07");
+                let tables: Vec<String> = c.tables.iter().map(|(t, v)| format!("{t} v{v}")).collect();
+                println!("{:>6}  {:<25}  {:<28}  {}", c.seq, local.to_string(), c.run_id, tables.join(", "));
+            }
+        }
         Command::Runs { limit, format } => {
             let sql = format!(
                 "WITH r AS (SELECT run_id, min(started_at) AS s, max(finished_at) AS f, min(source) AS source, count(*) AS feeds, \
@@ -374,7 +409,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                  SELECT run_id, CAST(s AS VARCHAR) AS started_at, CAST(f AS VARCHAR) AS finished_at, source, feeds, rows_read, \
                    rows_loaded, rows_rejected, table_versions, status, message FROM r ORDER BY s DESC LIMIT {limit}"
             );
-            print_sql(&cfg, &sql, format).await?;
+            print_sql(&cfg, &sql, format, None).await?;
         }
         Command::Quality { snapshot, area, school, format, out } => {
             use khlang_dashboards::quality::{self, Scope};

@@ -88,6 +88,12 @@ impl QueryService {
         let ctx = self.session().await?;
         Ok(ctx.sql(sql).await?.collect().await?)
     }
+
+    /// Runs SQL over the warehouse as it was published at `t` (time travel, consistent across tables).
+    pub async fn sql_as_of(&self, sql: &str, t: chrono::DateTime<chrono::Utc>) -> Result<Vec<RecordBatch>, QueryError> {
+        let ctx = self.session_as_of(t).await?;
+        Ok(ctx.sql(sql).await?.collect().await?)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -182,3 +182,50 @@ fn budget_lines_are_upserted_by_document_within_the_fiscal_year() {
     // Other fiscal years were not touched.
     assert_eq!(env.count("SELECT count(DISTINCT fiscal_year) FROM budget_lines"), 6);
 }
+
+#[test]
+fn sql_as_of_a_time_reads_the_warehouse_as_then_published() {
+    let env = Env::new();
+    let a = env.generate("a", 81, "utf8-english");
+    let b = env.generate("b", 81, "utf8-english");
+    // Pull B: the latest snapshot lost its last thousand students.
+    let latest = b.join("students_2569-11-10.csv");
+    let text = std::fs::read_to_string(&latest).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    std::fs::write(&latest, lines[..lines.len() - 1000].join("\n") + "\n").unwrap();
+
+    assert_ok(&env.ingest(&a), "load A");
+    let count = "SELECT count(*) FROM enrollments WHERE snapshot_date = DATE '2026-11-10'";
+    let summary = "SELECT sum(students) FROM school_snapshot_summary WHERE snapshot_date = DATE '2026-11-10'";
+    let (count_a, summary_a) = (env.count(count), env.count(summary));
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let between = chrono_like_now();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_ok(&env.ingest(&b), "load B");
+    // (A few of the cut rows were invalid ones, rejected either way.)
+    assert!(env.count(count) <= count_a - 990, "load B did not replace the snapshot");
+
+    // As of the moment between the loads: A's rows, in every table alike.
+    for (sql, want) in [(count, count_a), (summary, summary_a)] {
+        let o = env.cmd().args(["sql", "--format", "csv", "--as-of", &between, sql]).output().unwrap();
+        assert_ok(&o, "sql --as-of");
+        assert_eq!(String::from_utf8_lossy(&o.stdout).lines().nth(1), Some(want.to_string().as_str()), "{sql} as of {between}");
+    }
+    // Before the first load: nothing was published.
+    let o = env.cmd().args(["sql", "--format", "csv", "--as-of", "2020-01-01 00:00", count]).output().unwrap();
+    assert_ok(&o, "sql --as-of before any load");
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().nth(1), Some("0"));
+    // The history lists both published states; a bad time is one clear error.
+    let o = env.cmd().args(["history"]).output().unwrap();
+    assert_ok(&o, "history");
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 3);
+    let o = env.cmd().args(["sql", "--as-of", "last tuesday", count]).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--as-of 'last tuesday' is not a time"));
+}
+
+/// Now as RFC 3339 (UTC), from the system clock.
+fn chrono_like_now() -> String {
+    let o = Command::new("date").args(["-u", "+%Y-%m-%dT%H:%M:%S.%NZ"]).output().unwrap();
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
