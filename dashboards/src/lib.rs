@@ -28,7 +28,11 @@ struct AppState {
 }
 
 pub fn router(query: Arc<QueryService>) -> Router {
-    Router::new().route("/", get(home)).route("/healthz", get(|| async { "ok" })).with_state(AppState { query })
+    Router::new()
+        .route("/", get(home))
+        .route("/quality", get(quality_page))
+        .route("/healthz", get(|| async { "ok" }))
+        .with_state(AppState { query })
 }
 
 pub async fn serve(query: Arc<QueryService>, addr: SocketAddr, on_ready: impl FnOnce(SocketAddr)) -> Result<(), DashboardError> {
@@ -36,6 +40,66 @@ pub async fn serve(query: Arc<QueryService>, addr: SocketAddr, on_ready: impl Fn
     let local = listener.local_addr().map_err(|e| DashboardError::Bind { addr: addr.to_string(), message: e.to_string() })?;
     on_ready(local);
     axum::serve(listener, router(query)).await.map_err(|e| DashboardError::Serve(e.to_string()))
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct QualityParams {
+    /// Student snapshot (ISO date); the latest when absent.
+    snapshot: Option<String>,
+    area: Option<String>,
+    school: Option<String>,
+    /// html (default), csv or xlsx.
+    format: Option<String>,
+}
+
+/// The data-quality report for schools (`khlang quality` on the web): HTML, or a CSV / XLSX download.
+async fn quality_page(State(st): State<AppState>, axum::extract::Query(p): axum::extract::Query<QualityParams>) -> Response {
+    let q = &st.query;
+    let snapshot = match p.snapshot.filter(|s| !s.is_empty()) {
+        Some(s) => s,
+        None => {
+            let latest = q.sql("SELECT CAST(max(snapshot_date) AS VARCHAR) FROM enrollments").await.ok();
+            match latest.as_deref().and_then(|b| khlang_query::format(b, khlang_query::Format::Csv).ok()).and_then(|s| s.lines().nth(1).map(str::to_string)) {
+                Some(s) if !s.is_empty() => s,
+                _ => return (StatusCode::NOT_FOUND, Html(thai::page("รายงานคุณภาพข้อมูลนักเรียน", "<p>ยังไม่มีข้อมูลนักเรียนในคลัง</p>"))).into_response(),
+            }
+        }
+    };
+    let scope = match (p.area.filter(|a| !a.is_empty()), p.school.filter(|s| !s.is_empty())) {
+        (Some(a), _) => quality::Scope::Area(a),
+        (None, Some(s)) => quality::Scope::School(s),
+        (None, None) => quality::Scope::All,
+    };
+    let report = match quality::build(q, &snapshot, scope).await {
+        Ok(r) => r,
+        Err(e @ quality::ReportError::Setting { .. }) => {
+            return (StatusCode::NOT_FOUND, Html(thai::page("รายงานคุณภาพข้อมูลนักเรียน", &format!("<p>ไม่พบข้อมูลที่ขอ: {}</p>", thai::escape(&e.to_string()))))).into_response();
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "quality report failed");
+            return (StatusCode::INTERNAL_SERVER_ERROR, Html(thai::page("รายงานคุณภาพข้อมูลนักเรียน", "<p>จัดทำรายงานไม่สำเร็จ</p>"))).into_response();
+        }
+    };
+    let download = |bytes: Result<Vec<u8>, quality::ReportError>, mime: &'static str, ext: &str| -> Response {
+        match bytes {
+            Ok(b) => (
+                StatusCode::OK,
+                [
+                    (axum::http::header::CONTENT_TYPE, mime.to_string()),
+                    (axum::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"quality_{}.{ext}\"", report.snapshot)),
+                ],
+                b,
+            )
+                .into_response(),
+            Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+        }
+    };
+    match p.format.as_deref().unwrap_or("html") {
+        "csv" => download(report.csv(), "text/csv; charset=utf-8", "csv"),
+        "xlsx" => download(report.xlsx(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
+        "html" => (StatusCode::OK, Html(report.html())).into_response(),
+        other => (StatusCode::BAD_REQUEST, format!("format '{other}' is not html, csv or xlsx")).into_response(),
+    }
 }
 
 /// Headline figures of the latest snapshot, each computed by one SQL query.

@@ -151,3 +151,40 @@ fn quality_report_tells_each_school_what_to_fix_and_who_did_not_submit() {
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(stderr.contains("no student snapshot 2020-06-10"), "{stderr}");
 }
+
+#[test]
+fn the_quality_report_is_served_on_the_web() {
+    let env = Env::new();
+    let pull = env.generate("pull", 52, "mixed");
+    assert_ok(&env.ingest(&pull), "ingest");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut serve = env
+        .cmd()
+        .env("KHLANG_HTTP", format!("127.0.0.1:{port}"))
+        .env("KHLANG_SCHEDULE", "0 2 * * *")
+        .arg("serve")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let get = |path: &str| Command::new("curl").args(["-s", "-w", "\n%{http_code}", &format!("http://127.0.0.1:{port}{path}")]).output().unwrap();
+    let t0 = std::time::Instant::now();
+    while !String::from_utf8_lossy(&get("/healthz").stdout).ends_with("200") {
+        assert!(t0.elapsed() < std::time::Duration::from_secs(60), "serve did not come up");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let html = String::from_utf8(get("/quality").stdout).unwrap();
+    let csv = String::from_utf8(get("/quality?snapshot=2026-11-10&format=csv").stdout).unwrap();
+    let missing = String::from_utf8(get("/quality?snapshot=2020-06-10").stdout).unwrap();
+    let _ = serve.kill();
+    let _ = serve.wait();
+    // The latest snapshot by default, in Thai.
+    assert!(html.ends_with("200") && html.contains("รายงานคุณภาพข้อมูลนักเรียน") && html.contains("2569"), "{html}");
+    assert!(html.contains("data-rule=\"duplicate_enrollment\""), "the seeded duplicates are listed");
+    // The same report as the command gives, as a download.
+    let o = env.cmd().args(["quality", "--snapshot", "2026-11-10", "--format", "csv"]).output().unwrap();
+    assert_ok(&o, "quality csv");
+    let cli = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(csv.trim_end_matches("200").trim_end(), cli.trim_end());
+    assert!(missing.ends_with("404") && missing.contains("2020-06-10"), "{missing}");
+}
