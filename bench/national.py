@@ -47,7 +47,8 @@ def measure(cmd, env=None):
     return res
 
 
-def main():
+def work_args():
+    """The benchmarks' common options: --scale, --work DIR (kept, and reused), --keep."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--scale", default="national")
     ap.add_argument("--work", default=None)
@@ -55,6 +56,11 @@ def main():
     a = ap.parse_args()
     work = a.work or tempfile.mkdtemp(prefix="khlang-bench-")
     os.makedirs(work, exist_ok=True)
+    return a, work
+
+
+def main():
+    a, work = work_args()
     pull, wh, pq = (os.path.join(work, x) for x in ("pull", "warehouse", "duckdb_parquet"))
     for d in (pull, wh, pq):
         shutil.rmtree(d, ignore_errors=True)

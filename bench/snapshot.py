@@ -8,7 +8,6 @@ Usage: python3 bench/snapshot.py [--scale national|province|area] [--work DIR] [
 Needs: the release binary, Debian's postgresql (initdb, pg_ctl), psql, and
 `pip install -r scripts/requirements.txt`. Not a test: nothing here asserts a time.
 """
-import argparse
 import glob
 import json
 import os
@@ -19,7 +18,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from national import KHLANG, DUCKDB, measure  # noqa: E402
+from national import KHLANG, DUCKDB, measure, work_args  # noqa: E402
 
 PASSWORD = "bench"
 TYPES = {
@@ -71,13 +70,7 @@ def psql(port, sql):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--scale", default="national")
-    ap.add_argument("--work", default=None)
-    ap.add_argument("--keep", action="store_true")
-    a = ap.parse_args()
-    work = a.work or tempfile.mkdtemp(prefix="khlang-bench-")
-    os.makedirs(work, exist_ok=True)
+    a, work = work_args()
     env = dict(os.environ, KHLANG_SECRET_FILE=os.path.join(work, "secret.key"), KHLANG_LOG="warn", PGPASSWORD=PASSWORD)
     full = os.path.join(work, "pull")
     if not os.path.exists(os.path.join(full, "_manifest.json")):

@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use khlang_query::{QueryService, scalar_i64};
+use khlang_query::{QueryService, scalar_i64, scalar_string};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DashboardError {
@@ -58,10 +58,9 @@ async fn quality_page(State(st): State<AppState>, axum::extract::Query(p): axum:
     let snapshot = match p.snapshot.filter(|s| !s.is_empty()) {
         Some(s) => s,
         None => {
-            let latest = q.sql("SELECT CAST(max(snapshot_date) AS VARCHAR) FROM enrollments").await.ok();
-            match latest.as_deref().and_then(|b| khlang_query::format(b, khlang_query::Format::Csv).ok()).and_then(|s| s.lines().nth(1).map(str::to_string)) {
-                Some(s) if !s.is_empty() => s,
-                _ => return (StatusCode::NOT_FOUND, Html(thai::page("รายงานคุณภาพข้อมูลนักเรียน", "<p>ยังไม่มีข้อมูลนักเรียนในคลัง</p>"))).into_response(),
+            match q.sql("SELECT max(snapshot_date) FROM enrollments").await.ok().as_deref().and_then(scalar_string) {
+                Some(s) => s,
+                None => return (StatusCode::NOT_FOUND, Html(thai::page("รายงานคุณภาพข้อมูลนักเรียน", "<p>ยังไม่มีข้อมูลนักเรียนในคลัง</p>"))).into_response(),
             }
         }
     };
@@ -122,10 +121,7 @@ async fn figure(q: &QueryService, sql: &str) -> Option<i64> {
 async fn home(State(st): State<AppState>) -> Response {
     let q = &st.query;
     let latest = "(SELECT max(snapshot_date) FROM school_snapshot_summary)";
-    let snapshot = match q.sql(&format!("SELECT CAST({latest} AS VARCHAR)")).await {
-        Ok(b) => b.first().and_then(|b| khlang_query::format(std::slice::from_ref(b), khlang_query::Format::Csv).ok()).and_then(|s| s.lines().nth(1).map(str::to_string)),
-        Err(_) => None,
-    };
+    let snapshot = q.sql(&format!("SELECT {latest}")).await.ok().as_deref().and_then(scalar_string);
     let Some(snapshot) = snapshot.filter(|s| !s.is_empty()) else {
         return (StatusCode::OK, Html(thai::page("คลังข้อมูล", "<p>ยังไม่มีข้อมูลในคลัง: ให้นำเข้าข้อมูลด้วย <code>khlang ingest</code> ก่อน</p>"))).into_response();
     };

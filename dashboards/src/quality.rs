@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use arrow::array::{Array, StringArray};
 use arrow::record_batch::RecordBatch;
-use khlang_query::QueryService;
+use khlang_query::{QueryError, QueryService, SessionContext};
 
 use crate::thai;
 
@@ -16,7 +16,7 @@ pub enum ReportError {
     #[error("setting {setting}: {message}")]
     Setting { setting: String, message: String },
     #[error(transparent)]
-    Query(#[from] khlang_query::QueryError),
+    Query(#[from] QueryError),
     #[error("cannot write the {format} report: {message}")]
     Write { format: String, message: String },
 }
@@ -109,6 +109,12 @@ fn text_rows(batches: &[RecordBatch]) -> Result<Vec<Vec<Option<String>>>, Report
     Ok(out)
 }
 
+/// Runs one query of the report, every cell as text.
+async fn query_rows(ctx: &SessionContext, sql: &str) -> Result<Vec<Vec<Option<String>>>, ReportError> {
+    let batches = ctx.sql(sql).await.map_err(QueryError::from)?.collect().await.map_err(QueryError::from)?;
+    text_rows(&batches)
+}
+
 fn sql_text(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
@@ -117,13 +123,13 @@ fn sql_text(s: &str) -> String {
 pub async fn build(q: &QueryService, snapshot: &str, scope: Scope) -> Result<QualityReport, ReportError> {
     let date = chrono::NaiveDate::parse_from_str(snapshot, "%Y-%m-%d").map_err(|_| ReportError::Setting { setting: "--snapshot".into(), message: format!("'{snapshot}' is not a date like 2026-06-10") })?;
     let snapshot = date.format("%Y-%m-%d").to_string();
-    let ctx = q.session().await?;
-    let commit = q.warehouse().committed().await.map_err(khlang_query::QueryError::from)?;
-    let known = ctx.sql(&format!("SELECT previous_snapshot FROM submission_status WHERE snapshot_date = DATE {} LIMIT 1", sql_text(&snapshot))).await.map_err(khlang_query::QueryError::from)?.collect().await.map_err(khlang_query::QueryError::from)?;
-    let known = text_rows(&known)?;
+    // One published state for every query of the report, and the same one named on it.
+    let commit = q.warehouse().committed().await.map_err(QueryError::from)?;
+    let ctx = q.session_of(commit.as_ref()).await?;
+    let known = query_rows(&ctx, &format!("SELECT previous_snapshot FROM submission_status WHERE snapshot_date = DATE {} LIMIT 1", sql_text(&snapshot))).await?;
     let Some(first) = known.first() else {
-        let have = ctx.sql("SELECT string_agg(DISTINCT CAST(snapshot_date AS VARCHAR), ', ') FROM enrollments").await.map_err(khlang_query::QueryError::from)?.collect().await.map_err(khlang_query::QueryError::from)?;
-        let have = text_rows(&have)?.first().and_then(|r| r.first().cloned().flatten()).unwrap_or_default();
+        let have = query_rows(&ctx, "SELECT string_agg(DISTINCT CAST(snapshot_date AS VARCHAR), ', ') FROM enrollments").await?;
+        let have = have.first().and_then(|r| r.first().cloned().flatten()).unwrap_or_default();
         return Err(ReportError::Setting { setting: "--snapshot".into(), message: format!("the warehouse has no student snapshot {snapshot} (it has: {have})") });
     };
     let previous_snapshot = first.first().cloned().flatten();
@@ -133,18 +139,16 @@ pub async fn build(q: &QueryService, snapshot: &str, scope: Scope) -> Result<Qua
         Scope::Area(a) => (format!(" AND (s.area_code = {} OR s.school_code IS NULL)", sql_text(a)), format!(" AND area_code = {}", sql_text(a))),
         Scope::School(c) => (format!(" AND r.school_code = {}", sql_text(c)), format!(" AND school_code = {}", sql_text(c))),
     };
-    let rows = ctx
-        .sql(&format!(
+    let rows = query_rows(
+        &ctx,
+        &format!(
             "SELECT area_code, school_code, school_name, students, previous_students, status FROM submission_status \
              WHERE snapshot_date = DATE {}{status_filter} ORDER BY area_code, school_code",
             sql_text(&snapshot)
-        ))
-        .await
-        .map_err(khlang_query::QueryError::from)?
-        .collect()
-        .await
-        .map_err(khlang_query::QueryError::from)?;
-    let submissions: Vec<Submission> = text_rows(&rows)?
+        ),
+    )
+    .await?;
+    let submissions: Vec<Submission> = rows
         .into_iter()
         .map(|r| {
             let get = |i: usize| r.get(i).cloned().flatten().unwrap_or_default();
@@ -163,8 +167,9 @@ pub async fn build(q: &QueryService, snapshot: &str, scope: Scope) -> Result<Qua
             return Err(ReportError::Setting { setting: "--area/--school".into(), message: format!("no open school matches {c}") });
         }
     // Students rows: those of the latest load of this snapshot. Other feeds: the latest load.
-    let rejected = ctx
-        .sql(&format!(
+    let rejected = query_rows(
+        &ctx,
+        &format!(
             "WITH sr AS (SELECT run_id FROM ingest_runs WHERE feed = 'students' AND status = 'ok' AND scope LIKE {like} ORDER BY started_at DESC LIMIT 1), \
                   lr AS (SELECT run_id FROM ingest_runs WHERE status = 'ok' ORDER BY started_at DESC LIMIT 1) \
              SELECT coalesce(s.area_code, ''), coalesce(r.school_code, ''), coalesce(s.school_name, ''), r.feed, r.source_file, r.line_no, r.rule, r.detail \
@@ -174,13 +179,10 @@ pub async fn build(q: &QueryService, snapshot: &str, scope: Scope) -> Result<Qua
              ORDER BY 1, 2, r.feed, r.source_file, r.line_no",
             like = sql_text(&format!("%{snapshot}%")),
             d = sql_text(&snapshot)
-        ))
-        .await
-        .map_err(khlang_query::QueryError::from)?
-        .collect()
-        .await
-        .map_err(khlang_query::QueryError::from)?;
-    let issues = text_rows(&rejected)?
+        ),
+    )
+    .await?;
+    let issues = rejected
         .into_iter()
         .map(|r| {
             let get = |i: usize| r.get(i).cloned().flatten().unwrap_or_default();

@@ -139,30 +139,29 @@ fn prepare(feed: &'static str, files: usize, rows_read: u64, checked: Checked, s
         "tests" => Some("academic_year"),
         _ => None,
     };
+    // The values of the scope column, found once: for the replaced scope, the run log and the summary.
+    let values = match scope_column {
+        Some(c) => distinct_text(feed, &good, c)?,
+        None => vec![],
+    };
     let scope = match scope_column {
-        Some(c) => format!("{c} {}", distinct_text(feed, &good, c)?.join(", ")),
+        Some(c) => format!("{c} {}", values.join(", ")),
         None => "all".to_string(),
     };
-    let (mode, dates) = match feed {
-        "students" => {
-            let d = distinct_text(feed, &good, "snapshot_date")?;
-            (in_list("snapshot_date", &d), d)
-        }
-        "personnel" => {
-            let d = distinct_text(feed, &good, "as_of_date")?;
-            (in_list("as_of_date", &d), d)
-        }
+    let (mode, dates) = match (feed, scope_column) {
         // Budget lines are upserted by document within each fiscal year the pull covers: a line
         // e-Budget no longer sends stays as it was.
-        "budget" => match in_list("fiscal_year", &distinct_text(feed, &good, "fiscal_year")?) {
+        ("budget", Some(c)) => match in_list(c, &values) {
             WriteMode::ReplaceWhere(scope) => (WriteMode::Upsert { scope: Some(scope), keys: vec!["fiscal_year".into(), "document_no".into()] }, vec![]),
             other => (other, vec![]),
         },
+        // Students and personnel: their dates also decide which summary snapshots to rebuild.
+        ("students" | "personnel", Some(c)) => (in_list(c, &values), values),
+        (_, Some(c)) => (in_list(c, &values), vec![]),
         // Schools and areas are upserted by code: one missing from a pull is kept (its history is in
         // the table versions either way).
-        "schools" => (WriteMode::Upsert { scope: None, keys: vec!["school_code".into()] }, vec![]),
-        "areas" => (WriteMode::Upsert { scope: None, keys: vec!["area_code".into()] }, vec![]),
-        "tests" => (in_list("academic_year", &distinct_text(feed, &good, "academic_year")?), vec![]),
+        ("schools", None) => (WriteMode::Upsert { scope: None, keys: vec!["school_code".into()] }, vec![]),
+        ("areas", None) => (WriteMode::Upsert { scope: None, keys: vec!["area_code".into()] }, vec![]),
         _ => (WriteMode::Overwrite, vec![]),
     };
     let rows = good.height();
@@ -224,10 +223,10 @@ fn rejected_batch(run_id: &str, p: &Prepared) -> Result<RecordBatch, IngestError
             .iter()
             .zip(raws.iter())
             .map(|(f, r)| {
-                let own = r.and_then(|r| r.split(',').nth(1)).and_then(parse_date);
-                let named = f.and_then(named_snapshot).and_then(|d| parse_date(&d));
-                // Date32 counts days from 1970-01-01, which is chrono's default date.
-                own.or(named).map(|d| (d - chrono::NaiveDate::default()).num_days() as i32)
+                // The same date parsing as the check itself (ISO, or Thai with a BE year).
+                let own = r.and_then(|r| r.split(',').nth(1)).and_then(|d| transform::parse_date_days(d.trim()));
+                let named = f.and_then(named_snapshot).and_then(|d| transform::parse_date_days(&d));
+                own.or(named)
             })
             .collect()
     } else {
@@ -239,17 +238,6 @@ fn rejected_batch(run_id: &str, p: &Prepared) -> Result<RecordBatch, IngestError
         ("snapshot_date".into(), Arc::new(arrow::array::Date32Array::from(snapshots))),
     ];
     to_arrow::conform(p.feed, &def.schema, &renamed, &extra, n)
-}
-
-/// A date as the feeds write it: ISO `2025-06-10` or Thai `10/06/2568` (BE).
-fn parse_date(s: &str) -> Option<chrono::NaiveDate> {
-    let s = s.trim();
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return Some(d);
-    }
-    let mut it = s.split('/');
-    let (d, m, y) = (it.next()?.parse::<u32>().ok()?, it.next()?.parse::<u32>().ok()?, it.next()?.parse::<i32>().ok()?);
-    chrono::NaiveDate::from_ymd_opt(if y > 2400 { y - 543 } else { y }, m, d)
 }
 
 /// Progress callback: (step, done, total).

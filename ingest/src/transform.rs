@@ -271,29 +271,16 @@ fn bad_citizen_id(name: &str) -> Check {
     check(citizen_id_ok(name).not(), "citizen_id_check_digit", text("citizen ID is not 13 digits with a valid check digit (nor G + 12 digits)"))
 }
 
-/// Each school code's position among the known schools (one hash lookup per row).
-fn school_positions(ctx: &Context) -> std::sync::Arc<std::collections::HashMap<String, IdxSize>> {
-    std::sync::Arc::new(ctx.school_codes.iter().enumerate().map(|(i, c)| (c.clone(), i as IdxSize)).collect())
-}
-
 /// The school's `values` entry for each row's school code; null when the school is unknown.
 fn school_lookup(ctx: &Context, key: Expr, values: Vec<String>, dtype: DataType) -> Expr {
-    let positions = school_positions(ctx);
-    let to = Series::new(PlSmallStr::EMPTY, values).cast(&dtype).unwrap_or_else(|_| Series::new_null(PlSmallStr::EMPTY, 0));
-    let out_type = dtype.clone();
-    key.map(
-        move |c: Column| {
-            let ca = c.str()?;
-            let idx: IdxCa = ca.iter().map(|v| v.and_then(|v| positions.get(v).copied())).collect();
-            Ok(to.take(&idx)?.with_name(c.name().clone()).into_column())
-        },
-        move |_, f| Ok(Field::new(f.name().clone(), out_type.clone())),
-    )
+    let codes: Vec<&str> = ctx.school_codes.iter().map(String::as_str).collect();
+    let values: Vec<&str> = values.iter().map(String::as_str).collect();
+    map_values(key, &codes, &values, dtype)
 }
 
 fn school_known(ctx: &Context, name: &str) -> Expr {
-    let positions = school_positions(ctx);
-    text_test(t(name), move |v| positions.contains_key(v)).fill_null(lit(false))
+    let codes: std::collections::HashSet<String> = ctx.school_codes.iter().cloned().collect();
+    text_test(t(name), move |v| codes.contains(v)).fill_null(lit(false))
 }
 
 fn unknown_school(ctx: &Context, name: &str) -> Check {

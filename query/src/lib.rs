@@ -1,7 +1,8 @@
 //! Khlang query: a DataFusion session over the warehouse's Delta tables, and result formatting.
 
 use arrow::record_batch::RecordBatch;
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::prelude::SessionConfig;
+pub use datafusion::prelude::SessionContext;
 use khlang_warehouse::{At, Commit, Warehouse, WarehouseError, schema};
 
 #[derive(Debug, thiserror::Error)]
@@ -69,7 +70,9 @@ impl QueryService {
         self.session_of(commit.as_ref()).await
     }
 
-    async fn session_of(&self, commit: Option<&Commit>) -> Result<SessionContext, QueryError> {
+    /// A session over one published state (every table empty when `None`: nothing published yet),
+    /// for callers that also need to say which state they read.
+    pub async fn session_of(&self, commit: Option<&Commit>) -> Result<SessionContext, QueryError> {
         let config = SessionConfig::new().with_information_schema(true).with_default_catalog_and_schema("khlang", "public");
         let ctx = SessionContext::new_with_config(config);
         for name in schema::table_names() {
@@ -135,6 +138,14 @@ pub fn format(batches: &[RecordBatch], format: Format) -> Result<String, QueryEr
 }
 
 /// First column of the first row as i64 (for scalar queries such as counts).
+/// The first value of the first column as text; `None` when there are no rows or it is null.
+pub fn scalar_string(batches: &[RecordBatch]) -> Option<String> {
+    let b = batches.iter().find(|b| b.num_rows() > 0)?;
+    let c = arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Utf8).ok()?;
+    let a = c.as_any().downcast_ref::<arrow::array::StringArray>()?;
+    if arrow::array::Array::is_empty(a) || arrow::array::Array::is_null(a, 0) { None } else { Some(a.value(0).to_string()) }
+}
+
 pub fn scalar_i64(batches: &[RecordBatch]) -> Option<i64> {
     let b = batches.iter().find(|b| b.num_rows() > 0)?;
     let c = arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Int64).ok()?;

@@ -41,19 +41,26 @@ fn runs_are_whole(env: &Env, wh: &Path) {
     assert_eq!(dup.lines().nth(1), Some("0"), "duplicate enrollments: {dup}");
 }
 
+/// The reference: pulls A then B loaded into a warehouse of their own, nothing killed. Returns the
+/// state after A, the state after B, and how long B's load took.
+fn reference_states(env: &Env, a: &Path, b: &Path) -> (String, String, Duration) {
+    let reference = env.path("reference");
+    assert_ok(&env.ingest_into(a, &reference), "reference load of A");
+    let s_a = state(env, &reference);
+    let started = Instant::now();
+    assert_ok(&env.ingest_into(b, &reference), "reference load of B");
+    let full = started.elapsed();
+    let s_ab = state(env, &reference);
+    assert_ne!(s_a, s_ab, "the two pulls must differ for this test to mean anything");
+    (s_a, s_ab, full)
+}
+
 #[test]
 fn a_load_killed_after_any_step_leaves_the_previous_state_and_the_next_load_is_exact() {
     let env = Env::new();
     let a = env.generate("a", 11, "mixed");
     let b = env.generate("b", 12, "mixed");
-
-    // The reference: A then B, nothing killed.
-    let reference = env.path("reference");
-    assert_ok(&env.ingest_into(&a, &reference), "reference load of A");
-    let s_a = state(&env, &reference);
-    assert_ok(&env.ingest_into(&b, &reference), "reference load of B");
-    let s_ab = state(&env, &reference);
-    assert_ne!(s_a, s_ab, "the two pulls must differ for this test to mean anything");
+    let (s_a, s_ab, _) = reference_states(&env, &a, &b);
 
     let wh = env.warehouse();
     assert_ok(&env.ingest(&a), "load of A");
@@ -91,13 +98,7 @@ fn a_load_killed_at_random_moments_never_shows_a_mix_to_readers() {
     let env = Env::new();
     let a = env.generate("a", 21, "mixed");
     let b = env.generate("b", 22, "mixed");
-    let reference = env.path("reference");
-    assert_ok(&env.ingest_into(&a, &reference), "reference load of A");
-    let s_a = state(&env, &reference);
-    let started = Instant::now();
-    assert_ok(&env.ingest_into(&b, &reference), "reference load of B");
-    let full = started.elapsed();
-    let s_ab = state(&env, &reference);
+    let (s_a, s_ab, full) = reference_states(&env, &a, &b);
 
     let wh = env.warehouse();
     assert_ok(&env.ingest(&a), "load of A");

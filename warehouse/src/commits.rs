@@ -68,15 +68,7 @@ impl Warehouse {
 
     /// The state that was current at time `t` (the last commit published at or before it).
     pub async fn committed_at(&self, t: DateTime<Utc>) -> Result<Option<Commit>, WarehouseError> {
-        let mut found = None;
-        for seq in self.commit_seqs().await? {
-            let c = self.read_commit(seq).await?;
-            if c.at > t {
-                break;
-            }
-            found = Some(c);
-        }
-        Ok(found)
+        Ok(self.commits().await?.into_iter().take_while(|c| c.at <= t).last())
     }
 
     /// Every published state, oldest first.

@@ -34,9 +34,8 @@ pub enum WriteMode {
 /// Which version of a table to read.
 #[derive(Debug, Clone, Copy)]
 pub enum At {
-    /// The version in the latest published warehouse commit (what readers should see).
-    Committed,
-    /// The newest version, published or not (what writers build on).
+    /// The newest version, published or not (what writers build on; readers pin to a published
+    /// warehouse commit with `Version`).
     Latest,
     Version(u64),
     Timestamp(DateTime<Utc>),
@@ -86,17 +85,9 @@ impl Warehouse {
         if !table.verify_deltatable_existence().await.map_err(|e| WarehouseError::delta(name, e))? {
             return Ok(None);
         }
-        let at = match at {
-            At::Committed => match self.committed().await? {
-                Some(c) => At::Version(c.tables.get(name).copied().unwrap_or(0)),
-                // Nothing published yet: the table as created, empty.
-                None => At::Version(0),
-            },
-            other => other,
-        };
         table.load().await.map_err(|e| WarehouseError::delta(name, e))?;
         match at {
-            At::Latest | At::Committed => {}
+            At::Latest => {}
             At::Version(v) => table.load_version(v).await.map_err(|e| WarehouseError::TimeTravel { table: name.into(), message: e.to_string() })?,
             At::Timestamp(t) => {
                 table.load_with_datetime(t).await.map_err(|e| WarehouseError::TimeTravel { table: name.into(), message: e.to_string() })?
@@ -291,15 +282,18 @@ impl Warehouse {
     }
 }
 
-/// A batch read back from a table (string views, dictionaries) cast to the table's own types.
+/// A batch read back from a table (string views, dictionaries) or built elsewhere, with the table's
+/// columns by name, cast to the table's own types.
 fn conform(def: &TableDef, b: &RecordBatch) -> Result<RecordBatch, WarehouseError> {
     let err = |e: arrow::error::ArrowError| WarehouseError::Schema { table: def.name.into(), message: e.to_string() };
     let cols = def
         .schema
         .fields()
         .iter()
-        .enumerate()
-        .map(|(i, f)| arrow::compute::cast(b.column(i), f.data_type()).map_err(err))
+        .map(|f| {
+            let c = b.column_by_name(f.name()).ok_or_else(|| WarehouseError::Schema { table: def.name.into(), message: format!("no column {}", f.name()) })?;
+            arrow::compute::cast(c, f.data_type()).map_err(err)
+        })
         .collect::<Result<Vec<_>, _>>()?;
     RecordBatch::try_new(def.schema.clone(), cols).map_err(err)
 }
@@ -314,16 +308,7 @@ fn fingerprint(def: &TableDef, batches: &[RecordBatch]) -> Result<(u64, u64), Wa
     let converter = RowConverter::new(def.schema.fields().iter().map(|f| SortField::new(f.data_type().clone())).collect()).map_err(err)?;
     let (mut rows, mut sum) = (0u64, 0u64);
     for b in batches {
-        let cols = def
-            .schema
-            .fields()
-            .iter()
-            .map(|f| {
-                let c = b.column_by_name(f.name()).ok_or_else(|| WarehouseError::Schema { table: def.name.into(), message: format!("no column {}", f.name()) })?;
-                arrow::compute::cast(c, f.data_type()).map_err(err)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let encoded = converter.convert_columns(&cols).map_err(err)?;
+        let encoded = converter.convert_columns(conform(def, b)?.columns()).map_err(err)?;
         for r in encoded.iter() {
             // SipHash with fixed keys: the same row hashes the same in every process.
             let mut h = std::hash::DefaultHasher::new();
