@@ -18,6 +18,16 @@ pub struct FileConfig {
     /// Tries after a failed pull, and the wait before the first (doubled each time).
     pub retries: Option<u32>,
     pub retry_backoff_seconds: Option<u64>,
+    /// PostgreSQL wire protocol address of `serve` (host:port).
+    pub pg: Option<String>,
+    /// Per-query memory budget (MiB) before a query spills to disk or fails.
+    pub query_memory_mb: Option<u64>,
+    /// Time limit of one query (seconds).
+    pub query_timeout_seconds: Option<u64>,
+    /// Heavy queries (analysts' SQL and exports) running at once; more wait their turn.
+    pub max_concurrent_queries: Option<usize>,
+    /// Days the audit log is kept (at least 90, the Computer Crime Act's minimum).
+    pub audit_retention_days: Option<u32>,
     /// The pulls the schedule loads, in order.
     #[serde(default)]
     pub sources: Vec<SourceConfig>,
@@ -44,10 +54,16 @@ pub struct Config {
     pub timezone: String,
     pub retries: u32,
     pub retry_backoff_seconds: u64,
+    pub pg: String,
+    pub query_memory_mb: u64,
+    pub query_timeout_seconds: u64,
+    pub max_concurrent_queries: usize,
+    pub audit_retention_days: u32,
     pub sources: Vec<SourceConfig>,
 }
 
 pub const DEFAULT_HTTP: &str = "127.0.0.1:8080";
+pub const DEFAULT_PG: &str = "127.0.0.1:5433";
 /// Our own progress at info; the libraries' chatter only when it is a warning.
 pub const DEFAULT_LOG: &str = "warn,khlang=info,khlang_ingest=info,khlang_warehouse=info,khlang_query=info,khlang_dashboards=info";
 

@@ -5,7 +5,6 @@ mod config;
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -129,15 +128,26 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Serve the web app and run the nightly load of the config file's sources on its schedule.
+    /// Serve the web app and the HTTP SQL API (--http, default 127.0.0.1:8080) and the PostgreSQL
+    /// wire protocol (--pg, default 127.0.0.1:5433), and run the nightly load of the config file's
+    /// sources on its schedule.
     Serve {
         #[arg(long, env = "KHLANG_HTTP")]
         http: Option<String>,
+        #[arg(long, env = "KHLANG_PG")]
+        pg: Option<String>,
     },
-    /// Generate an area, load it and serve the web app until stopped.
+    /// Generate an area, load it and serve it (web, SQL API, wire protocol) until stopped.
     Demo {
         #[arg(long, env = "KHLANG_HTTP")]
         http: Option<String>,
+        #[arg(long, env = "KHLANG_PG")]
+        pg: Option<String>,
+    },
+    /// Users of the SQL service and the web app.
+    User {
+        #[command(subcommand)]
+        what: UserCmd,
     },
     /// Show configuration.
     Config {
@@ -147,12 +157,40 @@ enum Command {
 }
 
 #[derive(Subcommand, Debug)]
+enum UserCmd {
+    /// Add a user, or replace one of the same name. The password is read from standard input.
+    Add {
+        name: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// The area (8-digit code) of a director, or of an analyst limited to one area.
+        #[arg(long)]
+        area: Option<String>,
+        /// The school (10-digit code) of a school user.
+        #[arg(long)]
+        school: Option<String>,
+    },
+    /// List the users: name, role, area, school.
+    List,
+    /// Remove a user.
+    Remove { name: String },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum RoleArg {
+    Admin,
+    Analyst,
+    Director,
+    School,
+}
+
+#[derive(Subcommand, Debug)]
 enum ConfigCmd {
     /// Print the effective settings.
     Show,
 }
 
-fn resolve(cli: &Cli, http: Option<&String>) -> anyhow::Result<Config> {
+fn resolve(cli: &Cli, http: Option<&String>, pg: Option<&String>) -> anyhow::Result<Config> {
     let (config_file, file) = FileConfig::load(cli.config.as_deref())?;
     Ok(Config {
         config_file,
@@ -170,8 +208,36 @@ fn resolve(cli: &Cli, http: Option<&String>) -> anyhow::Result<Config> {
             Some(v) => v.parse().with_context(|| format!("KHLANG_RETRY_BACKOFF_SECONDS '{v}' is not a whole number"))?,
             None => file.retry_backoff_seconds.unwrap_or(300),
         },
+        pg: pg.cloned().or(file.pg).unwrap_or_else(|| config::DEFAULT_PG.into()),
+        query_memory_mb: number("KHLANG_QUERY_MEMORY_MB", file.query_memory_mb, 2048)?,
+        query_timeout_seconds: number("KHLANG_QUERY_TIMEOUT_SECONDS", file.query_timeout_seconds, 300)?,
+        max_concurrent_queries: number("KHLANG_MAX_CONCURRENT_QUERIES", file.max_concurrent_queries, 4)?,
+        audit_retention_days: {
+            let days = number("KHLANG_AUDIT_RETENTION_DAYS", file.audit_retention_days, khlang_query::audit::MIN_RETENTION_DAYS)?;
+            if days < khlang_query::audit::MIN_RETENTION_DAYS {
+                anyhow::bail!(
+                    "setting audit_retention_days = {days} is below the legal minimum of {} days (Computer Crime Act); it can only be raised",
+                    khlang_query::audit::MIN_RETENTION_DAYS
+                );
+            }
+            days
+        },
         sources: file.sources,
     })
+}
+
+/// A whole-number setting: `KHLANG_*` variable, else the file's value, else the default. Zero is
+/// refused: every such setting is a size or a count.
+fn number<T: std::str::FromStr + Copy + PartialEq + Default + std::fmt::Display>(var: &str, file: Option<T>, default: T) -> anyhow::Result<T> {
+    let v = match env(var) {
+        Some(v) => v.parse().map_err(|_| anyhow::anyhow!("{var} '{v}' is not a whole number"))?,
+        None => file.unwrap_or(default),
+    };
+    if v == T::default() {
+        let key = var.trim_start_matches("KHLANG_").to_lowercase();
+        anyhow::bail!("setting {key} must be above 0");
+    }
+    Ok(v)
 }
 
 fn env(name: &str) -> Option<String> {
@@ -262,23 +328,13 @@ fn print_report(r: &khlang_ingest::IngestReport) {
     }
 }
 
-/// A time as `--as-of` takes it: RFC 3339, or a Thai wall-clock time (Asia/Bangkok, UTC+7).
-fn parse_as_of(s: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
-        return Ok(t.with_timezone(&chrono::Utc));
-    }
-    for f in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"] {
-        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, f) {
-            return Ok((t - chrono::Duration::hours(7)).and_utc());
-        }
-    }
-    anyhow::bail!("--as-of '{s}' is not a time like 2026-06-10T17:00:00+07:00 or 2026-06-10 17:00 (Thai time)")
-}
-
 async fn print_sql(cfg: &Config, sql: &str, format: FormatArg, as_of: Option<&str>) -> anyhow::Result<()> {
     let q = QueryService::new(Warehouse::open(&cfg.warehouse)?);
     let batches = match as_of {
-        Some(t) => q.sql_as_of(sql, parse_as_of(t)?).await?,
+        Some(t) => {
+            let t = khlang_query::parse_time(t).ok_or_else(|| anyhow::anyhow!("--as-of '{t}' is not a time like 2026-06-10T17:00:00+07:00 or 2026-06-10 17:00 (Thai time)"))?;
+            q.sql_as_of(sql, t).await?
+        }
         None => q.sql(sql).await?,
     };
     let f = match format {
@@ -291,11 +347,11 @@ async fn print_sql(cfg: &Config, sql: &str, format: FormatArg, as_of: Option<&st
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let http_flag = match &cli.command {
-        Command::Demo { http } | Command::Serve { http } => http.clone(),
-        _ => std::env::var("KHLANG_HTTP").ok(),
+    let (http_flag, pg_flag) = match &cli.command {
+        Command::Demo { http, pg } | Command::Serve { http, pg } => (http.clone(), pg.clone()),
+        _ => (env("KHLANG_HTTP"), env("KHLANG_PG")),
     };
-    let cfg = resolve(&cli, http_flag.as_ref())?;
+    let cfg = resolve(&cli, http_flag.as_ref(), pg_flag.as_ref())?;
     let filter = tracing_subscriber::EnvFilter::try_new(&cfg.log).with_context(|| format!("log setting '{}' is not a valid filter", cfg.log))?;
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
     match cli.command {
@@ -377,15 +433,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     Ok::<(), anyhow::Error>(())
                 }
             };
-            let q = Arc::new(QueryService::new(Warehouse::open(&cfg.warehouse)?));
-            let server = khlang_dashboards::serve(q, addr, |local| {
-                println!("Khlang: serving http://{local}/ ; loads run on the schedule {}", cfg.schedule);
+            let svc = sql_service(&cfg, &cfg.warehouse)?;
+            let sql_server = serve_sql(&cfg, svc.clone()).await?;
+            let server = khlang_dashboards::serve(svc.clone(), addr, |local| {
+                println!("Khlang: serving http://{local}/ and PostgreSQL on {} ; loads run on the schedule {}", cfg.pg, cfg.schedule);
             });
             tokio::select! {
                 r = server => r?,
                 r = nightly => r?,
+                r = sql_server => r??,
                 _ = tokio::signal::ctrl_c() => eprintln!("stopping"),
             }
+            svc.audit.flush().await;
         }
         Command::Sql { format, as_of, sql } => print_sql(&cfg, &sql, format, as_of.as_deref()).await?,
         Command::History { limit } => {
@@ -454,13 +513,49 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("loading it into {} ...", demo_cfg.warehouse);
             let report = run_ingest(&demo_cfg, &khlang_ingest::Source::Folder(pull.clone())).await?;
             print_report(&report);
-            let q = Arc::new(QueryService::new(Warehouse::open(&demo_cfg.warehouse)?));
-            let server = khlang_dashboards::serve(q, addr, |local| {
+            let svc = sql_service(&demo_cfg, &demo_cfg.warehouse)?;
+            let password = "khlang-demo";
+            svc.users.add("demo", khlang_query::Role::Admin, None, None, password).await?;
+            let sql_server = serve_sql(&demo_cfg, svc.clone()).await?;
+            let pg = demo_cfg.pg.clone();
+            let server = khlang_dashboards::serve(svc.clone(), addr, |local| {
                 println!("Khlang demo: open http://{local}/ (Ctrl-C to stop)");
+                println!("  sign in as demo / {password} (admin); SQL: psql -h {} -p {} -U demo khlang", pg.split(':').next().unwrap_or("127.0.0.1"), pg.rsplit(':').next().unwrap_or("5433"));
             });
             tokio::select! {
                 r = server => r?,
+                r = sql_server => r??,
                 _ = tokio::signal::ctrl_c() => eprintln!("stopping"),
+            }
+            svc.audit.flush().await;
+        }
+        Command::User { what } => {
+            let users = khlang_query::users::Users::new(Warehouse::open(&cfg.warehouse)?);
+            match what {
+                UserCmd::Add { name, role, area, school } => {
+                    let role = match role {
+                        RoleArg::Admin => khlang_query::Role::Admin,
+                        RoleArg::Analyst => khlang_query::Role::Analyst,
+                        RoleArg::Director => khlang_query::Role::Director,
+                        RoleArg::School => khlang_query::Role::School,
+                    };
+                    let password = read_password(&name)?;
+                    let u = users.add(&name, role, area.as_deref(), school.as_deref(), &password).await?;
+                    println!("user {} saved: {}{}", u.name, u.role, scope_text(&u));
+                }
+                UserCmd::List => {
+                    println!("{:<20} {:<9} {:<9} {:<11} created", "name", "role", "area", "school");
+                    for u in users.list().await? {
+                        let created = (u.created_at + chrono::Duration::hours(7)).format("%Y-%m-%d %H:%M");
+                        println!("{:<20} {:<9} {:<9} {:<11} {created}", u.name, u.role.as_str(), u.area.as_deref().unwrap_or("-"), u.school.as_deref().unwrap_or("-"));
+                    }
+                }
+                UserCmd::Remove { name } => {
+                    if !users.remove(&name).await? {
+                        anyhow::bail!("there is no user named {name}");
+                    }
+                    println!("user {name} removed");
+                }
             }
         }
         Command::Config { what: ConfigCmd::Show } => {
@@ -468,6 +563,50 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+fn scope_text(u: &khlang_query::users::User) -> String {
+    match (&u.area, &u.school) {
+        (_, Some(s)) => format!(", school {s}"),
+        (Some(a), None) => format!(", area {a}"),
+        (None, None) => ", national".into(),
+    }
+}
+
+/// The new user's password: one line of standard input (typed at a prompt, or piped).
+fn read_password(name: &str) -> anyhow::Result<String> {
+    use std::io::BufRead as _;
+    if std::io::stdin().is_terminal() {
+        eprint!("password for {name}: ");
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).context("cannot read the password from standard input")?;
+    let password = line.trim_end_matches(['\n', '\r']).to_string();
+    if password.is_empty() {
+        anyhow::bail!("no password on standard input: pipe or type one line (at least 8 characters)");
+    }
+    Ok(password)
+}
+
+/// The SQL service of a warehouse, with the configured limits and the audit writer started.
+fn sql_service(cfg: &Config, warehouse: &str) -> anyhow::Result<khlang_query::SqlService> {
+    let wh = Warehouse::open(warehouse)?;
+    let limits = khlang_query::Limits {
+        memory_bytes: usize::try_from(cfg.query_memory_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX),
+        timeout: std::time::Duration::from_secs(cfg.query_timeout_seconds),
+        max_concurrent: cfg.max_concurrent_queries,
+        queue_wait: std::time::Duration::from_secs(cfg.query_timeout_seconds.min(30)),
+    };
+    let audit = khlang_query::audit::Audit::start(wh.clone(), std::time::Duration::from_secs(2), cfg.audit_retention_days);
+    Ok(khlang_query::SqlService::new(QueryService::with_limits(wh, limits), audit))
+}
+
+/// Binds the wire-protocol port now (so a taken port fails at start) and returns the server.
+async fn serve_sql(cfg: &Config, svc: khlang_query::SqlService) -> anyhow::Result<tokio::task::JoinHandle<std::io::Result<()>>> {
+    let addr: SocketAddr = cfg.pg.parse().with_context(|| format!("pg address '{}' is not host:port", cfg.pg))?;
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen for PostgreSQL clients on {addr}"))?;
+    tracing::info!(%addr, "PostgreSQL wire protocol listening");
+    Ok(tokio::spawn(khlang_query::wire::serve(listener, svc)))
 }
 
 fn main() {

@@ -12,7 +12,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use khlang_query::{QueryService, scalar_i64, scalar_string};
+use khlang_query::api::Caller;
+use khlang_query::{QueryService, Role, Scope, SqlService, scalar_i64, scalar_string};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DashboardError {
@@ -25,21 +26,98 @@ pub enum DashboardError {
 #[derive(Clone)]
 struct AppState {
     query: Arc<QueryService>,
+    svc: SqlService,
 }
 
-pub fn router(query: Arc<QueryService>) -> Router {
+impl axum::extract::FromRef<AppState> for SqlService {
+    fn from_ref(st: &AppState) -> SqlService {
+        st.svc.clone()
+    }
+}
+
+pub fn router(svc: SqlService) -> Router {
+    let state = AppState { query: Arc::new(svc.q.clone()), svc: svc.clone() };
     Router::new()
         .route("/", get(home))
         .route("/quality", get(quality_page))
+        .route("/login", get(login_form).post(login_submit))
         .route("/healthz", get(|| async { "ok" }))
-        .with_state(AppState { query })
+        .with_state(state)
+        .merge(khlang_query::api::router(svc))
 }
 
-pub async fn serve(query: Arc<QueryService>, addr: SocketAddr, on_ready: impl FnOnce(SocketAddr)) -> Result<(), DashboardError> {
+pub async fn serve(svc: SqlService, addr: SocketAddr, on_ready: impl FnOnce(SocketAddr)) -> Result<(), DashboardError> {
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| DashboardError::Bind { addr: addr.to_string(), message: e.to_string() })?;
     let local = listener.local_addr().map_err(|e| DashboardError::Bind { addr: addr.to_string(), message: e.to_string() })?;
     on_ready(local);
-    axum::serve(listener, router(query)).await.map_err(|e| DashboardError::Serve(e.to_string()))
+    axum::serve(listener, router(svc).into_make_service_with_connect_info::<SocketAddr>()).await.map_err(|e| DashboardError::Serve(e.to_string()))
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct LoginForm {
+    user: String,
+    password: String,
+    next: Option<String>,
+}
+
+fn login_page(message: &str, next: &str) -> String {
+    thai::page(
+        "เข้าสู่ระบบ",
+        &format!(
+            "{}<form method=\"post\" action=\"/login\" class=\"login\"><input type=\"hidden\" name=\"next\" value=\"{}\">\
+             <label>ชื่อผู้ใช้ <input name=\"user\" autocomplete=\"username\" required></label>\
+             <label>รหัสผ่าน <input name=\"password\" type=\"password\" autocomplete=\"current-password\" required></label>\
+             <button type=\"submit\">เข้าสู่ระบบ</button></form>",
+            if message.is_empty() { String::new() } else { format!("<p class=\"error\" role=\"alert\">{}</p>", thai::escape(message)) },
+            thai::escape(next)
+        ),
+    )
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct NextParam {
+    next: Option<String>,
+}
+
+async fn login_form(axum::extract::Query(p): axum::extract::Query<NextParam>) -> Response {
+    Html(login_page("", p.next.as_deref().unwrap_or("/"))).into_response()
+}
+
+/// Only paths on this site: never send a signed-in user elsewhere.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") => n.to_string(),
+        _ => "/".into(),
+    }
+}
+
+async fn login_submit(State(st): State<AppState>, axum::extract::ConnectInfo(addr): axum::extract::ConnectInfo<SocketAddr>, axum::Form(f): axum::Form<LoginForm>) -> Response {
+    let next = safe_next(f.next.as_deref());
+    match st.svc.login(&f.user, &f.password, &addr.ip().to_string(), "web").await {
+        Ok(who) => {
+            let token = st.svc.issue_token(who);
+            (
+                StatusCode::SEE_OTHER,
+                [
+                    (axum::http::header::SET_COOKIE, format!("{}={token}; HttpOnly; SameSite=Lax; Path=/", khlang_query::api::COOKIE)),
+                    (axum::http::header::LOCATION, next),
+                ],
+            )
+                .into_response()
+        }
+        Err(_) => (StatusCode::UNAUTHORIZED, Html(login_page("ชื่อผู้ใช้หรือรหัสผ่านไม่ถูกต้อง", &next))).into_response(),
+    }
+}
+
+/// Sends a visitor who has not signed in to the sign-in page.
+fn sign_in_first(next: &str) -> Response {
+    (StatusCode::SEE_OTHER, [(axum::http::header::LOCATION, format!("/login?next={}", url_encode(next)))]).into_response()
+}
+
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -53,8 +131,12 @@ struct QualityParams {
 }
 
 /// The data-quality report for schools (`khlang quality` on the web): HTML, or a CSV / XLSX download.
-async fn quality_page(State(st): State<AppState>, axum::extract::Query(p): axum::extract::Query<QualityParams>) -> Response {
+async fn quality_page(State(st): State<AppState>, caller: Caller, axum::extract::Query(p): axum::extract::Query<QualityParams>) -> Response {
     let q = &st.query;
+    let who = &caller.who;
+    if who.role == Role::Public {
+        return sign_in_first("/quality");
+    }
     let snapshot = match p.snapshot.filter(|s| !s.is_empty()) {
         Some(s) => s,
         None => {
@@ -64,11 +146,22 @@ async fn quality_page(State(st): State<AppState>, axum::extract::Query(p): axum:
             }
         }
     };
-    let scope = match (p.area.filter(|a| !a.is_empty()), p.school.filter(|s| !s.is_empty())) {
+    let asked = match (p.area.filter(|a| !a.is_empty()), p.school.filter(|s| !s.is_empty())) {
         (Some(a), _) => quality::Scope::Area(a),
         (None, Some(s)) => quality::Scope::School(s),
         (None, None) => quality::Scope::All,
     };
+    // The report can be no wider than the user's own scope.
+    let scope = match (&who.scope, asked) {
+        (Scope::National, asked) => asked,
+        (Scope::Area(mine), quality::Scope::All) => quality::Scope::Area(mine.clone()),
+        (Scope::Area(mine), quality::Scope::Area(a)) if &a == mine => quality::Scope::Area(a),
+        (Scope::School { school, .. }, quality::Scope::All) => quality::Scope::School(school.clone()),
+        (Scope::School { school, .. }, quality::Scope::School(s)) if &s == school => quality::Scope::School(s),
+        (Scope::Area(_), quality::Scope::School(s)) if st.svc.school_area(&s).await.as_deref() == who.area() => quality::Scope::School(s),
+        _ => return (StatusCode::FORBIDDEN, Html(thai::page("รายงานคุณภาพข้อมูลนักเรียน", "<p>คุณไม่มีสิทธิ์ดูรายงานของหน่วยงานนี้</p>"))).into_response(),
+    };
+    st.svc.audit.record(khlang_query::audit::Event::new(who, khlang_query::audit::Action::Report, format!("quality {snapshot} {scope:?}"), caller.client.clone()));
     let report = match quality::build(q, &snapshot, scope).await {
         Ok(r) => r,
         Err(e @ quality::ReportError::Setting { .. }) => {

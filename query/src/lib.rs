@@ -1,9 +1,31 @@
-//! Khlang query: a DataFusion session over the warehouse's Delta tables, and result formatting.
+//! Khlang query: DataFusion sessions over the warehouse's Delta tables under each user's access
+//! policy, and the SQL services on top: the PostgreSQL wire protocol and the HTTP SQL API.
+
+pub mod access;
+pub mod api;
+pub mod audit;
+pub mod export;
+pub mod saved;
+pub mod service;
+pub mod session;
+pub mod users;
+pub mod wire;
+
+use std::sync::{Arc, Mutex};
 
 use arrow::record_batch::RecordBatch;
-use datafusion::prelude::SessionConfig;
 pub use datafusion::prelude::SessionContext;
-use khlang_warehouse::{At, Commit, Warehouse, WarehouseError, schema};
+use khlang_warehouse::{Commit, Warehouse, WarehouseError};
+
+pub use access::{Principal, Role, Scope};
+pub use service::SqlService;
+
+/// SQL options for users' statements: queries only (no DDL, no DML such as `COPY … TO 'file'`, no
+/// `SET`), since the warehouse changes only through loads.
+pub fn read_only() -> datafusion::execution::context::SQLOptions {
+    datafusion::execution::context::SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false)
+}
+pub use session::{Limits, parse_time};
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
@@ -11,6 +33,10 @@ pub enum QueryError {
     Sql(String),
     #[error(transparent)]
     Warehouse(#[from] WarehouseError),
+    #[error("{0}")]
+    User(String),
+    #[error("{0}")]
+    Limit(String),
     #[error("cannot format the result as {format}: {message}")]
     Format { format: String, message: String },
 }
@@ -21,43 +47,35 @@ impl From<datafusion::error::DataFusionError> for QueryError {
     }
 }
 
-/// `submission_status`: for every student snapshot and every open school, how many students it
-/// submitted, how many the snapshot before, and `not_submitted` (no rows at all), `students_dropped`
-/// (over 20% fewer studying students than the snapshot before) or `ok`.
-const SUBMISSION_STATUS: &str = "CREATE VIEW submission_status AS \
-WITH snaps AS (SELECT snapshot_date, lag(snapshot_date) OVER (ORDER BY snapshot_date) AS previous_snapshot \
-               FROM (SELECT DISTINCT snapshot_date FROM enrollments) d), \
-     counts AS (SELECT snapshot_date, school_code, count(*) AS rows_submitted, \
-                       sum(CASE WHEN status = 'studying' THEN 1 ELSE 0 END) AS students \
-                FROM enrollments GROUP BY snapshot_date, school_code) \
-SELECT n.snapshot_date, n.previous_snapshot, s.area_code, s.school_code, s.school_name, \
-       coalesce(c.rows_submitted, 0) AS rows_submitted, coalesce(c.students, 0) AS students, p.students AS previous_students, \
-       CASE WHEN c.school_code IS NULL THEN 'not_submitted' \
-            WHEN p.students > 0 AND c.students < 0.8 * p.students THEN 'students_dropped' \
-            ELSE 'ok' END AS status \
-FROM snaps n CROSS JOIN schools s \
-LEFT JOIN counts c ON c.snapshot_date = n.snapshot_date AND c.school_code = s.school_code \
-LEFT JOIN counts p ON p.snapshot_date = n.previous_snapshot AND p.school_code = s.school_code \
-WHERE s.status = 'open'";
-
 /// The query service over one warehouse.
 #[derive(Debug, Clone)]
 pub struct QueryService {
     wh: Warehouse,
+    limits: Limits,
+    /// Table providers of the latest published state, by its sequence number.
+    cache: Arc<Mutex<Option<(u64, Arc<session::Providers>)>>>,
 }
 
 impl QueryService {
     pub fn new(wh: Warehouse) -> Self {
-        Self { wh }
+        Self::with_limits(wh, Limits::default())
+    }
+
+    pub fn with_limits(wh: Warehouse, limits: Limits) -> Self {
+        Self { wh, limits, cache: Arc::new(Mutex::new(None)) }
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     pub fn warehouse(&self) -> &Warehouse {
         &self.wh
     }
 
-    /// A session with every contract table and `information_schema`. Every table is pinned to its
-    /// version in the latest published warehouse commit, so a query never sees half of a load that
-    /// is still running (or that died).
+    /// The operator's session (command line, admin): every contract table and `information_schema`.
+    /// Every table is pinned to its version in the latest published warehouse commit, so a query
+    /// never sees half of a load that is still running (or that died).
     pub async fn session(&self) -> Result<SessionContext, QueryError> {
         let commit = self.wh.committed().await?;
         self.session_of(commit.as_ref()).await
@@ -73,18 +91,7 @@ impl QueryService {
     /// A session over one published state (every table empty when `None`: nothing published yet),
     /// for callers that also need to say which state they read.
     pub async fn session_of(&self, commit: Option<&Commit>) -> Result<SessionContext, QueryError> {
-        let config = SessionConfig::new().with_information_schema(true).with_default_catalog_and_schema("khlang", "public");
-        let ctx = SessionContext::new_with_config(config);
-        for name in schema::table_names() {
-            let version = commit.and_then(|c| c.tables.get(name).copied()).unwrap_or(0);
-            if let Some(p) = self.wh.provider(name, At::Version(version)).await? {
-                ctx.register_table(name, p)?;
-            }
-        }
-        if ctx.table_exist("enrollments")? && ctx.table_exist("schools")? {
-            ctx.sql(SUBMISSION_STATUS).await?;
-        }
-        Ok(ctx)
+        self.session_for_commit(&Principal::local_admin(), commit).await
     }
 
     pub async fn sql(&self, sql: &str) -> Result<Vec<RecordBatch>, QueryError> {
@@ -137,7 +144,18 @@ pub fn format(batches: &[RecordBatch], format: Format) -> Result<String, QueryEr
     }
 }
 
-/// First column of the first row as i64 (for scalar queries such as counts).
+/// Every value of the first column as text (nulls skipped).
+pub fn column_strings(batches: &[RecordBatch]) -> Vec<String> {
+    let mut out = Vec::new();
+    for b in batches {
+        let Ok(c) = arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Utf8) else { continue };
+        if let Some(a) = c.as_any().downcast_ref::<arrow::array::StringArray>() {
+            out.extend(a.iter().flatten().map(str::to_string));
+        }
+    }
+    out
+}
+
 /// The first value of the first column as text; `None` when there are no rows or it is null.
 pub fn scalar_string(batches: &[RecordBatch]) -> Option<String> {
     let b = batches.iter().find(|b| b.num_rows() > 0)?;
@@ -146,6 +164,7 @@ pub fn scalar_string(batches: &[RecordBatch]) -> Option<String> {
     if arrow::array::Array::is_empty(a) || arrow::array::Array::is_null(a, 0) { None } else { Some(a.value(0).to_string()) }
 }
 
+/// First column of the first row as i64 (for scalar queries such as counts).
 pub fn scalar_i64(batches: &[RecordBatch]) -> Option<i64> {
     let b = batches.iter().find(|b| b.num_rows() > 0)?;
     let c = arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Int64).ok()?;

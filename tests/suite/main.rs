@@ -8,6 +8,8 @@ mod crash;
 mod pg;
 mod quality;
 mod schedule;
+mod server;
 mod common;
 mod e2e;
 mod sql;
+mod wire;

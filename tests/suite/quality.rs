@@ -157,27 +157,21 @@ fn the_quality_report_is_served_on_the_web() {
     let env = Env::new();
     let pull = env.generate("pull", 52, "mixed");
     assert_ok(&env.ingest(&pull), "ingest");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut serve = env
-        .cmd()
-        .env("KHLANG_HTTP", format!("127.0.0.1:{port}"))
-        .env("KHLANG_SCHEDULE", "0 2 * * *")
-        .arg("serve")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let get = |path: &str| Command::new("curl").args(["-s", "-w", "\n%{http_code}", &format!("http://127.0.0.1:{port}{path}")]).output().unwrap();
-    let t0 = std::time::Instant::now();
-    while !String::from_utf8_lossy(&get("/healthz").stdout).ends_with("200") {
-        assert!(t0.elapsed() < std::time::Duration::from_secs(60), "serve did not come up");
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
-    let html = String::from_utf8(get("/quality").stdout).unwrap();
-    let csv = String::from_utf8(get("/quality?snapshot=2026-11-10&format=csv").stdout).unwrap();
-    let missing = String::from_utf8(get("/quality?snapshot=2020-06-10").stdout).unwrap();
-    let _ = serve.kill();
-    let _ = serve.wait();
+    crate::server::add_user(&env, "ict", "admin", &[]);
+    let server = crate::server::Server::start(&env, &[]);
+    // Signing in first: the report is not public.
+    let (status, _) = server.curl(&["/quality"]);
+    assert_eq!(status, 303, "the report was served without signing in");
+    let token = server.login("ict");
+    let auth = format!("Authorization: Bearer {token}");
+    let get = |path: &str| {
+        let (status, body) = server.curl(&["-H", &auth, path]);
+        format!("{}\n{status}", String::from_utf8(body).unwrap())
+    };
+    let html = get("/quality");
+    let csv = get("/quality?snapshot=2026-11-10&format=csv");
+    let missing = get("/quality?snapshot=2020-06-10");
+    drop(server);
     // The latest snapshot by default, in Thai.
     assert!(html.ends_with("200") && html.contains("รายงานคุณภาพข้อมูลนักเรียน") && html.contains("2569"), "{html}");
     assert!(html.contains("data-rule=\"duplicate_enrollment\""), "the seeded duplicates are listed");

@@ -113,6 +113,9 @@ impl Warehouse {
     async fn roll_back_to(&self, tables: &BTreeMap<String, u64>) -> Result<Vec<(String, u64, u64)>, WarehouseError> {
         let mut rolled = Vec::new();
         for (name, latest) in self.versions().await? {
+            if crate::schema::is_live(&name) {
+                continue;
+            }
             let target = tables.get(&name).copied().unwrap_or(0);
             if latest <= target {
                 continue;

@@ -3,6 +3,7 @@
 
 pub mod commits;
 pub mod derive;
+pub mod docs;
 pub mod reference;
 pub mod schema;
 pub mod secret;
@@ -30,6 +31,8 @@ pub enum WarehouseError {
     Commit { message: String },
     #[error("another load is writing to the warehouse at {location}; try again when it has finished")]
     Busy { location: String },
+    #[error("warehouse document _khlang/{name}: {message}")]
+    Document { name: String, message: String },
     #[error("query failed: {message}")]
     Query { message: String },
 }

@@ -200,6 +200,12 @@ pub fn tables() -> Vec<TableDef> {
     ]
 }
 
+/// Tables written at any time by the server rather than by loads (the audit log): they are not
+/// rolled back with an unfinished load, and readers see their latest version.
+pub fn is_live(name: &str) -> bool {
+    name == "audit_log"
+}
+
 pub fn table(name: &str) -> Option<TableDef> {
     tables().into_iter().find(|t| t.name == name)
 }

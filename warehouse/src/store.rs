@@ -248,6 +248,14 @@ impl Warehouse {
         Ok(v)
     }
 
+    /// Deletes the rows matching a SQL predicate in one commit; `None` when the table was never
+    /// written. Used to age out audit records past their retention.
+    pub async fn delete_where(&self, name: &str, predicate: &str) -> Result<Option<u64>, WarehouseError> {
+        let Some(table) = self.load(name, At::Latest).await? else { return Ok(None) };
+        let (table, _) = table.delete().with_predicate(predicate.to_string()).await.map_err(|e| WarehouseError::delta(name, e))?;
+        Ok(table.version())
+    }
+
     /// Restores a table to an earlier version, as one new commit.
     pub(crate) async fn restore(&self, name: &str, version: u64) -> Result<u64, WarehouseError> {
         let table = self.load(name, At::Latest).await?.ok_or_else(|| WarehouseError::UnknownTable(name.to_string()))?;

@@ -1,0 +1,349 @@
+//! The HTTP SQL API: sign in, run SQL with the result in the format asked for (streamed), list the
+//! tables, keep saved queries. Mounted by the web app under `/api`.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::Json;
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use futures::StreamExt as _;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::access::Principal;
+use crate::audit::{Action, Event};
+use crate::export::{Encoder, ExportFormat};
+use crate::saved::SavedQueries;
+use crate::service::SqlService;
+use crate::{QueryError, wire};
+
+pub const COOKIE: &str = "khlang_session";
+
+/// A JSON error with a status.
+pub struct ApiError(pub StatusCode, pub String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl From<QueryError> for ApiError {
+    fn from(e: QueryError) -> Self {
+        let status = match e {
+            QueryError::Limit(_) => StatusCode::SERVICE_UNAVAILABLE,
+            QueryError::Warehouse(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        ApiError(status, e.to_string())
+    }
+}
+
+/// Who is calling: a bearer token, the web session cookie, or nobody (the public).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub who: Principal,
+    pub client: String,
+}
+
+fn token_of(headers: &HeaderMap) -> Option<String> {
+    if let Some(t) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")) {
+        return Some(t.trim().to_string());
+    }
+    let cookies = headers.get_all(header::COOKIE);
+    cookies.iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|c| c.trim().strip_prefix(&format!("{COOKIE}=")).map(str::to_string))
+}
+
+impl<S> FromRequestParts<S> for Caller
+where
+    SqlService: axum::extract::FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let svc = &<SqlService as axum::extract::FromRef<S>>::from_ref(state);
+        let client = parts.extensions.get::<ConnectInfo<SocketAddr>>().map_or_else(|| "unknown".to_string(), |c| c.0.ip().to_string());
+        let who = match token_of(&parts.headers) {
+            None => Principal::public(),
+            Some(t) => svc
+                .principal_of_token(&t)
+                .ok_or_else(|| ApiError(StatusCode::UNAUTHORIZED, "the sign-in token is unknown or expired; sign in again with POST /api/login".into()))?,
+        };
+        Ok(Caller { who, client })
+    }
+}
+
+#[derive(Deserialize)]
+struct Login {
+    user: String,
+    password: String,
+}
+
+async fn login(State(svc): State<SqlService>, ConnectInfo(addr): ConnectInfo<SocketAddr>, Json(l): Json<Login>) -> Result<Response, ApiError> {
+    let who = svc
+        .login(&l.user, &l.password, &addr.ip().to_string(), "http")
+        .await
+        .map_err(|_| ApiError(StatusCode::UNAUTHORIZED, format!("sign-in failed for user \"{}\": unknown user or wrong password", l.user)))?;
+    let token = svc.issue_token(who.clone());
+    let body = Json(json!({
+        "token": token,
+        "user": who.user,
+        "role": who.role.as_str(),
+        "area": who.area(),
+        "school": match &who.scope { crate::Scope::School { school, .. } => Some(school.clone()), _ => None },
+    }));
+    let cookie = format!("{COOKIE}={token}; HttpOnly; SameSite=Lax; Path=/");
+    let mut r = body.into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(r)
+}
+
+async fn logout(State(svc): State<SqlService>, headers: HeaderMap) -> Response {
+    if let Some(t) = token_of(&headers) {
+        svc.revoke_token(&t);
+    }
+    let mut r = Json(json!({ "signed_out": true })).into_response();
+    r.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_static("khlang_session=; Max-Age=0; Path=/"));
+    r
+}
+
+#[derive(Deserialize, Default)]
+struct SqlParams {
+    format: Option<String>,
+    as_of: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SqlBody {
+    sql: String,
+    #[serde(default)]
+    as_of: Option<String>,
+    #[serde(default)]
+    format: Option<String>,
+}
+
+fn pick_format(param: Option<&str>, headers: &HeaderMap) -> Result<ExportFormat, ApiError> {
+    if let Some(f) = param {
+        return ExportFormat::parse(f).ok_or_else(|| ApiError(StatusCode::BAD_REQUEST, format!("format '{f}' is not one of json, csv, arrow, parquet, xlsx")));
+    }
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    Ok(ExportFormat::from_accept(accept).unwrap_or(ExportFormat::Json))
+}
+
+/// Runs `sql` for the caller and streams the result in `format`.
+pub async fn run_sql(svc: &SqlService, caller: &Caller, sql: &str, format: ExportFormat, as_of: Option<&str>, filename: &str) -> Result<Response, ApiError> {
+    let who = &caller.who;
+    if who.is_admin() && crate::audit::reads_audit(sql) {
+        svc.audit.flush().await;
+    }
+    let commit = match as_of {
+        None => svc.q.warehouse().committed().await.map_err(QueryError::from)?,
+        Some(t) => {
+            let t = crate::parse_time(t).ok_or_else(|| ApiError(StatusCode::BAD_REQUEST, format!("as_of '{t}' is not a time like 2026-06-10 17:00 (Thai time) or 2026-06-10T17:00:00+07:00")))?;
+            svc.q.warehouse().committed_at(t).await.map_err(QueryError::from)?
+        }
+    };
+    let permit = svc.heavy_permit().await?;
+    let deadline = Instant::now() + svc.q.limits().timeout;
+    let ctx = svc.q.session_for_commit(who, commit.as_ref()).await?;
+    let fail = |e: &dyn std::fmt::Display| {
+        svc.audit.record(Event::new(who, Action::Query, "", caller.client.clone()).with_sql(&format!("{sql} -- failed")));
+        let m = svc.explain_error(&e.to_string());
+        let status = if m.contains("memory budget") || m.contains("time limit") { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::BAD_REQUEST };
+        ApiError(status, m)
+    };
+    let df = match tokio::time::timeout_at(deadline.into(), ctx.sql_with_options(sql, crate::read_only())).await {
+        Ok(Ok(df)) => df,
+        Ok(Err(e)) => return Err(fail(&e)),
+        Err(_) => return Err(fail(&svc.timeout_message())),
+    };
+    let tables = wire::tables_of(df.logical_plan()).join(",");
+    let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
+    let stream = match tokio::time::timeout_at(deadline.into(), df.execute_stream()).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return Err(fail(&e)),
+        Err(_) => return Err(fail(&svc.timeout_message())),
+    };
+    let mut encoder = Encoder::new(format, schema).map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.to_string()))?;
+    let start = encoder.start();
+    let action = if format.is_export() { Action::Export } else { Action::Query };
+    let event = Event::new(who, action, tables, caller.client.clone()).with_sql(sql);
+
+    struct St {
+        stream: datafusion::physical_plan::SendableRecordBatchStream,
+        encoder: Option<Encoder>,
+        rows: i64,
+        deadline: Instant,
+        svc: SqlService,
+        event: Option<Event>,
+        _permit: tokio::sync::OwnedSemaphorePermit,
+    }
+    impl Drop for St {
+        fn drop(&mut self) {
+            if let Some(e) = self.event.take() {
+                self.svc.audit.record(e.with_rows(self.rows));
+            }
+        }
+    }
+    let st = St { stream, encoder: Some(encoder), rows: 0, deadline, svc: svc.clone(), event: Some(event), _permit: permit };
+    let body = futures::stream::unfold(st, |mut st| async move {
+        let enc = st.encoder.as_mut()?;
+        match tokio::time::timeout_at(st.deadline.into(), st.stream.next()).await {
+            Err(_) => {
+                st.encoder = None;
+                let m = st.svc.timeout_message();
+                tracing::warn!("{m}");
+                Some((Err(std::io::Error::other(m)), st))
+            }
+            Ok(Some(Ok(b))) => {
+                st.rows += b.num_rows() as i64;
+                match enc.batch(&b) {
+                    Ok(bytes) => Some((Ok(Bytes::from(bytes)), st)),
+                    Err(e) => {
+                        st.encoder = None;
+                        Some((Err(std::io::Error::other(e.to_string())), st))
+                    }
+                }
+            }
+            Ok(Some(Err(e))) => {
+                st.encoder = None;
+                let m = st.svc.explain_error(&e.to_string());
+                tracing::warn!("query failed while streaming: {m}");
+                Some((Err(std::io::Error::other(m)), st))
+            }
+            Ok(None) => {
+                let enc = st.encoder.take()?;
+                match enc.finish() {
+                    Ok(bytes) => Some((Ok(Bytes::from(bytes)), st)),
+                    Err(e) => Some((Err(std::io::Error::other(e.to_string())), st)),
+                }
+            }
+        }
+    });
+    let body = futures::stream::once(async move { Ok::<Bytes, std::io::Error>(Bytes::from(start)) }).chain(body);
+    let mut r = Response::new(Body::from_stream(body));
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
+    if format.is_export()
+        && let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}.{}\"", format.extension()))
+    {
+        r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(r)
+}
+
+async fn sql(State(svc): State<SqlService>, caller: Caller, Query(p): Query<SqlParams>, headers: HeaderMap, body: String) -> Result<Response, ApiError> {
+    let is_json = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json"));
+    let (text, as_of, fmt) = if is_json {
+        let b: SqlBody = serde_json::from_str(&body).map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("the request body is not JSON like {{\"sql\": \"SELECT …\"}}: {e}")))?;
+        (b.sql, b.as_of.or(p.as_of), b.format.or(p.format))
+    } else {
+        (body, p.as_of, p.format)
+    };
+    if text.trim().is_empty() {
+        return Err(ApiError(StatusCode::BAD_REQUEST, "no SQL was sent: POST the query text, or JSON {\"sql\": \"SELECT …\"}".into()));
+    }
+    let format = pick_format(fmt.as_deref(), &headers)?;
+    run_sql(&svc, &caller, &text, format, as_of.as_deref(), "khlang").await
+}
+
+async fn tables(State(svc): State<SqlService>, caller: Caller) -> Result<Response, ApiError> {
+    let ctx = svc.q.session_for(&caller.who).await?;
+    let b = ctx
+        .sql("SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns WHERE table_schema = 'public' ORDER BY table_name, ordinal_position")
+        .await
+        .map_err(QueryError::from)?
+        .collect()
+        .await
+        .map_err(QueryError::from)?;
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&crate::format(&b, crate::Format::Json)?).map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let mut out: Vec<serde_json::Value> = Vec::new();
+    for r in rows {
+        let name = r["table_name"].clone();
+        let column = json!({ "name": r["column_name"], "type": r["data_type"], "nullable": r["is_nullable"] == "YES" });
+        match out.last_mut() {
+            Some(t) if t["name"] == name => {
+                if let Some(cols) = t["columns"].as_array_mut() {
+                    cols.push(column);
+                }
+            }
+            _ => out.push(json!({ "name": name, "columns": [column] })),
+        }
+    }
+    Ok(Json(json!({ "user": caller.who.user, "role": caller.who.role.as_str(), "tables": out })).into_response())
+}
+
+#[derive(Deserialize)]
+struct SaveBody {
+    name: String,
+    sql: String,
+    #[serde(default)]
+    shared: bool,
+}
+
+fn signed_in(caller: &Caller) -> Result<(), ApiError> {
+    if caller.who.role == crate::Role::Public {
+        return Err(ApiError(StatusCode::UNAUTHORIZED, "saved queries need a signed-in user: POST /api/login first".into()));
+    }
+    Ok(())
+}
+
+async fn saved_list(State(svc): State<SqlService>, caller: Caller) -> Result<Response, ApiError> {
+    signed_in(&caller)?;
+    let list = SavedQueries::new(svc.q.warehouse().clone()).list(&caller.who).await?;
+    Ok(Json(json!({ "saved": list })).into_response())
+}
+
+async fn saved_put(State(svc): State<SqlService>, caller: Caller, Json(b): Json<SaveBody>) -> Result<Response, ApiError> {
+    signed_in(&caller)?;
+    let q = SavedQueries::new(svc.q.warehouse().clone()).save(&caller.who, &b.name, &b.sql, b.shared).await?;
+    Ok((StatusCode::CREATED, Json(json!(q))).into_response())
+}
+
+async fn saved_delete(State(svc): State<SqlService>, caller: Caller, Path(name): Path<String>) -> Result<Response, ApiError> {
+    signed_in(&caller)?;
+    if SavedQueries::new(svc.q.warehouse().clone()).delete(&caller.who, &name).await? {
+        Ok(Json(json!({ "deleted": name })).into_response())
+    } else {
+        Err(ApiError(StatusCode::NOT_FOUND, format!("you have no saved query named \"{name}\"")))
+    }
+}
+
+async fn saved_run(State(svc): State<SqlService>, caller: Caller, Path(name): Path<String>, Query(p): Query<SqlParams>, headers: HeaderMap) -> Result<Response, ApiError> {
+    signed_in(&caller)?;
+    let q = SavedQueries::new(svc.q.warehouse().clone())
+        .find(&caller.who, &name)
+        .await?
+        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("there is no saved query named \"{name}\" that you can run")))?;
+    let format = pick_format(p.format.as_deref(), &headers)?;
+    // It runs with the caller's own scope, whoever saved it.
+    run_sql(&svc, &caller, &q.sql, format, p.as_of.as_deref(), &name).await
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+const OPENAPI: &str = include_str!("openapi.json");
+
+/// The `/api` routes.
+pub fn router(svc: SqlService) -> Router {
+    Router::new()
+        .route("/api/login", post(login))
+        .route("/api/logout", post(logout))
+        .route("/api/sql", post(sql))
+        .route("/api/tables", get(tables))
+        .route("/api/saved", get(saved_list).post(saved_put))
+        .route("/api/saved/{name}", axum::routing::delete(saved_delete))
+        .route("/api/saved/{name}/run", get(saved_run).post(saved_run))
+        .route("/api/openapi.json", get(openapi))
+        .with_state(svc)
+}

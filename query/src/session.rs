@@ -1,0 +1,296 @@
+//! Building one user's SQL session: the contract tables they may read, each scoped to their area or
+//! school, pinned to one published warehouse state; the views; time travel; the memory budget.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion::catalog::TableFunctionImpl;
+use datafusion::common::ScalarValue;
+use datafusion::datasource::TableProvider;
+use datafusion::error::DataFusionError;
+use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::logical_expr::Expr;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use khlang_warehouse::{At, Commit, Warehouse, schema};
+
+use crate::access::{Principal, Role, Scope, ScopedTable, row_filter};
+use crate::{QueryError, QueryService};
+
+/// `submission_status`: for every student snapshot and every open school, how many students it
+/// submitted, how many the snapshot before, and `not_submitted` (no rows at all), `students_dropped`
+/// (over 20% fewer studying students than the snapshot before) or `ok`.
+const SUBMISSION_STATUS: &str = "CREATE VIEW submission_status AS \
+WITH snaps AS (SELECT snapshot_date, lag(snapshot_date) OVER (ORDER BY snapshot_date) AS previous_snapshot \
+               FROM (SELECT DISTINCT snapshot_date FROM enrollments) d), \
+     counts AS (SELECT snapshot_date, school_code, count(*) AS rows_submitted, \
+                       sum(CASE WHEN status = 'studying' THEN 1 ELSE 0 END) AS students \
+                FROM enrollments GROUP BY snapshot_date, school_code) \
+SELECT n.snapshot_date, n.previous_snapshot, s.area_code, s.school_code, s.school_name, \
+       coalesce(c.rows_submitted, 0) AS rows_submitted, coalesce(c.students, 0) AS students, p.students AS previous_students, \
+       CASE WHEN c.school_code IS NULL THEN 'not_submitted' \
+            WHEN p.students > 0 AND c.students < 0.8 * p.students THEN 'students_dropped' \
+            ELSE 'ok' END AS status \
+FROM snaps n CROSS JOIN schools s \
+LEFT JOIN counts c ON c.snapshot_date = n.snapshot_date AND c.school_code = s.school_code \
+LEFT JOIN counts p ON p.snapshot_date = n.previous_snapshot AND p.school_code = s.school_code \
+WHERE s.status = 'open'";
+
+/// `usage_summary` (admins): queries, exports and reports per user, per day, per table, for the
+/// office's yearly review of how the warehouse is used.
+const USAGE_SUMMARY: &str = "CREATE VIEW usage_summary AS \
+SELECT day, user_name, role, action, t AS table_name, count(*) AS events, sum(rows) AS rows \
+FROM (SELECT day, user_name, role, action, rows, unnest(CASE WHEN object IS NULL OR object = '' THEN ['(none)'] ELSE string_to_array(object, ',') END) AS t \
+      FROM audit_log WHERE action IN ('query', 'export', 'report')) u \
+GROUP BY day, user_name, role, action, t";
+
+/// A count as published: counts from 1 to 4 could single out a child or a teacher, so they are
+/// withheld (NULL).
+fn suppressed(count: &str) -> String {
+    format!("CASE WHEN {count} < 5 THEN NULL ELSE {count} END")
+}
+
+/// The public role's views: published aggregates only, every count under 5 suppressed.
+fn public_views() -> Vec<String> {
+    vec![
+        format!(
+            "CREATE VIEW public_enrollment AS SELECT snapshot_date, academic_year, area_code, level, sex, {} AS students \
+             FROM enrollments WHERE status = 'studying' GROUP BY snapshot_date, academic_year, area_code, level, sex",
+            suppressed("count(*)")
+        ),
+        format!(
+            "CREATE VIEW public_schools AS SELECT snapshot_date, academic_year, area_code, size_band, {} AS schools, {} AS students, {} AS teachers \
+             FROM school_snapshot_summary GROUP BY snapshot_date, academic_year, area_code, size_band",
+            suppressed("count(*)"),
+            suppressed("sum(students)"),
+            suppressed("sum(teachers)")
+        ),
+        format!(
+            "CREATE VIEW public_personnel AS SELECT as_of_date, area_code, position, sex, {} AS people \
+             FROM personnel GROUP BY as_of_date, area_code, position, sex",
+            suppressed("count(*)")
+        ),
+        format!(
+            "CREATE VIEW public_test_results AS SELECT academic_year, test, area_code, subject, {} AS examinees, \
+             CASE WHEN sum(examinees) < 5 THEN NULL ELSE round(sum(mean_score * examinees) / sum(examinees), 2) END AS mean_score \
+             FROM test_results GROUP BY academic_year, test, area_code, subject",
+            suppressed("sum(examinees)")
+        ),
+    ]
+}
+
+pub const PUBLIC_VIEWS: [&str; 4] = ["public_enrollment", "public_schools", "public_personnel", "public_test_results"];
+
+/// Table providers of one published state, shared by every session reading it.
+pub(crate) type Providers = HashMap<&'static str, Arc<dyn TableProvider>>;
+
+/// Limits on one query.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Memory a query may hold before it spills or fails.
+    pub memory_bytes: usize,
+    pub timeout: std::time::Duration,
+    /// Heavy queries (analysts' SQL, exports) running at once.
+    pub max_concurrent: usize,
+    /// How long a heavy query waits for a place before it is refused.
+    pub queue_wait: std::time::Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { memory_bytes: 2 << 30, timeout: std::time::Duration::from_secs(300), max_concurrent: 4, queue_wait: std::time::Duration::from_secs(30) }
+    }
+}
+
+fn df_err(e: impl std::fmt::Display) -> DataFusionError {
+    DataFusionError::Plan(e.to_string())
+}
+
+/// A time as SQL and the command line take it: RFC 3339, or a Thai wall-clock time (Asia/Bangkok).
+pub fn parse_time(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&chrono::Utc));
+    }
+    for f in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"] {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, f) {
+            return Some((t - chrono::Duration::hours(7)).and_utc());
+        }
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Some((d.and_hms_opt(0, 0, 0)? - chrono::Duration::hours(7)).and_utc());
+    }
+    None
+}
+
+/// `as_of('table', 'time')` and `at_version('table', n)`: one table as it was, through the same
+/// scope as the user's other tables.
+#[derive(Debug)]
+struct TimeTravel {
+    wh: Warehouse,
+    who: Principal,
+    area_schools: Arc<Vec<String>>,
+    by_version: bool,
+}
+
+impl TimeTravel {
+    fn name(&self) -> &'static str {
+        if self.by_version { "at_version" } else { "as_of" }
+    }
+
+    fn usage(&self) -> String {
+        if self.by_version {
+            "at_version('table', version) takes a table name and a Delta version number, e.g. at_version('enrollments', 3)".into()
+        } else {
+            "as_of('table', 'time') takes a table name and a time, e.g. as_of('enrollments', '2026-06-10 17:00') (Thai time) or an RFC 3339 time".into()
+        }
+    }
+}
+
+fn literal(e: &Expr) -> Option<&ScalarValue> {
+    match e {
+        Expr::Literal(v, _) => Some(v),
+        _ => None,
+    }
+}
+
+impl TableFunctionImpl for TimeTravel {
+    fn call_with_args(&self, args: datafusion::catalog::TableFunctionArgs) -> datafusion::error::Result<Arc<dyn TableProvider>> {
+        let exprs = args.exprs();
+        let [table, when] = exprs else { return Err(df_err(self.usage())) };
+        let Some(ScalarValue::Utf8(Some(table)) | ScalarValue::Utf8View(Some(table))) = literal(table) else { return Err(df_err(self.usage())) };
+        let table = table.to_lowercase();
+        if schema::table(&table).is_none() || !self.who.may_read(&table) {
+            return Err(df_err(format!("{}: there is no table named {table} that you can read", self.name())));
+        }
+        let at = if self.by_version {
+            let v = match literal(when) {
+                Some(ScalarValue::Int64(Some(v))) => *v,
+                Some(ScalarValue::Int32(Some(v))) => i64::from(*v),
+                _ => return Err(df_err(self.usage())),
+            };
+            At::Version(u64::try_from(v).map_err(|_| df_err(self.usage()))?)
+        } else {
+            let Some(ScalarValue::Utf8(Some(t)) | ScalarValue::Utf8View(Some(t))) = literal(when) else { return Err(df_err(self.usage())) };
+            let t = parse_time(t).ok_or_else(|| df_err(format!("as_of: '{t}' is not a time like 2026-06-10 17:00 (Thai time) or 2026-06-10T17:00:00+07:00")))?;
+            At::Timestamp(t)
+        };
+        let wh = self.wh.clone();
+        let name = table.clone();
+        // Table functions are planned synchronously; reading a Delta log is not.
+        let provider = tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current().block_on(async move {
+                let at = match at {
+                    // A time means the published state then, so tables read together agree.
+                    At::Timestamp(t) => {
+                        let commit = wh.committed_at(t).await?;
+                        At::Version(commit.and_then(|c| c.tables.get(&name).copied()).unwrap_or(0))
+                    }
+                    other => other,
+                };
+                wh.provider(&name, at).await
+            })
+        })
+        .map_err(df_err)?
+        .ok_or_else(|| df_err(format!("{}: table {table} has not been written yet", self.name())))?;
+        let filter = row_filter(&table, &provider.schema(), &self.who.scope, &self.area_schools);
+        Ok(Arc::new(ScopedTable::new(provider, self.who.hidden_columns(&table), filter)))
+    }
+}
+
+impl QueryService {
+    /// Providers of every table at its version in `commit`, loaded once per published state.
+    pub(crate) async fn providers_of(&self, commit: Option<&Commit>) -> Result<Arc<Providers>, QueryError> {
+        let seq = commit.map_or(0, |c| c.seq);
+        if let Some((s, p)) = self.cache.lock().map_err(|_| QueryError::Sql("provider cache poisoned".into()))?.as_ref()
+            && *s == seq
+        {
+            return Ok(p.clone());
+        }
+        let mut providers = Providers::new();
+        for name in schema::table_names() {
+            if schema::is_live(name) {
+                continue;
+            }
+            let version = commit.and_then(|c| c.tables.get(name).copied()).unwrap_or(0);
+            if let Some(p) = self.wh.provider(name, At::Version(version)).await? {
+                providers.insert(name, p);
+            }
+        }
+        let providers = Arc::new(providers);
+        // Only the newest state is worth keeping; time travel is rare.
+        let latest = self.wh.committed().await?.map_or(0, |c| c.seq);
+        if seq == latest
+            && let Ok(mut cache) = self.cache.lock()
+        {
+            *cache = Some((seq, providers.clone()));
+        }
+        Ok(providers)
+    }
+
+    fn new_context(&self) -> Result<SessionContext, QueryError> {
+        let config = SessionConfig::new().with_information_schema(true).with_default_catalog_and_schema("khlang", "public");
+        let runtime = RuntimeEnvBuilder::new().with_memory_pool(Arc::new(FairSpillPool::new(self.limits.memory_bytes))).build_arc()?;
+        Ok(SessionContext::new_with_config_rt(config, runtime))
+    }
+
+    /// A session for `who` over the published state `commit` (every table empty when `None`).
+    pub async fn session_for_commit(&self, who: &Principal, commit: Option<&Commit>) -> Result<SessionContext, QueryError> {
+        let providers = self.providers_of(commit).await?;
+        let ctx = self.new_context()?;
+
+        // Public aggregates are built over national tables that are then taken away again: a view
+        // keeps the tables it was planned over, so the user can read the view and nothing else.
+        for (name, p) in providers.iter() {
+            ctx.register_table(*name, p.clone())?;
+        }
+        for v in public_views() {
+            if let Err(e) = ctx.sql(&v).await {
+                tracing::debug!(error = %e, "public view skipped (its table has not been written yet)");
+            }
+        }
+        let area_schools = Arc::new(match &who.scope {
+            Scope::Area(area) if providers.contains_key("schools") => {
+                let b = ctx.sql(&format!("SELECT school_code FROM schools WHERE area_code = '{}'", area.replace('\'', "''"))).await?.collect().await?;
+                crate::column_strings(&b)
+            }
+            _ => Vec::new(),
+        });
+        for name in providers.keys() {
+            ctx.deregister_table(*name)?;
+        }
+        if who.role == Role::Public {
+            return Ok(ctx);
+        }
+
+        for name in schema::table_names() {
+            if !who.may_read(name) {
+                continue;
+            }
+            let provider = if schema::is_live(name) {
+                self.wh.provider(name, At::Latest).await?
+            } else {
+                providers.get(name).cloned()
+            };
+            let Some(p) = provider else { continue };
+            let filter = row_filter(name, &p.schema(), &who.scope, &area_schools);
+            ctx.register_table(name, Arc::new(ScopedTable::new(p, who.hidden_columns(name), filter)))?;
+        }
+        if ctx.table_exist("enrollments")? && ctx.table_exist("schools")? {
+            ctx.sql(SUBMISSION_STATUS).await?;
+        }
+        if ctx.table_exist("audit_log")? {
+            ctx.sql(USAGE_SUMMARY).await?;
+        }
+        for by_version in [false, true] {
+            let f = TimeTravel { wh: self.wh.clone(), who: who.clone(), area_schools: area_schools.clone(), by_version };
+            ctx.register_udtf(f.name(), Arc::new(f));
+        }
+        Ok(ctx)
+    }
+
+    /// A session for `who` over the latest published state.
+    pub async fn session_for(&self, who: &Principal) -> Result<SessionContext, QueryError> {
+        let commit = self.wh.committed().await?;
+        self.session_for_commit(who, commit.as_ref()).await
+    }
+}

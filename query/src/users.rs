@@ -1,0 +1,173 @@
+//! Users of the warehouse: name, role, scope and an argon2 password hash, kept in
+//! `_khlang/users.json` beside the tables.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use khlang_warehouse::Warehouse;
+use serde::{Deserialize, Serialize};
+
+use crate::QueryError;
+use crate::access::{Principal, Role, Scope};
+
+const DOC: &str = "users.json";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct User {
+    pub name: String,
+    pub role: Role,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub area: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub school: Option<String>,
+    pub password_hash: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Why a sign-in failed. The client is told only "password authentication failed"; the log and the
+/// audit record get the reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginFailure {
+    UnknownUser,
+    WrongPassword,
+    /// A school user whose school is no longer in the warehouse.
+    NoScope,
+}
+
+impl LoginFailure {
+    pub fn reason(self) -> &'static str {
+        match self {
+            LoginFailure::UnknownUser => "unknown user",
+            LoginFailure::WrongPassword => "wrong password",
+            LoginFailure::NoScope => "the user's school is not in the warehouse",
+        }
+    }
+}
+
+fn bad(message: impl Into<String>) -> QueryError {
+    QueryError::User(message.into())
+}
+
+pub fn hash_password(password: &str) -> Result<String, QueryError> {
+    let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+    Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| bad(format!("cannot hash the password: {e}")))
+}
+
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+}
+
+/// The users of one warehouse.
+#[derive(Debug, Clone)]
+pub struct Users {
+    wh: Warehouse,
+}
+
+impl Users {
+    pub fn new(wh: Warehouse) -> Self {
+        Self { wh }
+    }
+
+    pub async fn list(&self) -> Result<Vec<User>, QueryError> {
+        match self.wh.read_doc(DOC).await? {
+            None => Ok(Vec::new()),
+            Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| bad(format!("the user list _khlang/{DOC} is damaged: {e}"))),
+        }
+    }
+
+    async fn save(&self, users: &[User]) -> Result<(), QueryError> {
+        let bytes = serde_json::to_vec_pretty(users).map_err(|e| bad(e.to_string()))?;
+        Ok(self.wh.write_doc(DOC, bytes).await?)
+    }
+
+    pub async fn get(&self, name: &str) -> Result<Option<User>, QueryError> {
+        Ok(self.list().await?.into_iter().find(|u| u.name == name))
+    }
+
+    /// Adds a user, or replaces one of the same name (a password reset or a move).
+    pub async fn add(&self, name: &str, role: Role, area: Option<&str>, school: Option<&str>, password: &str) -> Result<User, QueryError> {
+        if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '@')) {
+            return Err(bad(format!("user name {name:?} must be letters, digits, '_', '-', '.' or '@'")));
+        }
+        if password.chars().count() < 8 {
+            return Err(bad("the password must be at least 8 characters"));
+        }
+        let (area, school) = match role {
+            Role::Public => return Err(bad("public is the anonymous role; it has no users")),
+            Role::Admin => {
+                if area.is_some() || school.is_some() {
+                    return Err(bad("an admin sees everything; --area and --school do not apply"));
+                }
+                (None, None)
+            }
+            Role::Analyst => {
+                if school.is_some() {
+                    return Err(bad("an analyst is national or limited to one --area; --school does not apply"));
+                }
+                (area, None)
+            }
+            Role::Director => match (area, school) {
+                (Some(a), None) => (Some(a), None),
+                _ => return Err(bad("a director needs --area CODE (and no --school)")),
+            },
+            Role::School => match school {
+                Some(s) => (None, Some(s)),
+                None => return Err(bad("a school user needs --school CODE")),
+            },
+        };
+        let user = User {
+            name: name.to_string(),
+            role,
+            area: area.map(str::to_string),
+            school: school.map(str::to_string),
+            password_hash: hash_password(password)?,
+            created_at: chrono::Utc::now(),
+        };
+        let mut users = self.list().await?;
+        users.retain(|u| u.name != name);
+        users.push(user.clone());
+        users.sort_by(|a, b| a.name.cmp(&b.name));
+        self.save(&users).await?;
+        Ok(user)
+    }
+
+    /// Removes a user; false when there was none of that name.
+    pub async fn remove(&self, name: &str) -> Result<bool, QueryError> {
+        let mut users = self.list().await?;
+        let before = users.len();
+        users.retain(|u| u.name != name);
+        if users.len() == before {
+            return Ok(false);
+        }
+        self.save(&users).await?;
+        Ok(true)
+    }
+
+    /// Checks a password and returns the user. Argon2 is deliberately slow, so the check runs on a
+    /// blocking thread.
+    pub async fn check(&self, name: &str, password: &str) -> Result<Result<User, LoginFailure>, QueryError> {
+        let Some(user) = self.get(name).await? else {
+            // Spend the same time as a real check, so timing does not tell which names exist.
+            let _ = tokio::task::spawn_blocking(|| verify_password("", DUMMY_HASH)).await;
+            return Ok(Err(LoginFailure::UnknownUser));
+        };
+        let (pw, hash) = (password.to_string(), user.password_hash.clone());
+        let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &hash)).await.unwrap_or(false);
+        Ok(if ok { Ok(user) } else { Err(LoginFailure::WrongPassword) })
+    }
+}
+
+/// Who a user is when signed in; a school user's area comes from the warehouse (`school_area`).
+pub fn principal(user: &User, school_area: Option<String>) -> Result<Principal, LoginFailure> {
+    let scope = match (user.role, &user.area, &user.school) {
+        (Role::School, _, Some(school)) => match school_area {
+            Some(area) => Scope::School { school: school.clone(), area },
+            None => return Err(LoginFailure::NoScope),
+        },
+        (Role::Director | Role::Analyst, Some(area), _) => Scope::Area(area.clone()),
+        _ => Scope::National,
+    };
+    Ok(Principal { user: user.name.clone(), role: user.role, scope })
+}
+
+/// An argon2 hash of a random password, for constant-time refusal of unknown users.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0j4yPp3cT7nnmJYtAGgWDLXcXhcLkiXS1SXkWTdE7xE";

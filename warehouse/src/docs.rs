@@ -1,0 +1,37 @@
+//! Small JSON documents kept beside the tables under `_khlang/` (users, saved queries), on the same
+//! object store as the tables so a warehouse on S3 carries them too.
+
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt as _, PutPayload};
+
+use crate::WarehouseError;
+use crate::store::Warehouse;
+
+fn err(name: &str, e: impl std::fmt::Display) -> WarehouseError {
+    WarehouseError::Document { name: name.to_string(), message: e.to_string() }
+}
+
+impl Warehouse {
+    fn doc_path(&self, name: &str) -> Result<(Box<dyn ObjectStore>, StorePath), WarehouseError> {
+        let (store, root) = object_store::parse_url(self.location()).map_err(|e| err(name, e))?;
+        let path = StorePath::from(format!("{}/_khlang/{name}", root.as_ref().trim_end_matches('/')).trim_start_matches('/'));
+        Ok((store, path))
+    }
+
+    /// The document's bytes; `None` when it was never written.
+    pub async fn read_doc(&self, name: &str) -> Result<Option<Vec<u8>>, WarehouseError> {
+        let (store, path) = self.doc_path(name)?;
+        match store.get(&path).await {
+            Ok(r) => Ok(Some(r.bytes().await.map_err(|e| err(name, e))?.to_vec())),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(err(name, e)),
+        }
+    }
+
+    /// Replaces the document whole (object stores write an object atomically).
+    pub async fn write_doc(&self, name: &str, bytes: Vec<u8>) -> Result<(), WarehouseError> {
+        let (store, path) = self.doc_path(name)?;
+        store.put(&path, PutPayload::from(bytes)).await.map_err(|e| err(name, e))?;
+        Ok(())
+    }
+}
