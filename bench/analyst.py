@@ -39,9 +39,9 @@ QUERIES = {
     "students by level per snapshot (trend)": """
         SELECT snapshot_date, level, count(*) AS students FROM enrollments WHERE status = 'studying'
         GROUP BY snapshot_date, level ORDER BY snapshot_date, level""",
-    "five-year O-NET trend by area": """
-        SELECT academic_year, area_code, subject, round(sum(mean_score * examinees) / sum(examinees), 2) AS mean
-        FROM test_results WHERE test = 'O-NET' GROUP BY academic_year, area_code, subject ORDER BY academic_year, area_code, subject""",
+    "O-NET trend by area (every year held)": """
+        SELECT academic_year, test, area_code, subject, round(sum(mean_score * examinees) / sum(examinees), 2) AS mean
+        FROM test_results WHERE test LIKE 'ONET%' GROUP BY academic_year, test, area_code, subject ORDER BY academic_year, test, area_code, subject""",
     "teacher gap by area": f"""
         SELECT area_code, sum(teachers) AS teachers, sum(required_teachers) AS required, sum(teacher_gap) AS gap,
                sum(CASE WHEN teacher_gap < 0 THEN 1 ELSE 0 END) AS short_schools

@@ -434,6 +434,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             };
             let svc = sql_service(&cfg, &cfg.warehouse)?;
+            if svc.users.list().await?.is_empty() {
+                tracing::warn!("there are no users yet, so nobody can sign in: add one with `khlang user add NAME --role admin` (password on standard input)");
+            }
             let sql_server = serve_sql(&cfg, svc.clone()).await?;
             let server = khlang_dashboards::serve(svc.clone(), addr, |local| {
                 println!("Khlang: serving http://{local}/ and PostgreSQL on {} ; loads run on the schedule {}", cfg.pg, cfg.schedule);

@@ -41,6 +41,8 @@ pub fn router(svc: SqlService) -> Router {
         .route("/", get(home))
         .route("/quality", get(quality_page))
         .route("/login", get(login_form).post(login_submit))
+        .route("/saved", get(saved_list))
+        .route("/saved/{name}", get(saved_run))
         .route("/healthz", get(|| async { "ok" }))
         .with_state(state)
         .merge(khlang_query::api::router(svc))
@@ -263,4 +265,95 @@ async fn home(State(st): State<AppState>) -> Response {
     }
     body.push_str("</section>");
     (StatusCode::OK, Html(thai::page("ภาพรวมเขตพื้นที่การศึกษา", &body))).into_response()
+}
+
+/// The saved queries a signed-in user can run: their own and those shared with their area.
+async fn saved_list(State(st): State<AppState>, caller: Caller) -> Response {
+    if caller.who.role == Role::Public {
+        return sign_in_first("/saved");
+    }
+    let list = match khlang_query::saved::SavedQueries::new(st.svc.q.warehouse().clone()).list(&caller.who).await {
+        Ok(l) => l,
+        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, Html(thai::page("คำสั่งที่บันทึกไว้", &format!("<p>{}</p>", thai::escape(&e.to_string()))))).into_response(),
+    };
+    let mut body = String::from("<table><thead><tr><th>ชื่อ</th><th>ผู้บันทึก</th><th>แบ่งปัน</th><th>SQL</th><th>ดาวน์โหลด</th></tr></thead><tbody>");
+    for q in &list {
+        let link = url_encode(&q.name);
+        body.push_str(&format!(
+            "<tr><td><a href=\"/saved/{link}\">{}</a></td><td>{}</td><td>{}</td><td><code>{}</code></td><td><a href=\"/api/saved/{link}/run?format=csv\">CSV</a> · <a href=\"/api/saved/{link}/run?format=xlsx\">XLSX</a></td></tr>",
+            thai::escape(&q.name),
+            thai::escape(&q.owner),
+            if q.shared { "ทั้งเขต" } else { "ส่วนตัว" },
+            thai::escape(&q.sql)
+        ));
+    }
+    body.push_str("</tbody></table>");
+    if list.is_empty() {
+        body = "<p>ยังไม่มีคำสั่งที่บันทึกไว้: บันทึกได้ทาง <code>POST /api/saved</code></p>".into();
+    }
+    Html(thai::page("คำสั่งที่บันทึกไว้", &body)).into_response()
+}
+
+/// Rows shown on the page; the downloads hold the whole result.
+const PAGE_ROWS: usize = 1000;
+
+/// Runs a saved query with the caller's own scope and shows the result as a table.
+async fn saved_run(State(st): State<AppState>, caller: Caller, axum::extract::Path(name): axum::extract::Path<String>) -> Response {
+    let who = &caller.who;
+    if who.role == Role::Public {
+        return sign_in_first(&format!("/saved/{}", url_encode(&name)));
+    }
+    let title = format!("คำสั่งที่บันทึกไว้: {name}");
+    let q = match khlang_query::saved::SavedQueries::new(st.svc.q.warehouse().clone()).find(who, &name).await {
+        Ok(Some(q)) => q,
+        Ok(None) => return (StatusCode::NOT_FOUND, Html(thai::page(&title, "<p>ไม่พบคำสั่งที่บันทึกไว้ชื่อนี้</p>"))).into_response(),
+        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, Html(thai::page(&title, &thai::escape(&e.to_string())))).into_response(),
+    };
+    let run = async {
+        let _permit = st.svc.heavy_permit().await?;
+        let ctx = st.svc.q.session_for(who).await?;
+        let df = ctx.sql_with_options(&q.sql, khlang_query::read_only()).await?;
+        let tables = khlang_query::wire::tables_of(df.logical_plan()).join(",");
+        let batches = tokio::time::timeout(st.svc.q.limits().timeout, df.limit(0, Some(PAGE_ROWS))?.collect())
+            .await
+            .map_err(|_| khlang_query::QueryError::Limit(st.svc.timeout_message()))??;
+        Ok::<_, khlang_query::QueryError>((tables, batches))
+    };
+    match run.await {
+        Ok((tables, batches)) => {
+            let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+            st.svc.audit.record(khlang_query::audit::Event::new(who, khlang_query::audit::Action::Query, tables, caller.client.clone()).with_sql(&q.sql).with_rows(rows as i64));
+            let link = url_encode(&name);
+            let body = format!(
+                "<p><code>{}</code></p><p><a href=\"/api/saved/{link}/run?format=csv\">CSV</a> · <a href=\"/api/saved/{link}/run?format=xlsx\">XLSX</a></p>{}",
+                thai::escape(&q.sql),
+                html_table(&batches)
+            );
+            Html(thai::page(&title, &body)).into_response()
+        }
+        Err(e) => (StatusCode::BAD_REQUEST, Html(thai::page(&title, &format!("<p class=\"error\">{}</p>", thai::escape(&st.svc.explain_error(&e.to_string())))))).into_response(),
+    }
+}
+
+/// A result as an HTML table, values as text.
+fn html_table(batches: &[arrow::record_batch::RecordBatch]) -> String {
+    let Some(first) = batches.first() else { return "<p>ไม่มีแถว</p>".into() };
+    let mut out = String::from("<table><thead><tr>");
+    for f in first.schema().fields() {
+        out.push_str(&format!("<th>{}</th>", thai::escape(f.name())));
+    }
+    out.push_str("</tr></thead><tbody>");
+    let opts = arrow::util::display::FormatOptions::default().with_null("");
+    for b in batches {
+        let fmts: Vec<_> = b.columns().iter().filter_map(|c| arrow::util::display::ArrayFormatter::try_new(c.as_ref(), &opts).ok()).collect();
+        for r in 0..b.num_rows() {
+            out.push_str("<tr>");
+            for f in &fmts {
+                out.push_str(&format!("<td>{}</td>", thai::escape(&f.value(r).to_string())));
+            }
+            out.push_str("</tr>");
+        }
+    }
+    out.push_str("</tbody></table>");
+    out
 }

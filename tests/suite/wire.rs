@@ -333,6 +333,14 @@ fn the_http_api_streams_every_format_and_keeps_saved_queries() {
     assert_eq!(scalar(&String::from_utf8(run).unwrap()), env.count("SELECT count(*) FROM schools").to_string());
     let (status, _) = server.curl(&["-H", &auth(&far), "/api/saved/schools%20shared/run?format=csv"]);
     assert_eq!(status, 404);
+    // And from the web: the list, and the result as a page.
+    let (status, page) = server.curl(&["-H", &auth(&bee), "/saved"]);
+    assert_eq!(status, 200);
+    assert!(String::from_utf8(page).unwrap().contains("schools shared"));
+    let (status, page) = server.curl(&["-H", &auth(&bee), "/saved/schools%20shared"]);
+    assert_eq!(status, 200);
+    let page = String::from_utf8(page).unwrap();
+    assert!(page.contains(&format!("<td>{}</td>", env.count("SELECT count(*) FROM schools"))), "{page}");
 }
 
 #[test]
