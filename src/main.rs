@@ -445,7 +445,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 r = server => r?,
                 r = nightly => r?,
                 r = sql_server => r??,
-                _ = tokio::signal::ctrl_c() => eprintln!("stopping"),
+                _ = stop_signal() => eprintln!("stopping"),
             }
             svc.audit.flush().await;
         }
@@ -528,7 +528,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             tokio::select! {
                 r = server => r?,
                 r = sql_server => r??,
-                _ = tokio::signal::ctrl_c() => eprintln!("stopping"),
+                _ = stop_signal() => eprintln!("stopping"),
             }
             svc.audit.flush().await;
         }
@@ -566,6 +566,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Ctrl-C or SIGTERM (systemd's stop): the server then writes the queued audit records and ends.
+async fn stop_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
 }
 
 fn scope_text(u: &khlang_query::users::User) -> String {

@@ -53,7 +53,7 @@ pub struct QueryService {
     wh: Warehouse,
     limits: Limits,
     /// Table providers of the latest published state, by its sequence number.
-    cache: Arc<Mutex<Option<(u64, Arc<session::Providers>)>>>,
+    cache: Arc<Mutex<Option<session::Cached>>>,
 }
 
 impl QueryService {

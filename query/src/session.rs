@@ -84,6 +84,9 @@ pub const PUBLIC_VIEWS: [&str; 4] = ["public_enrollment", "public_schools", "pub
 /// Table providers of one published state, shared by every session reading it.
 pub(crate) type Providers = HashMap<&'static str, Arc<dyn TableProvider>>;
 
+/// The providers of the latest published state, with its sequence number.
+pub(crate) type Cached = (u64, Arc<Providers>);
+
 /// Limits on one query.
 #[derive(Debug, Clone)]
 pub struct Limits {

@@ -311,8 +311,9 @@ where
     })
 }
 
-impl Handlers {
-    async fn run_simple<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+#[async_trait]
+impl SimpleQueryHandler for Handlers {
+    async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
         C::PortalStore: PortalStore,
@@ -362,7 +363,9 @@ impl Handlers {
         }
         Ok(out)
     }
+}
 
+impl Handlers {
     async fn copy_out(&self, who: &Principal, ctx: &SessionContext, stmt: &Statement, sql: &str, addr: &str) -> PgWireResult<Response> {
         let svc = &self.svc;
         let Statement::Copy { source, options, legacy_options, .. } = stmt else { return Err(pg_err("ERROR", "0A000", "not a COPY TO STDOUT")) };
@@ -416,26 +419,13 @@ impl Handlers {
             };
             futures::stream::iter(lines)
         });
-        let rows = futures::stream::iter(head).chain(body);
         let event = Event::new(who, Action::Export, tables.join(","), addr);
-        let watched = watch(Box::pin(rows), svc.clone(), sql.to_string(), deadline, permit, event);
-        // The header line is not a row of the result.
+        // The header line goes before the watched rows: it is not a row of the result.
+        let watched = futures::stream::iter(head).chain(watch(Box::pin(body), svc.clone(), sql.to_string(), deadline, permit, event));
         Ok(Response::CopyOut(CopyResponse::new(0, columns, watched)))
     }
 }
 
-#[async_trait]
-impl SimpleQueryHandler for Handlers {
-    async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
-    where
-        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
-        C::PortalStore: PortalStore,
-        C::Error: Debug,
-        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
-    {
-        self.run_simple(client, query).await
-    }
-}
 
 /// Parses extended-protocol statements in the connection's own session (so names resolve to the
 /// user's scoped tables).
@@ -646,7 +636,7 @@ async fn check_startup(socket: &mut TcpStream) -> std::io::Result<Result<(), Str
         }
         let parts: Vec<&[u8]> = body[..body.len() - 1].split(|b| *b == 0).collect();
         let parts: Vec<&[u8]> = if parts.last().is_some_and(|p| p.is_empty()) { parts[..parts.len() - 1].to_vec() } else { parts };
-        if parts.len() % 2 != 0 || parts.iter().any(|p| std::str::from_utf8(p).is_err()) {
+        if !parts.len().is_multiple_of(2) || parts.iter().any(|p| std::str::from_utf8(p).is_err()) {
             return Ok(Err("invalid startup packet: parameters are not name/value pairs of UTF-8 text".into()));
         }
         return Ok(Ok(()));

@@ -112,6 +112,25 @@ fn psql_and_psycopg_answer_as_khlang_sql_does() {
     assert_eq!(before.lines().nth(1), Some("0"));
     let now = server.psql_ok("ana", "SELECT count(*) AS n FROM as_of('enrollments', '2100-01-01 00:00')");
     assert_eq!(now.lines().nth(1).unwrap(), env.count("SELECT count(*) FROM enrollments").to_string());
+
+    // A connection left open (a DBeaver session) sees tonight's load once it is published.
+    use std::io::{BufRead as _, Write as _};
+    let script = "import sys, psycopg\nc = psycopg.connect(sys.argv[1], autocommit=True)\nq = 'SELECT count(*) FROM enrollments'\nprint(c.execute(q).fetchone()[0], flush=True)\nsys.stdin.readline()\nprint(c.execute(q).fetchone()[0], flush=True)\n";
+    let dsn = format!("host=127.0.0.1 port={} user=ana password='{PASSWORD}' dbname=khlang", server.pg);
+    let mut child = Command::new("python3").args(["-c", script, &dsn]).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    assert_eq!(first.trim(), env.count("SELECT count(*) FROM enrollments").to_string());
+    let pull = env.generate("pull2", 42, "utf8-english");
+    assert_ok(&env.ingest(&pull), "second ingest");
+    let after = env.count("SELECT count(*) FROM enrollments");
+    assert_ne!(first.trim(), after.to_string(), "the second pull should change the count");
+    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    let mut second = String::new();
+    out.read_line(&mut second).unwrap();
+    assert_eq!(second.trim(), after.to_string(), "the open connection still reads the old load");
+    assert!(child.wait().unwrap().success());
 }
 
 #[test]
