@@ -187,7 +187,7 @@ impl Audit {
     }
 
     pub fn record(&self, event: Event) {
-        tracing::info!(user = %event.user, role = %event.role, action = event.action.as_str(), object = %event.object, rows = ?event.rows, client = %event.client, "audit");
+        tracing::debug!(user = %event.user, role = %event.role, action = event.action.as_str(), object = %event.object, rows = ?event.rows, client = %event.client, "audit");
         if self.tx.send(Msg::Event(Box::new(event))).is_err() {
             tracing::error!("the audit writer has stopped; an access was not logged");
         }
