@@ -5,6 +5,7 @@ pub mod access;
 pub mod api;
 pub mod audit;
 pub mod export;
+pub mod fold;
 pub mod saved;
 pub mod service;
 pub mod session;

@@ -233,7 +233,9 @@ impl QueryService {
     fn new_context(&self) -> Result<SessionContext, QueryError> {
         let config = SessionConfig::new().with_information_schema(true).with_default_catalog_and_schema("khlang", "public");
         let runtime = RuntimeEnvBuilder::new().with_memory_pool(Arc::new(FairSpillPool::new(self.limits.memory_bytes))).build_arc()?;
-        Ok(SessionContext::new_with_config_rt(config, runtime))
+        let ctx = SessionContext::new_with_config_rt(config, runtime);
+        ctx.add_analyzer_rule(Arc::new(crate::fold::FoldScalarSubqueries));
+        Ok(ctx)
     }
 
     /// A session for `who` over the published state `commit` (every table empty when `None`).
