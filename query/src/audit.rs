@@ -12,7 +12,7 @@ use arrow::array::{ArrayRef, Date32Array, Int64Array, StringArray, TimestampMicr
 use arrow::record_batch::RecordBatch;
 use chrono::{DateTime, Utc};
 use khlang_warehouse::{Warehouse, WriteMode, schema};
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::QueryError;
 use crate::access::Principal;
@@ -146,7 +146,8 @@ impl Audit {
     /// `retention_days` once a day.
     pub fn start(wh: Warehouse, interval: Duration, retention_days: u32) -> Audit {
         let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
-        let pending = Arc::new(Mutex::new(Vec::<Event>::new()));
+        // Owned by the writer task alone.
+        let mut pending = Vec::<Event>::new();
         tokio::spawn(async move {
             // Age out first, before anything new is queued.
             prune(&wh, retention_days).await;
@@ -155,25 +156,25 @@ impl Audit {
             loop {
                 tokio::select! {
                     msg = rx.recv() => match msg {
-                        Some(Msg::Event(e)) => pending.lock().await.push(*e),
+                        Some(Msg::Event(e)) => pending.push(*e),
                         Some(Msg::Flush(done)) => {
                             // Everything sent before the flush request is already in the queue.
                             while let Ok(m) = rx.try_recv() {
                                 match m {
-                                    Msg::Event(e) => pending.lock().await.push(*e),
+                                    Msg::Event(e) => pending.push(*e),
                                     Msg::Flush(d) => { let _ = d.send(()); }
                                 }
                             }
-                            write(&wh, &mut *pending.lock().await).await;
+                            write(&wh, &mut pending).await;
                             let _ = done.send(());
                         }
                         None => {
-                            write(&wh, &mut *pending.lock().await).await;
+                            write(&wh, &mut pending).await;
                             break;
                         }
                     },
                     _ = tick.tick() => {
-                        write(&wh, &mut *pending.lock().await).await;
+                        write(&wh, &mut pending).await;
                         let today = Utc::now().date_naive();
                         if pruned != Some(today) {
                             prune(&wh, retention_days).await;

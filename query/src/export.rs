@@ -82,7 +82,7 @@ pub enum Encoder {
     Csv { header: bool },
     Arrow(Box<arrow::ipc::writer::StreamWriter<Vec<u8>>>),
     Parquet(Box<parquet::arrow::ArrowWriter<Vec<u8>>>),
-    Xlsx { book: Box<rust_xlsxwriter::Workbook>, row: u32, schema: SchemaRef },
+    Xlsx { book: Box<rust_xlsxwriter::Workbook>, row: u32 },
 }
 
 impl Encoder {
@@ -100,7 +100,7 @@ impl Encoder {
                 for (c, f) in schema.fields().iter().enumerate() {
                     sheet.write_string_with_format(0, c as u16, f.name(), &bold).map_err(err)?;
                 }
-                Encoder::Xlsx { book: Box::new(book), row: 1, schema }
+                Encoder::Xlsx { book: Box::new(book), row: 1 }
             }
         })
     }
@@ -154,12 +154,12 @@ impl Encoder {
                 }
                 Ok(std::mem::take(w.inner_mut()))
             }
-            Encoder::Xlsx { book, row, schema } => {
+            Encoder::Xlsx { book, row } => {
                 if *row as usize + b.num_rows() > XLSX_MAX_ROWS + 1 {
                     return Err(err(format!("the result has more rows than an Excel sheet holds ({XLSX_MAX_ROWS}); use CSV or Parquet, or narrow the query")));
                 }
                 let sheet = book.worksheet_from_index(0).map_err(err)?;
-                write_xlsx_rows(sheet, *row, b, schema)?;
+                write_xlsx_rows(sheet, *row, b)?;
                 *row += b.num_rows() as u32;
                 Ok(Vec::new())
             }
@@ -176,18 +176,13 @@ impl Encoder {
                 Ok(std::mem::take(w.get_mut()))
             }
             Encoder::Parquet(w) => w.into_inner().map_err(err),
-            Encoder::Xlsx { mut book, schema, row } => {
-                if row == 1 && schema.fields().is_empty() {
-                    return book.save_to_buffer().map_err(err);
-                }
-                book.save_to_buffer().map_err(err)
-            }
+            Encoder::Xlsx { mut book, .. } => book.save_to_buffer().map_err(err),
         }
     }
 }
 
 /// Numbers as numbers, dates as Excel dates, everything else as text.
-fn write_xlsx_rows(sheet: &mut rust_xlsxwriter::Worksheet, first_row: u32, b: &RecordBatch, _schema: &SchemaRef) -> Result<(), ArrowError> {
+fn write_xlsx_rows(sheet: &mut rust_xlsxwriter::Worksheet, first_row: u32, b: &RecordBatch) -> Result<(), ArrowError> {
     let date_fmt = rust_xlsxwriter::Format::new().set_num_format("yyyy-mm-dd");
     let text = rust_xlsxwriter::Format::new().set_font_name("Tahoma");
     let opts = FormatOptions::default();

@@ -43,10 +43,7 @@ impl SavedQueries {
     }
 
     async fn all(&self) -> Result<Vec<SavedQuery>, QueryError> {
-        match self.wh.read_doc(DOC).await? {
-            None => Ok(Vec::new()),
-            Some(b) => serde_json::from_slice(&b).map_err(|e| bad(format!("the saved queries _khlang/{DOC} are damaged: {e}"))),
-        }
+        Ok(self.wh.read_json_doc(DOC).await?.unwrap_or_default())
     }
 
     /// The queries `who` can see, their own first.
@@ -76,7 +73,7 @@ impl SavedQueries {
         let mut all = self.all().await?;
         all.retain(|x| !(x.owner == q.owner && x.name == q.name));
         all.push(q.clone());
-        self.wh.write_doc(DOC, serde_json::to_vec_pretty(&all).map_err(|e| bad(e.to_string()))?).await?;
+        self.wh.write_json_doc(DOC, &all).await?;
         Ok(q)
     }
 
@@ -93,7 +90,7 @@ impl SavedQueries {
         if all.len() == before {
             return Ok(false);
         }
-        self.wh.write_doc(DOC, serde_json::to_vec_pretty(&all).map_err(|e| bad(e.to_string()))?).await?;
+        self.wh.write_json_doc(DOC, &all).await?;
         Ok(true)
     }
 }

@@ -68,15 +68,11 @@ impl Users {
     }
 
     pub async fn list(&self) -> Result<Vec<User>, QueryError> {
-        match self.wh.read_doc(DOC).await? {
-            None => Ok(Vec::new()),
-            Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| bad(format!("the user list _khlang/{DOC} is damaged: {e}"))),
-        }
+        Ok(self.wh.read_json_doc(DOC).await?.unwrap_or_default())
     }
 
     async fn save(&self, users: &[User]) -> Result<(), QueryError> {
-        let bytes = serde_json::to_vec_pretty(users).map_err(|e| bad(e.to_string()))?;
-        Ok(self.wh.write_doc(DOC, bytes).await?)
+        Ok(self.wh.write_json_doc(DOC, &users).await?)
     }
 
     pub async fn get(&self, name: &str) -> Result<Option<User>, QueryError> {

@@ -602,7 +602,7 @@ async fn peek_n(socket: &TcpStream, n: usize) -> std::io::Result<Vec<u8>> {
 
 /// Checks the startup packet before pgwire reads it, so a malformed one is refused with a message
 /// (and logged) rather than the connection silently dropping. Answers SSL and GSS requests with
-/// "no" (Khlang listens on localhost or behind the office's TLS proxy). `Ok(false)` when refused.
+/// "no" (Khlang listens on localhost or behind the office's TLS proxy). `Ok(Err(message))` when refused.
 async fn check_startup(socket: &mut TcpStream) -> std::io::Result<Result<(), String>> {
     loop {
         let head = peek_n(socket, 8).await?;

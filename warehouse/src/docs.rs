@@ -34,4 +34,18 @@ impl Warehouse {
         store.put(&path, PutPayload::from(bytes)).await.map_err(|e| err(name, e))?;
         Ok(())
     }
+
+    /// The document parsed from JSON; `None` when it was never written.
+    pub async fn read_json_doc<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<Option<T>, WarehouseError> {
+        match self.read_doc(name).await? {
+            None => Ok(None),
+            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| err(name, format!("is damaged ({e}); restore it from a backup"))),
+        }
+    }
+
+    /// Replaces the document with `value` as JSON.
+    pub async fn write_json_doc<T: serde::Serialize>(&self, name: &str, value: &T) -> Result<(), WarehouseError> {
+        let bytes = serde_json::to_vec_pretty(value).map_err(|e| err(name, e))?;
+        self.write_doc(name, bytes).await
+    }
 }
