@@ -55,6 +55,13 @@ enum FormatArg {
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
+enum FileFormatArg {
+    Pdf,
+    Xlsx,
+    Html,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
 enum ReportFormat {
     Html,
     Xlsx,
@@ -127,6 +134,31 @@ enum Command {
         /// Write to this file instead of standard output.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Write four-domain information reports (ข้อมูลสารสนเทศ 4 ด้าน) as files: one area, some schools,
+    /// or every area in one batch, all from the same published data version.
+    Report {
+        /// Area codes (8 digits).
+        #[arg(long)]
+        area: Vec<String>,
+        /// School codes (10 digits).
+        #[arg(long)]
+        school: Vec<String>,
+        /// Every area in the warehouse.
+        #[arg(long)]
+        all_areas: bool,
+        /// Student snapshot (YYYY-MM-DD); the latest when absent.
+        #[arg(long)]
+        snapshot: Option<String>,
+        /// Fiscal year in Buddhist Era (e.g. 2569); the latest when absent.
+        #[arg(long)]
+        fiscal_year: Option<String>,
+        /// Formats, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "pdf,xlsx")]
+        format: Vec<FileFormatArg>,
+        /// Folder to write the files to.
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Serve the web app and the HTTP SQL API (--http, default 127.0.0.1:8080) and the PostgreSQL
     /// wire protocol (--pg, default 127.0.0.1:5433), and run the nightly load of the config file's
@@ -501,6 +533,47 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Report { area, school, all_areas, snapshot, fiscal_year, format, out } => {
+            use khlang_dashboards::batch::{self, FileFormat};
+            use khlang_dashboards::report::{Params, Subject};
+            let q = QueryService::new(Warehouse::open(&cfg.warehouse)?);
+            let params = Params::parse(snapshot.as_deref(), fiscal_year.as_deref())?;
+            let mut subjects = Vec::new();
+            let areas = if all_areas { batch::all_areas(&q).await? } else { area };
+            for a in areas {
+                subjects.push(Subject::parse("area", &a)?);
+            }
+            for s in school {
+                subjects.push(Subject::parse("school", &s)?);
+            }
+            if subjects.is_empty() {
+                anyhow::bail!("no report asked for: give --area CODE, --school CODE or --all-areas");
+            }
+            let formats: Vec<FileFormat> = format
+                .iter()
+                .map(|f| match f {
+                    FileFormatArg::Pdf => FileFormat::Pdf,
+                    FileFormatArg::Xlsx => FileFormat::Xlsx,
+                    FileFormatArg::Html => FileFormat::Html,
+                })
+                .collect();
+            let started = std::time::Instant::now();
+            let bar = progress_bar(subjects.len() as u64);
+            let done = |s: &Subject| {
+                match &bar {
+                    Some(b) => {
+                        b.inc(1);
+                        b.set_message(s.code().to_string());
+                    }
+                    None => tracing::info!(subject = s.code(), "report done"),
+                }
+            };
+            let files = batch::write(&q, &subjects, &params, &formats, &out, &done).await?;
+            if let Some(b) = &bar {
+                b.finish_and_clear();
+            }
+            eprintln!("wrote {} files for {} reports to {} in {:.1} s", files.len(), subjects.len(), out.display(), started.elapsed().as_secs_f64());
+        }
         Command::Demo { .. } => {
             let addr: SocketAddr = cfg.http.parse().with_context(|| format!("http address '{}' is not host:port", cfg.http))?;
             let dir = tempfile::Builder::new().prefix("khlang-demo-").tempdir()?;
@@ -521,8 +594,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             svc.users.add("demo", khlang_query::Role::Admin, None, None, password).await?;
             let sql_server = serve_sql(&demo_cfg, svc.clone()).await?;
             let pg = demo_cfg.pg.clone();
+            let area = svc.q.sql("SELECT min(area_code) FROM areas").await.ok().as_deref().and_then(khlang_query::scalar_string).unwrap_or_default();
             let server = khlang_dashboards::serve(svc.clone(), addr, |local| {
-                println!("Khlang demo: open http://{local}/ (Ctrl-C to stop)");
+                println!("Khlang demo: open http://{local}/login?next=/area/{area} for the area overview (Ctrl-C to stop)");
                 println!("  sign in as demo / {password} (admin); SQL: psql -h {} -p {} -U demo khlang", pg.split(':').next().unwrap_or("127.0.0.1"), pg.rsplit(':').next().unwrap_or("5433"));
             });
             tokio::select! {

@@ -1,8 +1,19 @@
-//! Khlang web app (axum, server-rendered HTML in Thai). For now the area's headline page; the full
-//! dashboards and the four-domain report build on this.
+//! Khlang web app (axum, server-rendered HTML in Thai): dashboards for directors, the four-domain
+//! information report as web page, PDF and XLSX, the open-data page, and the operators' pages.
 
+pub mod admin;
+pub mod batch;
+pub mod cache;
+pub mod charts;
+pub mod fonts;
+pub mod msg;
+pub mod pages;
+pub mod pdf;
+pub mod public;
 pub mod quality;
+pub mod report;
 pub mod thai;
+pub mod xlsx;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,7 +24,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use khlang_query::api::Caller;
-use khlang_query::{QueryService, Role, Scope, SqlService, scalar_i64, scalar_string};
+use khlang_query::{Principal, QueryService, Role, Scope, SqlService, scalar_string};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DashboardError {
@@ -24,9 +35,10 @@ pub enum DashboardError {
 }
 
 #[derive(Clone)]
-struct AppState {
+pub struct AppState {
     query: Arc<QueryService>,
     svc: SqlService,
+    reports: cache::ReportCache,
 }
 
 impl axum::extract::FromRef<AppState> for SqlService {
@@ -36,9 +48,21 @@ impl axum::extract::FromRef<AppState> for SqlService {
 }
 
 pub fn router(svc: SqlService) -> Router {
-    let state = AppState { query: Arc::new(svc.q.clone()), svc: svc.clone() };
+    let state = AppState { query: Arc::new(svc.q.clone()), svc: svc.clone(), reports: cache::ReportCache::default() };
     Router::new()
-        .route("/", get(home))
+        .route("/", get(pages::routes::home))
+        .route("/area/{code}", get(pages::routes::area))
+        .route("/area/{code}/districts/{district}", get(pages::routes::district))
+        .route("/area/{code}/{page}", get(pages::routes::area_page))
+        .route("/school/{code}", get(pages::routes::school))
+        .route("/school/{code}/{page}", get(pages::routes::school_page))
+        .route("/reports/{kind}/{file}", get(pages::routes::report))
+        .route("/public", get(public::page))
+        .route("/public/data/{file}", get(public::download))
+        .route("/admin/ingest", get(admin::ingest))
+        .route("/admin/usage", get(admin::usage))
+        .route("/logout", get(logout))
+        .route("/static/fonts/{file}", get(font_file))
         .route("/quality", get(quality_page))
         .route("/login", get(login_form).post(login_submit))
         .route("/saved", get(saved_list))
@@ -112,7 +136,7 @@ async fn login_submit(State(st): State<AppState>, axum::extract::ConnectInfo(add
 }
 
 /// Sends a visitor who has not signed in to the sign-in page.
-fn sign_in_first(next: &str) -> Response {
+pub(crate) fn sign_in_first(next: &str) -> Response {
     (StatusCode::SEE_OTHER, [(axum::http::header::LOCATION, format!("/login?next={}", url_encode(next)))]).into_response()
 }
 
@@ -120,6 +144,53 @@ fn url_encode(s: &str) -> String {
     s.bytes()
         .map(|b| if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
         .collect()
+}
+
+/// Ends the web session: the token is forgotten and the cookie cleared.
+async fn logout(State(st): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    let prefix = format!("{}=", khlang_query::api::COOKIE);
+    for c in headers.get_all(axum::http::header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')) {
+        if let Some(t) = c.trim().strip_prefix(&prefix) {
+            st.svc.revoke_token(t);
+        }
+    }
+    (
+        StatusCode::SEE_OTHER,
+        [(axum::http::header::SET_COOKIE, format!("{}=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0", khlang_query::api::COOKIE)), (axum::http::header::LOCATION, "/login".to_string())],
+    )
+        .into_response()
+}
+
+/// The bundled Thai font, so pages and charts look the same as the PDF on every machine.
+async fn font_file(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
+    let bytes = match file.as_str() {
+        "Laksaman.ttf" => fonts::REGULAR,
+        "Laksaman-Bold.ttf" => fonts::BOLD,
+        _ => return pages::error_page(StatusCode::NOT_FOUND, "ไม่มีไฟล์นี้"),
+    };
+    ([(axum::http::header::CONTENT_TYPE, "font/ttf"), (axum::http::header::CACHE_CONTROL, "public, max-age=604800")], bytes).into_response()
+}
+
+/// A page of the app: the navigation for this user's role around `body`.
+pub(crate) fn shell(who: &Principal, title: &str, body: &str) -> String {
+    let mut nav = vec![("/", "หน้าแรก"), ("/public", "ข้อมูลเผยแพร่")];
+    if who.role != Role::Public {
+        nav.push(("/saved", "คำสั่งที่บันทึกไว้"));
+        nav.push(("/quality", "คุณภาพข้อมูล"));
+    }
+    if matches!(who.role, Role::Admin | Role::Analyst) {
+        nav.push(("/admin/ingest", "การนำเข้าข้อมูล"));
+    }
+    if who.role == Role::Admin {
+        nav.push(("/admin/usage", "สถิติการใช้งาน"));
+    }
+    let links: Vec<String> = nav.iter().map(|(h, l)| format!("<a href=\"{h}\">{l}</a>")).collect();
+    let user = if who.role == Role::Public {
+        "<a href=\"/login\">เข้าสู่ระบบ</a>".to_string()
+    } else {
+        format!("{} ({}) · <a href=\"/logout\">ออกจากระบบ</a>", thai::escape(&who.user), thai::role(who.role))
+    };
+    thai::page(title, &format!("<nav class=\"top\">{} <span class=\"user\">{user}</span></nav>{body}", links.join(" ")))
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -194,77 +265,6 @@ async fn quality_page(State(st): State<AppState>, caller: Caller, axum::extract:
         "html" => (StatusCode::OK, Html(report.html())).into_response(),
         other => (StatusCode::BAD_REQUEST, format!("format '{other}' is not html, csv or xlsx")).into_response(),
     }
-}
-
-/// Headline figures of the latest snapshot, each computed by one SQL query.
-struct Headline {
-    label: &'static str,
-    value: Option<i64>,
-    unit: &'static str,
-}
-
-async fn figure(q: &QueryService, sql: &str) -> Option<i64> {
-    match q.sql(sql).await {
-        Ok(b) => scalar_i64(&b),
-        Err(e) => {
-            tracing::warn!(error = %e, sql, "headline query failed");
-            None
-        }
-    }
-}
-
-async fn home(State(st): State<AppState>) -> Response {
-    let q = &st.query;
-    let latest = "(SELECT max(snapshot_date) FROM school_snapshot_summary)";
-    let snapshot = q.sql(&format!("SELECT {latest}")).await.ok().as_deref().and_then(scalar_string);
-    let Some(snapshot) = snapshot.filter(|s| !s.is_empty()) else {
-        return (StatusCode::OK, Html(thai::page("คลังข้อมูล", "<p>ยังไม่มีข้อมูลในคลัง: ให้นำเข้าข้อมูลด้วย <code>khlang ingest</code> ก่อน</p>"))).into_response();
-    };
-    let s = format!("snapshot_date = DATE '{snapshot}'");
-    let heads = vec![
-        Headline { label: "โรงเรียน", value: figure(q, &format!("SELECT count(*) FROM school_snapshot_summary WHERE {s}")).await, unit: "แห่ง" },
-        Headline { label: "นักเรียน", value: figure(q, &format!("SELECT sum(students) FROM school_snapshot_summary WHERE {s}")).await, unit: "คน" },
-        Headline { label: "ครู", value: figure(q, &format!("SELECT sum(teachers) FROM school_snapshot_summary WHERE {s}")).await, unit: "คน" },
-        Headline { label: "ห้องเรียน", value: figure(q, &format!("SELECT sum(classrooms) FROM school_snapshot_summary WHERE {s}")).await, unit: "ห้อง" },
-        Headline {
-            label: "โรงเรียนขนาดเล็ก",
-            value: figure(q, &format!("SELECT count(*) FROM school_snapshot_summary WHERE {s} AND size_band = 'small'")).await,
-            unit: "แห่ง",
-        },
-        Headline {
-            label: "โรงเรียนที่ขาดครู",
-            value: figure(q, &format!("SELECT count(*) FROM school_snapshot_summary WHERE {s} AND teacher_gap < 0")).await,
-            unit: "แห่ง",
-        },
-        Headline {
-            label: "ครูขาดรวม",
-            value: figure(q, &format!("SELECT -sum(teacher_gap) FROM school_snapshot_summary WHERE {s} AND teacher_gap < 0")).await,
-            unit: "อัตรา",
-        },
-        Headline {
-            label: "งบประมาณจัดสรรปีงบประมาณล่าสุด",
-            value: figure(q, "SELECT CAST(sum(allocated_baht) AS BIGINT) FROM budget_lines WHERE fiscal_year = (SELECT max(fiscal_year) FROM budget_lines)").await,
-            unit: "บาท",
-        },
-    ];
-    let areas = q.sql("SELECT area_name FROM areas ORDER BY area_code").await.ok().and_then(|b| khlang_query::format(&b, khlang_query::Format::Csv).ok()).unwrap_or_default();
-    let area_names: Vec<String> = areas.lines().skip(1).map(|l| thai::escape(l.trim_matches('"'))).collect();
-    let mut body = format!(
-        "<p class=\"meta\">ข้อมูล ณ วันที่ {} · {}</p><section class=\"cards\">",
-        thai::date_be(&snapshot),
-        area_names.join(", ")
-    );
-    for h in heads {
-        body.push_str(&format!(
-            "<div class=\"card\"><div class=\"label\">{}</div><div class=\"value\" data-figure=\"{}\">{}</div><div class=\"unit\">{}</div></div>",
-            h.label,
-            h.label,
-            h.value.map(thai::number).unwrap_or_else(|| "–".into()),
-            h.unit
-        ));
-    }
-    body.push_str("</section>");
-    (StatusCode::OK, Html(thai::page("ภาพรวมเขตพื้นที่การศึกษา", &body))).into_response()
 }
 
 /// The saved queries a signed-in user can run: their own and those shared with their area.

@@ -83,6 +83,14 @@ pub fn explanations() -> BTreeMap<String, Explanation> {
     out
 }
 
+/// A rule's short Thai name (its explanation up to the first colon), for charts and summaries.
+pub fn rule_th(rule: &str) -> String {
+    match explanations().get(rule) {
+        Some(e) => e.explanation.split(':').next().unwrap_or(rule).trim().to_string(),
+        None => rule.to_string(),
+    }
+}
+
 fn explain<'a>(ex: &'a BTreeMap<String, Explanation>, rule: &str) -> (&'a str, &'a str) {
     match ex.get(rule) {
         Some(e) => (&e.explanation, &e.fix),

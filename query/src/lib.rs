@@ -16,9 +16,10 @@ use std::sync::{Arc, Mutex};
 
 use arrow::record_batch::RecordBatch;
 pub use datafusion::prelude::SessionContext;
-use khlang_warehouse::{Commit, Warehouse, WarehouseError};
+use khlang_warehouse::{Warehouse, WarehouseError};
 
 pub use access::{Principal, Role, Scope};
+pub use khlang_warehouse::{Commit, reference};
 pub use service::SqlService;
 
 /// SQL options for users' statements: queries only (no DDL, no DML such as `COPY … TO 'file'`, no

@@ -5,6 +5,7 @@
 
 mod bad_input;
 mod crash;
+mod dashboards;
 mod pg;
 mod quality;
 mod schedule;

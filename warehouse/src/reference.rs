@@ -8,6 +8,7 @@ const GRADES_CSV: &str = include_str!("../../data/grades.csv");
 const SIZE_BANDS_CSV: &str = include_str!("../../data/size_bands.csv");
 const SUBSIDY_CSV: &str = include_str!("../../data/subsidy_rates.csv");
 const STAFFING_CSV: &str = include_str!("../../data/staffing_rules.csv");
+const TARGETS_CSV: &str = include_str!("../../data/disbursement_targets.csv");
 
 #[derive(Debug, Clone)]
 pub struct Province {
@@ -213,6 +214,22 @@ pub fn required_teachers(by_level: [i64; 4]) -> i64 {
             (n + r - 1) / r
         })
         .sum()
+}
+
+/// Cumulative disbursement target (percent of the allocation) by the end of `quarter` of `fiscal_year`.
+pub fn disbursement_target(fiscal_year: i32, quarter: i32) -> Option<f64> {
+    static TARGETS: OnceLock<Vec<(i32, Option<i32>, i32, f64)>> = OnceLock::new();
+    let rows = TARGETS.get_or_init(|| {
+        TARGETS_CSV
+            .lines()
+            .skip(1)
+            .filter_map(|l| {
+                let f = fields(l);
+                Some((f.first()?.parse().ok()?, f.get(1).and_then(|t| t.parse().ok()), f.get(2)?.parse().ok()?, f.get(3)?.parse().ok()?))
+            })
+            .collect()
+    });
+    rows.iter().filter(|(from, to, q, _)| *q == quarter && fiscal_year >= *from && to.is_none_or(|t| fiscal_year <= t)).map(|r| r.3).next_back()
 }
 
 /// Fiscal year (BE) and quarter 1..4 of a date given as CE year and month.

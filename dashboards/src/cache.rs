@@ -1,0 +1,139 @@
+//! Reports and rendered pages cached by the published warehouse state they were computed from: a new
+//! load publishes a new state and everything cached is dropped with the old one.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use khlang_query::{Commit, Principal, SqlService};
+use tokio::sync::OnceCell;
+
+use crate::report::{self, Params, Report, ReportError, Subject};
+
+/// How often the published state is looked up; in between, pages are served from the cache.
+const RECHECK: Duration = Duration::from_secs(1);
+/// A bound on cached entries (areas × snapshots × pages); past it the cache starts again.
+const MAX_ENTRIES: usize = 20_000;
+
+/// Codes and names of every area and school in the published state, to tell "no such area" (404)
+/// from "not yours" (403) before anything is computed.
+#[derive(Debug, Default)]
+pub struct Directory {
+    pub areas: HashMap<String, String>,
+    /// school code → (area code, school name, district code)
+    pub schools: HashMap<String, (String, String, String)>,
+}
+
+type Slot<T> = Arc<OnceCell<Arc<T>>>;
+
+#[derive(Default)]
+struct State {
+    seq: u64,
+    checked: Option<Instant>,
+    commit: Option<Arc<Commit>>,
+    directory: Slot<Directory>,
+    reports: HashMap<(Subject, Params), Slot<Report>>,
+    rendered: HashMap<String, Arc<Vec<u8>>>,
+}
+
+#[derive(Clone, Default)]
+pub struct ReportCache {
+    state: Arc<Mutex<State>>,
+}
+
+impl ReportCache {
+    /// The latest published state (looked up at most once a second), dropping what was cached for an older one.
+    pub async fn commit(&self, svc: &SqlService) -> Result<Option<Arc<Commit>>, ReportError> {
+        if let Ok(s) = self.state.lock()
+            && s.checked.is_some_and(|t| t.elapsed() < RECHECK)
+        {
+            return Ok(s.commit.clone());
+        }
+        let commit = svc.q.warehouse().committed().await.map_err(|e| ReportError::Query(e.to_string()))?.map(Arc::new);
+        let seq = commit.as_ref().map_or(0, |c| c.seq);
+        if let Ok(mut s) = self.state.lock() {
+            if s.seq != seq || s.checked.is_none() {
+                *s = State { seq, ..State::default() };
+                s.commit = commit.clone();
+            }
+            s.checked = Some(Instant::now());
+        }
+        Ok(commit)
+    }
+
+    fn slot<T>(&self, pick: impl FnOnce(&mut State) -> Slot<T>) -> Slot<T> {
+        match self.state.lock() {
+            Ok(mut s) => pick(&mut s),
+            Err(_) => Arc::new(OnceCell::new()),
+        }
+    }
+
+    pub async fn directory(&self, svc: &SqlService) -> Result<Arc<Directory>, ReportError> {
+        let commit = self.commit(svc).await?;
+        let slot = self.slot(|s| s.directory.clone());
+        slot.get_or_try_init(|| async {
+            let ctx = svc.q.session_for_commit(&Principal::local_admin(), commit.as_deref()).await?;
+            let mut d = Directory::default();
+            if ctx.table_exist("areas").unwrap_or(false) {
+                let b = ctx.sql("SELECT area_code, area_name FROM areas").await.map_err(q)?.collect().await.map_err(q)?;
+                for r in report::cells(&b)? {
+                    d.areas.insert(r[0].text(), r[1].text());
+                }
+            }
+            if ctx.table_exist("schools").unwrap_or(false) {
+                let b = ctx.sql("SELECT school_code, area_code, school_name, district_code FROM schools").await.map_err(q)?.collect().await.map_err(q)?;
+                for r in report::cells(&b)? {
+                    d.schools.insert(r[0].text(), (r[1].text(), r[2].text(), r[3].text()));
+                }
+            }
+            Ok::<_, ReportError>(Arc::new(d))
+        })
+        .await
+        .cloned()
+    }
+
+    /// The report of `subject`, computed once per published state through `who`'s own session.
+    /// Callers check that `who` may see `subject` first: a cached report is only ever that subject's rows.
+    pub async fn report(&self, svc: &SqlService, who: &Principal, subject: &Subject, params: &Params) -> Result<Arc<Report>, ReportError> {
+        let commit = self.commit(svc).await?;
+        let key = (subject.clone(), params.clone());
+        let slot = self.slot(|s| {
+            if s.reports.len() > MAX_ENTRIES {
+                s.reports.clear();
+            }
+            s.reports.entry(key).or_default().clone()
+        });
+        slot.get_or_try_init(|| async {
+            let ctx = svc.q.session_for_commit(who, commit.as_deref()).await?;
+            let public = svc.q.session_for_commit(&Principal::public(), commit.as_deref()).await?;
+            Ok::<_, ReportError>(Arc::new(report::build(&ctx, &public, commit.as_deref(), subject, params).await?))
+        })
+        .await
+        .cloned()
+    }
+
+    /// A rendering (page body, PDF, XLSX) of the current state, made once.
+    pub fn rendered(&self, key: &str) -> Option<Arc<Vec<u8>>> {
+        self.state.lock().ok()?.rendered.get(key).cloned()
+    }
+
+    pub fn keep(&self, key: String, bytes: Vec<u8>) -> Arc<Vec<u8>> {
+        let bytes = Arc::new(bytes);
+        if let Ok(mut s) = self.state.lock() {
+            if s.rendered.len() > MAX_ENTRIES {
+                s.rendered.clear();
+            }
+            s.rendered.insert(key, bytes.clone());
+        }
+        bytes
+    }
+
+    /// The sequence number of the state cached now (part of rendering keys).
+    pub fn seq(&self) -> u64 {
+        self.state.lock().map_or(0, |s| s.seq)
+    }
+}
+
+fn q(e: impl std::fmt::Display) -> ReportError {
+    ReportError::Query(e.to_string())
+}
