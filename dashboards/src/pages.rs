@@ -43,11 +43,8 @@ fn report_error(e: ReportError) -> Response {
 }
 
 /// The signed-in caller, or a redirect to the sign-in page (also when the session has expired).
-fn signed_in(caller: Result<Caller, ApiError>, here: &str) -> Result<Caller, Response> {
-    match caller {
-        Ok(c) if c.who.role != Role::Public => Ok(c),
-        _ => Err(crate::sign_in_first(here)),
-    }
+fn signed_in(caller: Result<Caller, ApiError>) -> Option<Caller> {
+    caller.ok().filter(|c| c.who.role != Role::Public)
 }
 
 /// May `who` see `subject`? Unknown codes are 404 whoever asks; known ones outside the scope are 403.
@@ -72,7 +69,7 @@ async fn authorize(st: &AppState, who: &Principal, subject: &Subject) -> Result<
 
 /// Everything a subject page needs: the caller checked, the report computed (or cached).
 async fn load(st: &AppState, caller: Result<Caller, ApiError>, subject: Result<Subject, ReportError>, choice: &Choice, here: &str, what: &str) -> Result<(Caller, Arc<Report>), Response> {
-    let caller = signed_in(caller, here)?;
+    let caller = signed_in(caller).ok_or_else(|| crate::sign_in_first(here))?;
     let params = Params::parse(choice.snapshot.as_deref(), choice.fiscal_year.as_deref()).map_err(report_error)?;
     let subject = subject.map_err(report_error)?;
     authorize(st, &caller.who, &subject).await?;

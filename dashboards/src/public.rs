@@ -17,11 +17,12 @@ pub struct Area {
     area: Option<String>,
 }
 
-fn area_code(a: &Area) -> Result<Option<String>, Response> {
+/// The area asked for, or the reason it is not an area code.
+fn area_code(a: &Area) -> Result<Option<String>, String> {
     match a.area.as_deref().filter(|s| !s.is_empty()) {
         None => Ok(None),
         Some(c) if c.len() == 8 && c.bytes().all(|b| b.is_ascii_digit()) => Ok(Some(c.to_string())),
-        Some(c) => Err(error_page(StatusCode::BAD_REQUEST, &format!("area code '{c}' is not 8 digits"))),
+        Some(c) => Err(format!("area code '{c}' is not 8 digits")),
     }
 }
 
@@ -48,7 +49,7 @@ fn table(key: &'static str, title: String, columns: &[(&str, Kind)], rows: Vec<V
 pub async fn page(State(st): State<AppState>, caller: Result<Caller, ApiError>, Query(a): Query<Area>) -> Response {
     let area = match area_code(&a) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(m) => return error_page(StatusCode::BAD_REQUEST, &m),
     };
     let dir = match st.reports.directory(&st.svc).await {
         Ok(d) => d,
@@ -146,7 +147,7 @@ pub async fn download(State(st): State<AppState>, Path(file): Path<String>, Quer
     };
     let area = match area_code(&a) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(m) => return error_page(StatusCode::BAD_REQUEST, &m),
     };
     let ctx = match public_session(&st).await {
         Ok(c) => c,

@@ -207,14 +207,14 @@ fn pdf_and_xlsx_reports_read_back() {
     let personnel = book.worksheet_range("ด้านการบริหารงานบุคคล").unwrap();
     let row = personnel.rows().find(|r| r.first().map(|c| c.to_string()) == Some("ครูขาดเกณฑ์".into())).expect("a shortage row");
     assert_eq!(row[1], calamine::Data::Float(shortage as f64));
-    assert!(personnel.rows().any(|r| r.iter().any(|c| c.to_string() == "ครูตามเกณฑ์")), "Thai headers");
+    assert!(personnel.rows().any(|r| r.iter().any(|c| *c == "ครูตามเกณฑ์")), "Thai headers");
 }
 
 fn group(n: i64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -30,24 +30,31 @@ pub struct Server {
 
 impl Server {
     pub fn start(env: &Env, extra_env: &[(&str, &str)]) -> Server {
-        let (http, pg) = (free_port(), free_port());
-        let mut cmd = env.cmd();
-        cmd.env("KHLANG_HTTP", format!("127.0.0.1:{http}")).env("KHLANG_PG", format!("127.0.0.1:{pg}")).env("KHLANG_SCHEDULE", "0 2 * * *");
-        for (k, v) in extra_env {
-            cmd.env(k, v);
-        }
-        let child = cmd.arg("serve").stdout(Stdio::null()).stderr(Stdio::from(std::fs::File::create(env.path("serve.log")).unwrap())).spawn().unwrap();
-        let s = Server { child, http, pg };
-        let t0 = Instant::now();
-        loop {
-            let up = std::net::TcpStream::connect(("127.0.0.1", pg)).is_ok() && s.curl(&["/healthz"]).0 == 200;
-            if up {
-                break;
+        // A port picked free can be taken by another test before serve binds it: then serve exits
+        // ("cannot listen") and we try other ports.
+        for _attempt in 0..3 {
+            let (http, pg) = (free_port(), free_port());
+            let mut cmd = env.cmd();
+            cmd.env("KHLANG_HTTP", format!("127.0.0.1:{http}")).env("KHLANG_PG", format!("127.0.0.1:{pg}")).env("KHLANG_SCHEDULE", "0 2 * * *");
+            for (k, v) in extra_env {
+                cmd.env(k, v);
             }
-            assert!(t0.elapsed() < Duration::from_secs(60), "serve did not come up: {}", std::fs::read_to_string(env.path("serve.log")).unwrap_or_default());
-            std::thread::sleep(Duration::from_millis(200));
+            let child = cmd.arg("serve").stdout(Stdio::null()).stderr(Stdio::from(std::fs::File::create(env.path("serve.log")).unwrap())).spawn().unwrap();
+            let mut s = Server { child, http, pg };
+            let t0 = Instant::now();
+            loop {
+                let up = std::net::TcpStream::connect(("127.0.0.1", pg)).is_ok() && s.curl(&["/healthz"]).0 == 200;
+                if up {
+                    return s;
+                }
+                if s.child.try_wait().unwrap().is_some() {
+                    break;
+                }
+                assert!(t0.elapsed() < Duration::from_secs(90), "serve did not come up: {}", std::fs::read_to_string(env.path("serve.log")).unwrap_or_default());
+                std::thread::sleep(Duration::from_millis(200));
+            }
         }
-        s
+        panic!("serve exited three times: {}", std::fs::read_to_string(env.path("serve.log")).unwrap_or_default());
     }
 
     /// curl with these arguments (the last is the path); returns status and body.

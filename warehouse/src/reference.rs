@@ -218,7 +218,9 @@ pub fn required_teachers(by_level: [i64; 4]) -> i64 {
 
 /// Cumulative disbursement target (percent of the allocation) by the end of `quarter` of `fiscal_year`.
 pub fn disbursement_target(fiscal_year: i32, quarter: i32) -> Option<f64> {
-    static TARGETS: OnceLock<Vec<(i32, Option<i32>, i32, f64)>> = OnceLock::new();
+    /// fiscal year from, fiscal year to (open when `None`), quarter, cumulative percent
+    type Target = (i32, Option<i32>, i32, f64);
+    static TARGETS: OnceLock<Vec<Target>> = OnceLock::new();
     let rows = TARGETS.get_or_init(|| {
         TARGETS_CSV
             .lines()
