@@ -142,7 +142,8 @@ def timed(fn, runs=3):
     return statistics.median(ts), rows
 
 
-def main():
+def prepare():
+    """The work folder's warehouse (generated and loaded on first use) and the environment for khlang."""
     a, work = work_args()
     pull, wh = os.path.join(work, "pull"), os.path.join(work, "warehouse")
     env = dict(os.environ, KHLANG_SECRET_FILE=os.path.join(work, "secret.key"), KHLANG_LOG="warn", KHLANG_WAREHOUSE=wh)
@@ -150,6 +151,11 @@ def main():
         subprocess.run([KHLANG, "generate", "--scale", a.scale, "--seed", "1", "--style", "utf8-english", "--out", pull], env=env, check=True)
     if not os.path.isdir(os.path.join(wh, "_khlang", "commits")):
         subprocess.run([KHLANG, "ingest", "--from", pull], env=env, check=True)
+    return wh, env
+
+
+def main():
+    wh, env = prepare()
     subprocess.run([KHLANG, "user", "add", "bench", "--role", "analyst"], env=env, check=True, input=PASSWORD + "\n", text=True, capture_output=True)
 
     http, pg = free_port(), free_port()

@@ -26,8 +26,8 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from national import KHLANG, work_args  # noqa: E402
-from analyst import duck_connect, free_port  # noqa: E402
+from national import KHLANG  # noqa: E402
+from analyst import duck_connect, free_port, prepare  # noqa: E402
 
 import psycopg  # noqa: E402
 
@@ -108,13 +108,7 @@ def wrk(base, path, cookie, script):
 
 
 def main():
-    a, work = work_args()
-    pull, wh = os.path.join(work, "pull"), os.path.join(work, "warehouse")
-    env = dict(os.environ, KHLANG_SECRET_FILE=os.path.join(work, "secret.key"), KHLANG_LOG="warn", KHLANG_WAREHOUSE=wh)
-    if not os.path.isdir(pull):
-        subprocess.run([KHLANG, "generate", "--scale", a.scale, "--seed", "1", "--style", "utf8-english", "--out", pull], env=env, check=True)
-    if not os.path.isdir(os.path.join(wh, "_khlang", "commits")):
-        subprocess.run([KHLANG, "ingest", "--from", pull], env=env, check=True)
+    wh, env = prepare()
     con = duck_connect(wh)
     areas = [r[0] for r in con.execute("SELECT DISTINCT area_code FROM schools ORDER BY 1").fetchall()]
     area = areas[len(areas) // 2]

@@ -78,6 +78,18 @@ fn text_style(size: u32) -> TextStyle<'static> {
     TextStyle::from((FONT, size).into_font()).color(&BLACK)
 }
 
+type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
+
+/// A white canvas with the chart's title and legend; returns it and the area left for the plot.
+fn frame<'a>(out: &'a mut String, height: u32, t: &str, names: &[String]) -> Result<(Area<'a>, Area<'a>), String> {
+    let root = SVGBackend::with_string(out, (WIDTH, height)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    title(&root, t)?;
+    legend(&root, names)?;
+    let (_, area) = root.split_vertically(TITLE_H + LEGEND_H);
+    Ok((root, area))
+}
+
 fn title<DB: DrawingBackend>(root: &DrawingArea<DB, plotters::coord::Shift>, t: &str) -> Drawn {
     root.draw(&Text::new(t.to_string(), (12, 10), text_style(20))).map_err(err)
 }
@@ -112,11 +124,7 @@ fn bars(out: &mut String, t: &Table, stacked: bool) -> Drawn {
         series.iter().flat_map(|s| s.1.iter().copied()).fold(0.0, f64::max)
     };
     let xmax = nice(max);
-    let root = SVGBackend::with_string(out, (WIDTH, height)).into_drawing_area();
-    root.fill(&WHITE).map_err(err)?;
-    title(&root, &t.title)?;
-    legend(&root, &series.iter().map(|s| s.0.clone()).collect::<Vec<_>>())?;
-    let (_, area) = root.split_vertically(TITLE_H + LEGEND_H);
+    let (root, area) = frame(out, height, &t.title, &series.iter().map(|s| s.0.clone()).collect::<Vec<_>>())?;
     let mut chart = ChartBuilder::on(&area).margin_right(24).x_label_area_size(34).y_label_area_size(250).build_cartesian_2d(0f64..xmax, 0f64..n as f64).map_err(err)?;
     chart
         .configure_mesh()
@@ -145,7 +153,10 @@ fn bars(out: &mut String, t: &Table, stacked: bool) -> Drawn {
                 let h = 0.8 / k as f64;
                 (0.0, v, top - 0.1 - h * (j + 1) as f64, top - 0.1 - h * j as f64)
             };
-            chart.draw_series(std::iter::once(Rectangle::new([(x0, y0), (x1, y1)], c.filled()))).map_err(err)?;
+            // Nothing to draw for a zero (an empty rectangle is invalid SVG for other readers).
+            if v > 0.0 {
+                chart.draw_series(std::iter::once(Rectangle::new([(x0, y0), (x1, y1)], c.filled()))).map_err(err)?;
+            }
             if stacked {
                 start += v;
             }
@@ -165,11 +176,7 @@ fn pyramid(out: &mut String, t: &Table) -> Drawn {
     };
     let max = nice(male.iter().chain(female.iter()).copied().fold(0.0, f64::max));
     let height = TITLE_H + LEGEND_H + 26 * n as u32 + 44;
-    let root = SVGBackend::with_string(out, (WIDTH, height)).into_drawing_area();
-    root.fill(&WHITE).map_err(err)?;
-    title(&root, &t.title)?;
-    legend(&root, &series.iter().map(|s| s.0.clone()).collect::<Vec<_>>())?;
-    let (_, area) = root.split_vertically(TITLE_H + LEGEND_H);
+    let (root, area) = frame(out, height, &t.title, &series.iter().map(|s| s.0.clone()).collect::<Vec<_>>())?;
     let mut chart = ChartBuilder::on(&area).margin_right(24).x_label_area_size(34).y_label_area_size(60).build_cartesian_2d(-max..max, 0f64..n as f64).map_err(err)?;
     chart
         .configure_mesh()
@@ -187,7 +194,8 @@ fn pyramid(out: &mut String, t: &Table) -> Drawn {
         let y = i as f64;
         let (px, py) = chart.backend_coord(&(-max, y + 0.5));
         root.draw(&Text::new(cat.clone(), (px - 8, py), text_style(15).pos(Pos::new(HPos::Right, VPos::Center)))).map_err(err)?;
-        chart.draw_series([Rectangle::new([(-male[i], y + 0.12), (0.0, y + 0.88)], PALETTE[0].filled()), Rectangle::new([(0.0, y + 0.12), (female[i], y + 0.88)], PALETTE[1].filled())]).map_err(err)?;
+        let bars = [(male[i] > 0.0).then(|| Rectangle::new([(-male[i], y + 0.12), (0.0, y + 0.88)], PALETTE[0].filled())), (female[i] > 0.0).then(|| Rectangle::new([(0.0, y + 0.12), (female[i], y + 0.88)], PALETTE[1].filled()))];
+        chart.draw_series(bars.into_iter().flatten()).map_err(err)?;
     }
     root.present().map_err(err)
 }
@@ -212,11 +220,7 @@ fn trend(out: &mut String, t: &Table) -> Drawn {
     let Some((name, values)) = series.first() else { return Err("no series".into()) };
     let ymax = nice(values.iter().copied().fold(0.0, f64::max));
     let height = TITLE_H + LEGEND_H + 300;
-    let root = SVGBackend::with_string(out, (WIDTH, height)).into_drawing_area();
-    root.fill(&WHITE).map_err(err)?;
-    title(&root, &t.title)?;
-    legend(&root, std::slice::from_ref(name))?;
-    let (_, area) = root.split_vertically(TITLE_H + LEGEND_H);
+    let (root, area) = frame(out, height, &t.title, std::slice::from_ref(name))?;
     let mut chart = ChartBuilder::on(&area).margin_right(30).margin_left(10).x_label_area_size(40).y_label_area_size(70).build_cartesian_2d(-0.5f64..n as f64 - 0.5, 0f64..ymax).map_err(err)?;
     chart
         .configure_mesh()
@@ -251,11 +255,7 @@ fn progress(out: &mut String, t: &Table) -> Drawn {
         _ => return Err("needs the done and target columns".into()),
     };
     let height = TITLE_H + LEGEND_H + 300;
-    let root = SVGBackend::with_string(out, (WIDTH, height)).into_drawing_area();
-    root.fill(&WHITE).map_err(err)?;
-    title(&root, &t.title)?;
-    legend(&root, &series.iter().map(|s| s.0.clone()).collect::<Vec<_>>())?;
-    let (_, area) = root.split_vertically(TITLE_H + LEGEND_H);
+    let (root, area) = frame(out, height, &t.title, &series.iter().map(|s| s.0.clone()).collect::<Vec<_>>())?;
     let mut chart = ChartBuilder::on(&area).margin_right(30).margin_left(10).x_label_area_size(40).y_label_area_size(60).build_cartesian_2d(-0.5f64..n as f64 - 0.5, 0f64..110.0).map_err(err)?;
     chart
         .configure_mesh()
@@ -269,8 +269,8 @@ fn progress(out: &mut String, t: &Table) -> Drawn {
         .bold_line_style(RGBColor(0xd6, 0xde, 0xe8))
         .draw()
         .map_err(err)?;
-    chart.draw_series(done.iter().enumerate().map(|(i, v)| Rectangle::new([(i as f64 - 0.3, 0.0), (i as f64 + 0.3, v.min(110.0))], PALETTE[0].filled()))).map_err(err)?;
-    for (i, v) in done.iter().enumerate() {
+    chart.draw_series(done.iter().enumerate().filter(|(_, v)| **v > 0.0).map(|(i, v)| Rectangle::new([(i as f64 - 0.3, 0.0), (i as f64 + 0.3, v.min(110.0))], PALETTE[0].filled()))).map_err(err)?;
+    for (i, v) in done.iter().enumerate().filter(|(_, v)| **v > 0.0) {
         let (px, py) = chart.backend_coord(&(i as f64, v.min(110.0)));
         root.draw(&Text::new(format!("{}%", thai::decimal(*v, 1)), (px, py - 6), text_style(14).pos(Pos::new(HPos::Center, VPos::Bottom)))).map_err(err)?;
     }

@@ -53,6 +53,8 @@ pub fn router(svc: SqlService) -> Router {
         .route("/", get(pages::routes::home))
         .route("/area/{code}", get(pages::routes::area))
         .route("/area/{code}/districts/{district}", get(pages::routes::district))
+        .route("/area/{code}/chart/{file}", get(pages::routes::area_chart))
+        .route("/school/{code}/chart/{file}", get(pages::routes::school_chart))
         .route("/area/{code}/{page}", get(pages::routes::area_page))
         .route("/school/{code}", get(pages::routes::school))
         .route("/school/{code}/{page}", get(pages::routes::school_page))

@@ -119,15 +119,25 @@ pub fn table_html(t: &Table) -> String {
 
 /// A chart with its title and, for readers who cannot see it, the same figures as a table.
 pub fn chart_html(c: &Chart) -> String {
+    chart_with_picture(c, None)
+}
+
+/// A chart of a report, with a link to it as a PNG picture (for slides and letters).
+fn report_chart(r: &Report, c: &Chart) -> String {
+    chart_with_picture(c, Some(&format!("{}/chart/{}.png{}", base(r), c.table.key, params_of(r))))
+}
+
+fn chart_with_picture(c: &Chart, png: Option<&str>) -> String {
     if c.table.rows.is_empty() {
         return format!("<p class=\"meta\">{}: ไม่มีข้อมูล</p>", thai::escape(&c.table.title));
     }
     format!(
-        "<figure class=\"chart\" data-chart=\"{}\"><div role=\"img\" aria-label=\"{}\">{}</div><figcaption><details><summary>ตารางข้อมูลของแผนภูมิ</summary>{}</details></figcaption></figure>",
+        "<figure class=\"chart\" data-chart=\"{}\"><div role=\"img\" aria-label=\"{}\">{}</div><figcaption><details><summary>ตารางข้อมูลของแผนภูมิ</summary>{}</details>{}</figcaption></figure>",
         c.table.key,
         thai::escape(&c.table.title),
         charts::svg(c),
-        table_html(&c.table)
+        table_html(&c.table),
+        png.map(|href| format!(" <a class=\"png\" href=\"{href}\" download>ภาพ PNG</a>")).unwrap_or_default()
     )
 }
 
@@ -242,7 +252,7 @@ pub async fn overview(st: &AppState, caller: Result<Caller, ApiError>, kind: &st
                 Domain::General => "size_chart",
             };
             if let Some(c) = s.charts.iter().find(|c| c.table.key == key) {
-                body.push_str(&chart_html(c));
+                body.push_str(&report_chart(&r, c));
             }
             body.push_str("</section>");
         }
@@ -267,7 +277,7 @@ pub async fn sub_page(st: &AppState, caller: Result<Caller, ApiError>, kind: &st
             let Some(s) = r.section(d) else { return String::new() };
             let mut body = figures_html(&s.figures);
             for c in &s.charts {
-                body.push_str(&chart_html(c));
+                body.push_str(&report_chart(&r, c));
             }
             for t in &s.tables {
                 body.push_str(&table_html(t));
@@ -291,7 +301,32 @@ fn notes_html(notes: &[String]) -> String {
 }
 
 fn chart_of(r: &Report, key: &str) -> String {
-    r.sections.iter().flat_map(|s| &s.charts).find(|c| c.table.key == key).map(chart_html).unwrap_or_default()
+    r.sections.iter().flat_map(|s| &s.charts).find(|c| c.table.key == key).map(|c| report_chart(r, c)).unwrap_or_default()
+}
+
+/// `/{area|school}/{code}/chart/{key}.png`: one chart of the report as a picture, Thai set in the bundled font.
+pub async fn chart_png(st: &AppState, caller: Result<Caller, ApiError>, kind: &str, code: &str, file: &str, choice: Choice) -> Response {
+    let here = format!("/{kind}/{code}/chart/{file}");
+    let Some(key) = file.strip_suffix(".png") else {
+        return error_page(StatusCode::BAD_REQUEST, &format!("'{file}' is not a .png picture"));
+    };
+    let (_, r) = match load(st, caller, Subject::parse(kind, code), &choice, &here, &format!("chart {key}")).await {
+        Ok(x) => x,
+        Err(resp) => return resp,
+    };
+    let Some(chart) = r.sections.iter().flat_map(|s| &s.charts).find(|c| c.table.key == key).cloned() else {
+        return error_page(StatusCode::NOT_FOUND, &format!("ไม่มีแผนภูมิ {key}"));
+    };
+    let cache_key = format!("{}|{:?}|{}|{}|chart {key}", st.reports.seq(), r.subject, r.snapshot, r.fiscal_year);
+    let png = match st.reports.rendered(&cache_key) {
+        Some(b) => b,
+        None => match tokio::task::spawn_blocking(move || crate::fonts::png(&charts::svg(&chart), 2.0)).await {
+            Ok(Ok(b)) => st.reports.keep(cache_key, b),
+            Ok(Err(e)) => return report_error(ReportError::Render { format: "PNG", message: e }),
+            Err(e) => return report_error(ReportError::Render { format: "PNG", message: e.to_string() }),
+        },
+    };
+    (StatusCode::OK, [(header::CONTENT_TYPE, "image/png")], png.as_ref().clone()).into_response()
 }
 
 fn table_of(r: &Report, key: &str) -> String {
@@ -469,7 +504,7 @@ pub fn report_html(r: &Report) -> String {
         body.push_str(&format!("<section class=\"domain\" id=\"{}\"><h2>{}. {}</h2>", s.domain.key(), n + 1, s.domain.title()));
         body.push_str(&figures_html(&s.figures));
         for c in &s.charts {
-            body.push_str(&chart_html(c));
+            body.push_str(&report_chart(r, c));
         }
         for t in &s.tables {
             body.push_str(&table_html(t));
@@ -546,6 +581,14 @@ pub mod routes {
 
     pub async fn district(State(st): State<AppState>, caller: Result<Caller, ApiError>, Path((code, d)): Path<(String, String)>, Query(c): Query<Choice>) -> Response {
         super::district(&st, caller, &code, &d, c).await
+    }
+
+    pub async fn area_chart(State(st): State<AppState>, caller: Result<Caller, ApiError>, Path((code, file)): Path<(String, String)>, Query(c): Query<Choice>) -> Response {
+        chart_png(&st, caller, "area", &code, &file, c).await
+    }
+
+    pub async fn school_chart(State(st): State<AppState>, caller: Result<Caller, ApiError>, Path((code, file)): Path<(String, String)>, Query(c): Query<Choice>) -> Response {
+        chart_png(&st, caller, "school", &code, &file, c).await
     }
 
     pub async fn report(State(st): State<AppState>, caller: Result<Caller, ApiError>, Path((kind, file)): Path<(String, String)>, Query(c): Query<Choice>) -> Response {

@@ -253,6 +253,11 @@ fn errors_scope_public_data_and_cache() {
         assert_eq!(status, 400, "{path}");
         assert!(thai(&body).contains(words), "{path}: {}", thai(&body));
     }
+    // A chart as a PNG picture, drawn with the bundled Thai font.
+    let (status, png) = s.server.curl(&["-H", &director, &format!("/area/{a}/chart/students_by_grade.png")]);
+    assert_eq!(status, 200);
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 5_000, "PNG of {} bytes", png.len());
+    assert_eq!(s.server.curl(&["-H", &director, &format!("/area/{a}/chart/nothing.png")]).0, 404);
     // Outside the scope: 403.
     assert_eq!(s.server.curl(&["-H", &principal, &format!("/area/{a}")]).0, 403);
     assert_eq!(s.server.curl(&["-H", &principal, &format!("/school/{}", s.small_school)]).0, 403);
