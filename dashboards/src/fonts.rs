@@ -25,7 +25,27 @@ pub fn database() -> Arc<usvg::fontdb::Database> {
 /// Parses one of our SVG charts with the bundled font.
 pub fn svg_tree(svg: &str) -> Result<usvg::Tree, String> {
     let options = usvg::Options { fontdb: database(), font_family: "Laksaman".into(), ..usvg::Options::default() };
-    usvg::Tree::from_str(svg, &options).map_err(|e| e.to_string())
+    usvg::Tree::from_str(&split_sara_am(svg), &options).map_err(|e| e.to_string())
+}
+
+/// SARA AM (ำ) written as NIKHAHIT + SARA AA, the NIKHAHIT moved before any tone mark, as HarfBuzz's
+/// Thai shaper does. usvg's text layout keeps one glyph per character and so drops the SARA AA the
+/// shaper adds ("จำแนก" drawn as "จํแนก"); given both characters it draws both.
+fn split_sara_am(text: &str) -> String {
+    let mut out: Vec<char> = Vec::with_capacity(text.len());
+    for c in text.chars() {
+        if c == '\u{0E33}' {
+            let mut at = out.len();
+            while at > 0 && matches!(out[at - 1], '\u{0E48}'..='\u{0E4B}') {
+                at -= 1;
+            }
+            out.insert(at, '\u{0E4D}');
+            out.push('\u{0E32}');
+        } else {
+            out.push(c);
+        }
+    }
+    out.into_iter().collect()
 }
 
 /// Renders an SVG chart to PNG at `scale` (2 gives print-quality pixels), Thai shaped by the font's own rules.
@@ -38,8 +58,40 @@ pub fn png(svg: &str, scale: f32) -> Result<Vec<u8>, String> {
     pixmap.encode_png().map_err(|e| e.to_string())
 }
 
-/// Width of `text` set in the bundled font at `size` points, after shaping.
+/// `text` cut where it changes between Thai and other letters. A shaper takes one script per call and
+/// guesses it from the first letter, so "O-NET ม.3 คณิตศาสตร์" shaped whole would get Latin rules and
+/// misplace the Thai marks. Spaces, digits and punctuation stay with the run they follow.
+pub fn script_runs(text: &str) -> Vec<&str> {
+    let mut runs = Vec::new();
+    let mut start = 0;
+    let mut current: Option<bool> = None;
+    for (i, c) in text.char_indices() {
+        if !c.is_alphabetic() && !('\u{0E00}'..='\u{0E7F}').contains(&c) {
+            continue;
+        }
+        let thai = ('\u{0E00}'..='\u{0E7F}').contains(&c);
+        match current {
+            Some(t) if t != thai => {
+                runs.push(&text[start..i]);
+                start = i;
+                current = Some(thai);
+            }
+            None => current = Some(thai),
+            _ => {}
+        }
+    }
+    if start < text.len() {
+        runs.push(&text[start..]);
+    }
+    runs
+}
+
+/// Width of `text` set in the bundled font at `size` points, after shaping each script run.
 pub fn text_width(text: &str, size: f32, bold: bool) -> f32 {
+    script_runs(text).into_iter().map(|r| run_width(r, size, bold)).sum()
+}
+
+fn run_width(text: &str, size: f32, bold: bool) -> f32 {
     static FACES: OnceLock<Option<(rustybuzz::Face<'static>, rustybuzz::Face<'static>)>> = OnceLock::new();
     let Some((regular, bold_face)) = FACES.get_or_init(|| Some((rustybuzz::Face::from_slice(REGULAR, 0)?, rustybuzz::Face::from_slice(BOLD, 0)?))) else {
         return text.chars().count() as f32 * size * 0.5;
@@ -68,4 +120,22 @@ mod tests {
         // Marks above and below take no width: shaping, not character counting.
         assert!(text_width("นักเรียน", 20.0, false) < text_width("นกเรยน", 20.0, false) + 1.0);
     }
+
+    #[test]
+    fn text_is_shaped_per_script() {
+        assert_eq!(script_runs("O-NET ม.3 คณิตศาสตร์"), vec!["O-NET ", "ม.3 คณิตศาสตร์"]);
+        assert_eq!(script_runs("ปีงบประมาณ 2570"), vec!["ปีงบประมาณ 2570"]);
+        assert_eq!(script_runs("อุปกรณ์ DLTV ใช้งานได้"), vec!["อุปกรณ์ ", "DLTV ", "ใช้งานได้"]);
+        assert!(script_runs("").is_empty());
+    }
+
+    #[test]
+    fn sara_am_keeps_its_sara_aa_in_pictures() {
+        assert_eq!(split_sara_am("น้ำ ดำ"), "น\u{0E4D}\u{0E49}\u{0E32} ด\u{0E4D}\u{0E32}");
+        let draw = |t: &str| png(&format!(r#"<svg xmlns="http://www.w3.org/2000/svg" width="120" height="40"><text x="5" y="30" font-size="24">{t}</text></svg>"#), 1.0).unwrap_or_default();
+        // With its SARA AA the word is more ink than the consonant and NIKHAHIT alone.
+        assert_ne!(draw("ดำ"), draw("ด\u{0E4D}"));
+        assert_eq!(draw("ดำ"), draw("ด\u{0E4D}\u{0E32}"));
+    }
 }
+

@@ -141,7 +141,7 @@ pub fn cell_text(c: &Cell, kind: Kind) -> String {
         (Cell::Null, _) => "–".into(),
         (Cell::Text(s), _) => s.clone(),
         (c, Kind::Money) => c.as_f64().map(|v| thai::decimal(v, 2)).unwrap_or_default(),
-        (c, Kind::Percent | Kind::Ratio) => c.as_f64().map(|v| thai::decimal(v, if v.fract() == 0.0 && kind == Kind::Ratio { 0 } else { 1 })).unwrap_or_default(),
+        (c, Kind::Percent | Kind::Ratio) => c.as_f64().map(|v| thai::decimal(v, 1)).unwrap_or_default(),
         (Cell::Int(i), _) => thai::number(*i),
         (Cell::Num(n), _) => thai::decimal(*n, if n.fract() == 0.0 { 0 } else { 2 }),
     }
@@ -341,7 +341,12 @@ pub fn render(r: &Report) -> Result<Vec<u8>, ReportError> {
         let text = |s: &mut krilla::surface::Surface, x: f32, y: f32, size: f32, bold: bool, color: (u8, u8, u8), t: &str| -> Result<(), ReportError> {
             let f = font(bold).ok_or_else(|| fail("the bundled font cannot be read".into()))?;
             s.set_fill(Some(fill(color)));
-            s.draw_text(Point::from_xy(x, y), f, size, t, false, TextDirection::Auto);
+            // One script per shaping call: Thai runs get the Thai shaper's mark placement.
+            let mut x = x;
+            for run in fonts::script_runs(t) {
+                s.draw_text(Point::from_xy(x, y), f.clone(), size, run, false, TextDirection::Auto);
+                x += fonts::text_width(run, size, bold);
+            }
             Ok(())
         };
         for op in ops {
