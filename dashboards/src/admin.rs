@@ -8,32 +8,16 @@ use khlang_query::api::{ApiError, Caller};
 use khlang_query::{Role, SessionContext};
 
 use crate::pages::{chart_html, error_page, table_html};
-use crate::report::{Chart, ChartKind, Column, Kind, Table, cells};
+use crate::report::{Chart, ChartKind, Kind, Table, rows_or_none};
 use crate::{AppState, thai};
 
 async fn table(ctx: &SessionContext, key: &'static str, title: &str, columns: &[(&str, Kind)], sql: &str) -> Table {
-    let rows = match ctx.sql(sql).await {
-        Ok(df) => match df.collect().await {
-            Ok(b) => cells(&b).unwrap_or_default(),
-            Err(e) => {
-                tracing::warn!(error = %e, sql, "admin page query failed");
-                Vec::new()
-            }
-        },
-        Err(e) => {
-            tracing::warn!(error = %e, sql, "admin page query failed");
-            Vec::new()
-        }
-    };
-    Table { key, title: title.into(), columns: columns.iter().map(|(n, k)| Column { name: n.to_string(), kind: *k }).collect(), rows }
+    Table { rows: rows_or_none(ctx, sql).await, ..Table::new(key, title, columns) }
 }
 
 /// `/admin/ingest`: recent loads, what was rejected in the latest one and which schools have not sent data.
 pub async fn ingest(State(st): State<AppState>, caller: Result<Caller, ApiError>) -> Response {
-    let caller = match caller {
-        Ok(c) if c.who.role != Role::Public => c,
-        _ => return crate::sign_in_first("/admin/ingest"),
-    };
+    let Some(caller) = crate::pages::signed_in(caller) else { return crate::sign_in_first("/admin/ingest") };
     if !matches!(caller.who.role, Role::Admin | Role::Analyst) {
         return error_page(StatusCode::FORBIDDEN, "หน้านี้สำหรับผู้ดูแลระบบและเจ้าหน้าที่ ICT (บัญชีผู้ดูแลหรือนักวิเคราะห์)");
     }
@@ -91,10 +75,7 @@ pub async fn ingest(State(st): State<AppState>, caller: Result<Caller, ApiError>
 
 /// `/admin/usage`: who used the warehouse for what over the last 90 days (from the audit log).
 pub async fn usage(State(st): State<AppState>, caller: Result<Caller, ApiError>) -> Response {
-    let caller = match caller {
-        Ok(c) if c.who.role != Role::Public => c,
-        _ => return crate::sign_in_first("/admin/usage"),
-    };
+    let Some(caller) = crate::pages::signed_in(caller) else { return crate::sign_in_first("/admin/usage") };
     if caller.who.role != Role::Admin {
         return error_page(StatusCode::FORBIDDEN, "หน้านี้สำหรับผู้ดูแลระบบ");
     }

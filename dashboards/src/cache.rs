@@ -127,11 +127,6 @@ impl ReportCache {
         }
         bytes
     }
-
-    /// The sequence number of the state cached now (part of rendering keys).
-    pub fn seq(&self) -> u64 {
-        self.state.lock().map_or(0, |s| s.seq)
-    }
 }
 
 fn q(e: impl std::fmt::Display) -> ReportError {

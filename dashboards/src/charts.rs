@@ -78,6 +78,13 @@ fn text_style(size: u32) -> TextStyle<'static> {
     TextStyle::from((FONT, size).into_font()).color(&BLACK)
 }
 
+/// The light grid and grey axes every chart shares.
+fn quiet_grid<'m, 'a, 'b, X: plotters::coord::ranged1d::Ranged, Y: plotters::coord::ranged1d::Ranged, DB: DrawingBackend>(
+    mesh: &'m mut plotters::chart::MeshStyle<'a, 'b, X, Y, DB>,
+) -> &'m mut plotters::chart::MeshStyle<'a, 'b, X, Y, DB> {
+    mesh.axis_style(GREY).light_line_style(RGBColor(0xe6, 0xeb, 0xf0)).bold_line_style(RGBColor(0xd6, 0xde, 0xe8))
+}
+
 type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
 
 /// A white canvas with the chart's title and legend; returns it and the area left for the plot.
@@ -126,16 +133,12 @@ fn bars(out: &mut String, t: &Table, stacked: bool) -> Drawn {
     let xmax = nice(max);
     let (root, area) = frame(out, height, &t.title, &series.iter().map(|s| s.0.clone()).collect::<Vec<_>>())?;
     let mut chart = ChartBuilder::on(&area).margin_right(24).x_label_area_size(34).y_label_area_size(250).build_cartesian_2d(0f64..xmax, 0f64..n as f64).map_err(err)?;
-    chart
-        .configure_mesh()
+    quiet_grid(&mut chart.configure_mesh())
         .disable_y_mesh()
         .y_labels(0)
         .x_labels(6)
         .x_label_formatter(&|v| axis_number(*v))
         .x_label_style(text_style(13))
-        .axis_style(GREY)
-        .light_line_style(RGBColor(0xe6, 0xeb, 0xf0))
-        .bold_line_style(RGBColor(0xd6, 0xde, 0xe8))
         .draw()
         .map_err(err)?;
     for (i, cat) in cats.iter().enumerate() {
@@ -178,16 +181,12 @@ fn pyramid(out: &mut String, t: &Table) -> Drawn {
     let height = TITLE_H + LEGEND_H + 26 * n as u32 + 44;
     let (root, area) = frame(out, height, &t.title, &series.iter().map(|s| s.0.clone()).collect::<Vec<_>>())?;
     let mut chart = ChartBuilder::on(&area).margin_right(24).x_label_area_size(34).y_label_area_size(60).build_cartesian_2d(-max..max, 0f64..n as f64).map_err(err)?;
-    chart
-        .configure_mesh()
+    quiet_grid(&mut chart.configure_mesh())
         .disable_y_mesh()
         .y_labels(0)
         .x_labels(7)
         .x_label_formatter(&|v| axis_number(v.abs()))
         .x_label_style(text_style(13))
-        .axis_style(GREY)
-        .light_line_style(RGBColor(0xe6, 0xeb, 0xf0))
-        .bold_line_style(RGBColor(0xd6, 0xde, 0xe8))
         .draw()
         .map_err(err)?;
     for (i, cat) in cats.iter().enumerate() {
@@ -222,16 +221,12 @@ fn trend(out: &mut String, t: &Table) -> Drawn {
     let height = TITLE_H + LEGEND_H + 300;
     let (root, area) = frame(out, height, &t.title, std::slice::from_ref(name))?;
     let mut chart = ChartBuilder::on(&area).margin_right(30).margin_left(10).x_label_area_size(40).y_label_area_size(70).build_cartesian_2d(-0.5f64..n as f64 - 0.5, 0f64..ymax).map_err(err)?;
-    chart
-        .configure_mesh()
+    quiet_grid(&mut chart.configure_mesh())
         .disable_x_mesh()
         .x_labels(0)
         .y_labels(6)
         .y_label_formatter(&|v| axis_number(*v))
         .y_label_style(text_style(13))
-        .axis_style(GREY)
-        .light_line_style(RGBColor(0xe6, 0xeb, 0xf0))
-        .bold_line_style(RGBColor(0xd6, 0xde, 0xe8))
         .draw()
         .map_err(err)?;
     let points: Vec<(f64, f64)> = values.iter().enumerate().map(|(i, v)| (i as f64, *v)).collect();
@@ -257,16 +252,12 @@ fn progress(out: &mut String, t: &Table) -> Drawn {
     let height = TITLE_H + LEGEND_H + 300;
     let (root, area) = frame(out, height, &t.title, &series.iter().map(|s| s.0.clone()).collect::<Vec<_>>())?;
     let mut chart = ChartBuilder::on(&area).margin_right(30).margin_left(10).x_label_area_size(40).y_label_area_size(60).build_cartesian_2d(-0.5f64..n as f64 - 0.5, 0f64..110.0).map_err(err)?;
-    chart
-        .configure_mesh()
+    quiet_grid(&mut chart.configure_mesh())
         .disable_x_mesh()
         .x_labels(0)
         .y_labels(12)
         .y_label_formatter(&|v| format!("{v:.0}%"))
         .y_label_style(text_style(13))
-        .axis_style(GREY)
-        .light_line_style(RGBColor(0xe6, 0xeb, 0xf0))
-        .bold_line_style(RGBColor(0xd6, 0xde, 0xe8))
         .draw()
         .map_err(err)?;
     chart.draw_series(done.iter().enumerate().filter(|(_, v)| **v > 0.0).map(|(i, v)| Rectangle::new([(i as f64 - 0.3, 0.0), (i as f64 + 0.3, v.min(110.0))], PALETTE[0].filled()))).map_err(err)?;

@@ -43,7 +43,7 @@ fn report_error(e: ReportError) -> Response {
 }
 
 /// The signed-in caller, or a redirect to the sign-in page (also when the session has expired).
-fn signed_in(caller: Result<Caller, ApiError>) -> Option<Caller> {
+pub(crate) fn signed_in(caller: Result<Caller, ApiError>) -> Option<Caller> {
     caller.ok().filter(|c| c.who.role != Role::Public)
 }
 
@@ -220,7 +220,7 @@ fn heading(r: &Report) -> String {
 
 /// A subject page: the shell around a body that is cached per published state.
 fn subject_page(st: &AppState, caller: &Caller, r: &Report, key: &str, title: &str, body: impl FnOnce() -> String) -> Response {
-    let cache_key = format!("{}|{:?}|{}|{}|{key}", st.reports.seq(), r.subject, r.snapshot, r.fiscal_year);
+    let cache_key = r.rendering_key(key);
     let main = match st.reports.rendered(&cache_key) {
         Some(b) => b,
         None => {
@@ -317,7 +317,7 @@ pub async fn chart_png(st: &AppState, caller: Result<Caller, ApiError>, kind: &s
     let Some(chart) = r.sections.iter().flat_map(|s| &s.charts).find(|c| c.table.key == key).cloned() else {
         return error_page(StatusCode::NOT_FOUND, &format!("ไม่มีแผนภูมิ {key}"));
     };
-    let cache_key = format!("{}|{:?}|{}|{}|chart {key}", st.reports.seq(), r.subject, r.snapshot, r.fiscal_year);
+    let cache_key = r.rendering_key(&format!("chart {key}"));
     let png = match st.reports.rendered(&cache_key) {
         Some(b) => b,
         None => match tokio::task::spawn_blocking(move || crate::fonts::png(&charts::svg(&chart), 2.0)).await {
@@ -341,15 +341,11 @@ fn figures_of(r: &Report, keys: &[&str]) -> String {
 fn theme_body(r: &Report, page: &str) -> String {
     match page {
         "districts" => {
-            let mut t = Table {
-                key: "districts",
-                title: "สรุปรายอำเภอ".into(),
-                columns: [(msg::C_DISTRICT, Kind::Text), (msg::C_SCHOOLS, Kind::Count), (msg::C_STUDENTS, Kind::Count), (msg::C_TEACHERS, Kind::Count), (msg::F_SHORTAGE, Kind::Count), (msg::F_SMALL, Kind::Count)]
-                    .iter()
-                    .map(|(n, k)| crate::report::Column { name: n.to_string(), kind: *k })
-                    .collect(),
-                rows: Vec::new(),
-            };
+            let mut t = Table::new(
+                "districts",
+                "สรุปรายอำเภอ",
+                &[(msg::C_DISTRICT, Kind::Text), (msg::C_SCHOOLS, Kind::Count), (msg::C_STUDENTS, Kind::Count), (msg::C_TEACHERS, Kind::Count), (msg::F_SHORTAGE, Kind::Count), (msg::F_SMALL, Kind::Count)],
+            );
             let mut by: std::collections::BTreeMap<&str, [i64; 5]> = std::collections::BTreeMap::new();
             for s in &r.schools {
                 let e = by.entry(s.district.as_str()).or_default();
@@ -420,10 +416,10 @@ pub async fn district(st: &AppState, caller: Result<Caller, ApiError>, code: &st
     let title = format!("{} {district} · {}", msg::DISTRICT, r.name);
     let key = format!("districts/{district}");
     subject_page(st, &caller, &r, &key, &title, || {
-        let mut t = Table {
-            key: "district_schools",
-            title: format!("โรงเรียนใน{} {district}", msg::DISTRICT),
-            columns: [
+        let mut t = Table::new(
+            "district_schools",
+            format!("โรงเรียนใน{} {district}", msg::DISTRICT),
+            &[
                 (msg::C_SCHOOL_CODE, Kind::Text),
                 (msg::C_SCHOOL, Kind::Text),
                 (msg::C_SIZE, Kind::Text),
@@ -432,12 +428,8 @@ pub async fn district(st: &AppState, caller: Result<Caller, ApiError>, code: &st
                 (msg::C_TEACHERS, Kind::Count),
                 (msg::C_REQUIRED, Kind::Count),
                 (msg::C_GAP, Kind::Count),
-            ]
-            .iter()
-            .map(|(n, k)| crate::report::Column { name: n.to_string(), kind: *k })
-            .collect(),
-            rows: Vec::new(),
-        };
+            ],
+        );
         for s in &schools {
             t.rows.push(vec![
                 Cell::Text(s.code.clone()),
@@ -467,7 +459,7 @@ pub async fn report_file(st: &AppState, caller: Result<Caller, ApiError>, kind: 
         Ok(x) => x,
         Err(resp) => return resp,
     };
-    let key = format!("{}|{:?}|{}|{}|report.{ext}", st.reports.seq(), r.subject, r.snapshot, r.fiscal_year);
+    let key = r.rendering_key(&format!("report.{ext}"));
     let bytes = match st.reports.rendered(&key) {
         Some(b) => b,
         None => {
@@ -516,10 +508,7 @@ pub fn report_html(r: &Report) -> String {
 }
 
 pub async fn home(st: &AppState, caller: Result<Caller, ApiError>) -> Response {
-    let caller = match caller {
-        Ok(c) if c.who.role != Role::Public => c,
-        _ => return Redirect::to("/public").into_response(),
-    };
+    let Some(caller) = signed_in(caller) else { return Redirect::to("/public").into_response() };
     match &caller.who.scope {
         Scope::Area(a) => Redirect::to(&format!("/area/{a}")).into_response(),
         Scope::School { school, .. } => Redirect::to(&format!("/school/{school}")).into_response(),

@@ -9,7 +9,7 @@ use khlang_query::api::{ApiError, Caller};
 use khlang_query::{Principal, SessionContext, session::PUBLIC_VIEWS};
 
 use crate::pages::{error_page, table_html};
-use crate::report::{Cell, Column, Kind, Table, cells};
+use crate::report::{Cell, Kind, Table, rows_or_none};
 use crate::{AppState, msg, thai};
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -31,18 +31,8 @@ async fn public_session(st: &AppState) -> Result<SessionContext, Response> {
     st.svc.q.session_for_commit(&Principal::public(), commit.as_deref()).await.map_err(|e| error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))
 }
 
-async fn rows(ctx: &SessionContext, sql: &str) -> Vec<Vec<Cell>> {
-    match ctx.sql(sql).await {
-        Ok(df) => df.collect().await.ok().and_then(|b| cells(&b).ok()).unwrap_or_default(),
-        Err(e) => {
-            tracing::debug!(error = %e, "public view not available yet");
-            Vec::new()
-        }
-    }
-}
-
-fn table(key: &'static str, title: String, columns: &[(&str, Kind)], rows: Vec<Vec<Cell>>) -> Table {
-    Table { key, title, columns: columns.iter().map(|(n, k)| Column { name: n.to_string(), kind: *k }).collect(), rows }
+fn table(key: &'static str, title: &str, columns: &[(&str, Kind)], rows: Vec<Vec<Cell>>) -> Table {
+    Table { rows, ..Table::new(key, title, columns) }
 }
 
 /// `/public?area=`: the published figures of one area (or every area) at the latest snapshot.
@@ -68,9 +58,9 @@ pub async fn page(State(st): State<AppState>, caller: Result<Caller, ApiError>, 
     let latest = |view: &str, col: &str| format!("{col} = (SELECT max({col}) FROM {view})");
     let mut enrol = table(
         "public_enrollment",
-        "นักเรียนจำแนกตามระดับชั้นและเพศ (รอบข้อมูลล่าสุด)".into(),
+        "นักเรียนจำแนกตามระดับชั้นและเพศ (รอบข้อมูลล่าสุด)",
         &[("รหัสเขตพื้นที่", Kind::Text), (msg::C_LEVEL, Kind::Text), (msg::C_MALE, Kind::Count), (msg::C_FEMALE, Kind::Count)],
-        rows(
+        rows_or_none(
             &ctx,
             &format!(
                 "SELECT area_code, level, max(CASE WHEN sex = 1 THEN students END), max(CASE WHEN sex = 2 THEN students END) FROM public_enrollment \
@@ -83,16 +73,16 @@ pub async fn page(State(st): State<AppState>, caller: Result<Caller, ApiError>, 
     enrol.rows.iter_mut().for_each(|r| r[1] = Cell::Text(msg::level(&r[1].text()).into()));
     let mut schools = table(
         "public_schools",
-        "โรงเรียนจำแนกตามขนาด (รอบข้อมูลล่าสุด)".into(),
+        "โรงเรียนจำแนกตามขนาด (รอบข้อมูลล่าสุด)",
         &[("รหัสเขตพื้นที่", Kind::Text), (msg::C_SIZE, Kind::Text), (msg::C_SCHOOLS, Kind::Count), (msg::C_STUDENTS, Kind::Count), (msg::C_TEACHERS, Kind::Count)],
-        rows(&ctx, &format!("SELECT area_code, size_band, schools, students, teachers FROM public_schools WHERE {}{filter} ORDER BY area_code, size_band", latest("public_schools", "snapshot_date"))).await,
+        rows_or_none(&ctx, &format!("SELECT area_code, size_band, schools, students, teachers FROM public_schools WHERE {}{filter} ORDER BY area_code, size_band", latest("public_schools", "snapshot_date"))).await,
     );
     schools.rows.iter_mut().for_each(|r| r[1] = Cell::Text(msg::band(&r[1].text()).into()));
     let mut staff = table(
         "public_personnel",
-        "บุคลากรจำแนกตามตำแหน่งและเพศ".into(),
+        "บุคลากรจำแนกตามตำแหน่งและเพศ",
         &[("รหัสเขตพื้นที่", Kind::Text), (msg::C_POSITION, Kind::Text), (msg::C_MALE, Kind::Count), (msg::C_FEMALE, Kind::Count)],
-        rows(
+        rows_or_none(
             &ctx,
             &format!(
                 "SELECT area_code, position, max(CASE WHEN sex = 1 THEN people END), max(CASE WHEN sex = 2 THEN people END) FROM public_personnel \
@@ -105,9 +95,9 @@ pub async fn page(State(st): State<AppState>, caller: Result<Caller, ApiError>, 
     staff.rows.iter_mut().for_each(|r| r[1] = Cell::Text(msg::position(&r[1].text()).into()));
     let mut tests = table(
         "public_test_results",
-        "ผลการทดสอบระดับชาติ (ปีการศึกษาล่าสุด)".into(),
+        "ผลการทดสอบระดับชาติ (ปีการศึกษาล่าสุด)",
         &[("รหัสเขตพื้นที่", Kind::Text), (msg::C_TEST, Kind::Text), (msg::C_SUBJECT, Kind::Text), (msg::C_EXAMINEES, Kind::Count), (msg::C_MEAN, Kind::Ratio)],
-        rows(&ctx, &format!("SELECT area_code, test, subject, examinees, mean_score FROM public_test_results WHERE {}{filter} ORDER BY area_code, test, subject", latest("public_test_results", "academic_year"))).await,
+        rows_or_none(&ctx, &format!("SELECT area_code, test, subject, examinees, mean_score FROM public_test_results WHERE {}{filter} ORDER BY area_code, test, subject", latest("public_test_results", "academic_year"))).await,
     );
     tests.rows.iter_mut().for_each(|r| {
         r[1] = Cell::Text(msg::test_name(&r[1].text()).into());

@@ -173,7 +173,7 @@ pub struct Table {
 }
 
 impl Table {
-    fn new(key: &'static str, title: impl Into<String>, columns: &[(&str, Kind)]) -> Table {
+    pub fn new(key: &'static str, title: impl Into<String>, columns: &[(&str, Kind)]) -> Table {
         Table { key, title: title.into(), columns: columns.iter().map(|(n, k)| Column { name: n.to_string(), kind: *k }).collect(), rows: Vec::new() }
     }
 }
@@ -326,12 +326,9 @@ impl Report {
         format!("{} {}", msg::REPORT_TITLE, self.name)
     }
 
-    pub fn figure(&self, key: &str) -> Option<f64> {
-        self.sections.iter().flat_map(|s| &s.figures).find(|f| f.key == key).and_then(|f| f.value)
-    }
-
-    pub fn table(&self, key: &str) -> Option<&Table> {
-        self.sections.iter().flat_map(|s| s.tables.iter().chain(s.charts.iter().map(|c| &c.table))).find(|t| t.key == key)
+    /// Cache key of one rendering (`what`) of this report: its own published state, never a newer one.
+    pub fn rendering_key(&self, what: &str) -> String {
+        format!("{}|{:?}|{}|{}|{what}", self.version.commit, self.subject, self.snapshot, self.fiscal_year)
     }
 }
 
@@ -370,6 +367,17 @@ pub fn cells(batches: &[RecordBatch]) -> Result<Vec<Vec<Cell>>, ReportError> {
         }
     }
     Ok(out)
+}
+
+/// Rows of a query for a page that shows what it can: a failure is logged and gives no rows.
+pub async fn rows_or_none(ctx: &SessionContext, sql: &str) -> Vec<Vec<Cell>> {
+    match rows(ctx, sql).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(error = %e, "page query failed");
+            Vec::new()
+        }
+    }
 }
 
 /// The first row of a query (all NULL when there is none).

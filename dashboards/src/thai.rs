@@ -56,11 +56,6 @@ pub fn decimal(v: f64, places: usize) -> String {
     if frac.is_empty() { format!("{sign}{grouped}") } else { format!("{sign}{grouped}.{frac}") }
 }
 
-/// A fiscal or academic year (already Buddhist Era) as Thai text writes it.
-pub fn year(be: i32) -> String {
-    be.to_string()
-}
-
 pub fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
