@@ -28,6 +28,14 @@ pub struct FileConfig {
     pub max_concurrent_queries: Option<usize>,
     /// Days the audit log is kept (at least 90, the Computer Crime Act's minimum).
     pub audit_retention_days: Option<u32>,
+    /// TLS for the wire protocol and HTTPS: the server's certificate chain and private key (PEM).
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Refuse sign-ins that do not come over TLS.
+    pub tls_required: Option<bool>,
+    /// How passwords travel over the wire protocol: `scram-sha-256` (default) or `password`
+    /// (cleartext: only over TLS or for old clients on a trusted network).
+    pub wire_auth: Option<String>,
     /// The pulls the schedule loads, in order.
     #[serde(default)]
     pub sources: Vec<SourceConfig>,
@@ -59,6 +67,10 @@ pub struct Config {
     pub query_timeout_seconds: u64,
     pub max_concurrent_queries: usize,
     pub audit_retention_days: u32,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub tls_required: bool,
+    pub wire_auth: String,
     pub sources: Vec<SourceConfig>,
 }
 

@@ -168,6 +168,12 @@ enum Command {
         http: Option<String>,
         #[arg(long, env = "KHLANG_PG")]
         pg: Option<String>,
+        /// TLS certificate chain (PEM) for the wire protocol and HTTPS (setting tls_cert).
+        #[arg(long, env = "KHLANG_TLS_CERT")]
+        tls_cert: Option<PathBuf>,
+        /// The certificate's private key (PEM) (setting tls_key).
+        #[arg(long, env = "KHLANG_TLS_KEY")]
+        tls_key: Option<PathBuf>,
     },
     /// Generate an area, load it and serve it (web, SQL API, wire protocol) until stopped.
     Demo {
@@ -185,6 +191,25 @@ enum Command {
     Config {
         #[command(subcommand)]
         what: ConfigCmd,
+    },
+    /// TLS certificates.
+    Tls {
+        #[command(subcommand)]
+        what: TlsCmd,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum TlsCmd {
+    /// Write a self-signed certificate and key (server.crt, server.key) for a first install; point
+    /// tls_cert and tls_key at them, and give clients server.crt to trust (sslrootcert).
+    SelfSigned {
+        /// Folder to write server.crt and server.key to.
+        #[arg(long)]
+        out: PathBuf,
+        /// Names and addresses the certificate is for (default: localhost, 127.0.0.1 and ::1).
+        #[arg(long = "host")]
+        hosts: Vec<String>,
     },
 }
 
@@ -223,6 +248,10 @@ enum ConfigCmd {
 }
 
 fn resolve(cli: &Cli, http: Option<&String>, pg: Option<&String>) -> anyhow::Result<Config> {
+    let (tls_cert_flag, tls_key_flag) = match &cli.command {
+        Command::Serve { tls_cert, tls_key, .. } => (tls_cert.clone(), tls_key.clone()),
+        _ => (env("KHLANG_TLS_CERT").map(PathBuf::from), env("KHLANG_TLS_KEY").map(PathBuf::from)),
+    };
     let (config_file, file) = FileConfig::load(cli.config.as_deref())?;
     Ok(Config {
         config_file,
@@ -253,6 +282,23 @@ fn resolve(cli: &Cli, http: Option<&String>, pg: Option<&String>) -> anyhow::Res
                 );
             }
             days
+        },
+        tls_cert: tls_cert_flag.or(file.tls_cert),
+        tls_key: tls_key_flag.or(file.tls_key),
+        tls_required: match env("KHLANG_TLS_REQUIRED") {
+            Some(v) => match v.as_str() {
+                "true" | "1" | "on" | "yes" => true,
+                "false" | "0" | "off" | "no" => false,
+                _ => anyhow::bail!("KHLANG_TLS_REQUIRED '{v}' is not true or false"),
+            },
+            None => file.tls_required.unwrap_or(false),
+        },
+        wire_auth: {
+            let v = env("KHLANG_WIRE_AUTH").or(file.wire_auth).unwrap_or_else(|| khlang_query::wire::WireAuth::default().as_str().into());
+            if khlang_query::wire::WireAuth::parse(&v).is_none() {
+                anyhow::bail!("setting wire_auth = '{v}' is not scram-sha-256 or password");
+            }
+            v
         },
         sources: file.sources,
     })
@@ -380,7 +426,7 @@ async fn print_sql(cfg: &Config, sql: &str, format: FormatArg, as_of: Option<&st
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let (http_flag, pg_flag) = match &cli.command {
-        Command::Demo { http, pg } | Command::Serve { http, pg } => (http.clone(), pg.clone()),
+        Command::Demo { http, pg } | Command::Serve { http, pg, .. } => (http.clone(), pg.clone()),
         _ => (env("KHLANG_HTTP"), env("KHLANG_PG")),
     };
     let cfg = resolve(&cli, http_flag.as_ref(), pg_flag.as_ref())?;
@@ -469,9 +515,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if svc.users.list().await?.is_empty() {
                 tracing::warn!("there are no users yet, so nobody can sign in: add one with `khlang user add NAME --role admin` (password on standard input)");
             }
-            let sql_server = serve_sql(&cfg, svc.clone()).await?;
-            let server = khlang_dashboards::serve(svc.clone(), addr, |local| {
-                println!("Khlang: serving http://{local}/ and PostgreSQL on {} ; loads run on the schedule {}", cfg.pg, cfg.schedule);
+            let tls = tls_of(&cfg)?;
+            let sql_server = serve_sql(&cfg, svc.clone(), tls.clone()).await?;
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            let server = khlang_dashboards::serve(svc.clone(), addr, tls.as_ref(), |local| {
+                println!("Khlang: serving {scheme}://{local}/ and PostgreSQL on {} ; loads run on the schedule {}", cfg.pg, cfg.schedule);
             });
             tokio::select! {
                 r = server => r?,
@@ -592,10 +640,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let svc = sql_service(&demo_cfg, &demo_cfg.warehouse)?;
             let password = "khlang-demo";
             svc.users.add("demo", khlang_query::Role::Admin, None, None, password).await?;
-            let sql_server = serve_sql(&demo_cfg, svc.clone()).await?;
+            let sql_server = serve_sql(&demo_cfg, svc.clone(), None).await?;
             let pg = demo_cfg.pg.clone();
             let area = svc.q.sql("SELECT min(area_code) FROM areas").await.ok().as_deref().and_then(khlang_query::scalar_string).unwrap_or_default();
-            let server = khlang_dashboards::serve(svc.clone(), addr, |local| {
+            let server = khlang_dashboards::serve(svc.clone(), addr, None, |local| {
                 println!("Khlang demo: open http://{local}/login?next=/area/{area} for the area overview (Ctrl-C to stop)");
                 println!("  sign in as demo / {password} (admin); SQL: psql -h {} -p {} -U demo khlang", pg.split(':').next().unwrap_or("127.0.0.1"), pg.rsplit(':').next().unwrap_or("5433"));
             });
@@ -634,6 +682,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     println!("user {name} removed");
                 }
             }
+        }
+        Command::Tls { what: TlsCmd::SelfSigned { out, hosts } } => {
+            let hosts = if hosts.is_empty() { vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()] } else { hosts };
+            let (crt, key) = khlang_query::tls::self_signed(&hosts, &out)?;
+            println!("wrote {} and {} (for {}); set tls_cert and tls_key to them, and give clients {} to trust", crt.display(), key.display(), hosts.join(", "), crt.display());
         }
         Command::Config { what: ConfigCmd::Show } => {
             println!("{}", toml::to_string_pretty(&cfg)?);
@@ -694,17 +747,30 @@ fn sql_service(cfg: &Config, warehouse: &str) -> anyhow::Result<khlang_query::Sq
     Ok(khlang_query::SqlService::new(QueryService::with_limits(wh, limits), audit))
 }
 
+/// The server's TLS certificate and key, when configured (read now, so a bad file fails at start).
+fn tls_of(cfg: &Config) -> anyhow::Result<Option<khlang_query::tls::Tls>> {
+    Ok(khlang_query::tls::Tls::from_settings(cfg.tls_cert.as_deref(), cfg.tls_key.as_deref(), cfg.tls_required)?)
+}
+
 /// Binds the wire-protocol port now (so a taken port fails at start) and returns the server.
-async fn serve_sql(cfg: &Config, svc: khlang_query::SqlService) -> anyhow::Result<tokio::task::JoinHandle<std::io::Result<()>>> {
+async fn serve_sql(cfg: &Config, svc: khlang_query::SqlService, tls: Option<khlang_query::tls::Tls>) -> anyhow::Result<tokio::task::JoinHandle<std::io::Result<()>>> {
     let addr: SocketAddr = cfg.pg.parse().with_context(|| format!("pg address '{}' is not host:port", cfg.pg))?;
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen for PostgreSQL clients on {addr}"))?;
-    tracing::info!(%addr, "PostgreSQL wire protocol listening");
-    Ok(tokio::spawn(khlang_query::wire::serve(listener, svc)))
+    tracing::info!(%addr, tls = tls.is_some(), auth = cfg.wire_auth.as_str(), "PostgreSQL wire protocol listening");
+    let options = khlang_query::wire::WireOptions {
+        tls,
+        tls_required: cfg.tls_required,
+        auth: khlang_query::wire::WireAuth::parse(&cfg.wire_auth).unwrap_or_default(),
+        time_zone: cfg.timezone.clone(),
+    };
+    Ok(tokio::spawn(khlang_query::wire::serve(listener, svc, options)))
 }
 
 fn main() {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // SQL planning recurses over the expression tree: the catalog queries schema browsers send
+    // (pgjdbc's getTables, with nested CASEs) overflow tokio's default 2 MiB worker stacks.
+    let rt = match tokio::runtime::Builder::new_multi_thread().thread_stack_size(32 << 20).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");

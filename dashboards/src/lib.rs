@@ -74,11 +74,25 @@ pub fn router(svc: SqlService) -> Router {
         .merge(khlang_query::api::router(svc))
 }
 
-pub async fn serve(svc: SqlService, addr: SocketAddr, on_ready: impl FnOnce(SocketAddr)) -> Result<(), DashboardError> {
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| DashboardError::Bind { addr: addr.to_string(), message: e.to_string() })?;
-    let local = listener.local_addr().map_err(|e| DashboardError::Bind { addr: addr.to_string(), message: e.to_string() })?;
-    on_ready(local);
-    axum::serve(listener, router(svc).into_make_service_with_connect_info::<SocketAddr>()).await.map_err(|e| DashboardError::Serve(e.to_string()))
+/// Serves the web app and the HTTP API on `addr`: HTTPS when `tls` is given.
+pub async fn serve(svc: SqlService, addr: SocketAddr, tls: Option<&khlang_query::tls::Tls>, on_ready: impl FnOnce(SocketAddr)) -> Result<(), DashboardError> {
+    let bind_err = |e: std::io::Error| DashboardError::Bind { addr: addr.to_string(), message: e.to_string() };
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(bind_err)?;
+    let local = listener.local_addr().map_err(bind_err)?;
+    let app = router(svc).into_make_service_with_connect_info::<SocketAddr>();
+    match tls {
+        Some(t) => {
+            let acceptor = t.http_acceptor().map_err(|e| DashboardError::Serve(e.to_string()))?;
+            // TapIo carries the client's address through to ConnectInfo, as for a plain listener.
+            let listener = axum::serve::ListenerExt::tap_io(khlang_query::tls::TlsListener::new(listener, acceptor).map_err(bind_err)?, |_| {});
+            on_ready(local);
+            axum::serve(listener, app).await.map_err(|e| DashboardError::Serve(e.to_string()))
+        }
+        None => {
+            on_ready(local);
+            axum::serve(listener, app).await.map_err(|e| DashboardError::Serve(e.to_string()))
+        }
+    }
 }
 
 #[derive(Debug, serde::Deserialize)]

@@ -7,8 +7,10 @@ pub mod audit;
 pub mod export;
 pub mod fold;
 pub mod saved;
+pub mod scram;
 pub mod service;
 pub mod session;
+pub mod tls;
 pub mod users;
 pub mod wire;
 
@@ -39,6 +41,8 @@ pub enum QueryError {
     User(String),
     #[error("{0}")]
     Limit(String),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
     #[error("cannot format the result as {format}: {message}")]
     Format { format: String, message: String },
 }

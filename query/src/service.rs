@@ -39,30 +39,53 @@ impl SqlService {
 
     /// Checks a user's password and records the attempt either way.
     pub async fn login(&self, user: &str, password: &str, client: &str, channel: &str) -> Result<Principal, LoginFailure> {
-        let result = match self.users.check(user, password).await {
+        match self.users.check(user, password).await {
             Ok(Ok(u)) => {
-                let area = match &u.school {
-                    Some(s) => self.school_area(s).await,
-                    None => None,
-                };
-                crate::users::principal(&u, area)
+                if u.scram.is_none() {
+                    // A user made by an older Khlang: keep a SCRAM verifier now that the password is at hand.
+                    if let Err(e) = self.users.add_scram(&u.name, password).await {
+                        tracing::warn!(user, error = %e, "cannot store the user's SCRAM verifier");
+                    }
+                }
+                self.admit(u, client, channel).await
             }
-            Ok(Err(why)) => Err(why),
+            Ok(Err(why)) => {
+                self.refused(user, why, client, channel);
+                Err(why)
+            }
             Err(e) => {
                 tracing::error!(error = %e, "cannot read the user list");
+                self.refused(user, LoginFailure::UnknownUser, client, channel);
                 Err(LoginFailure::UnknownUser)
             }
+        }
+    }
+
+    /// A user whose password was checked: who they are now (a school user's area comes from the
+    /// warehouse), with the sign-in recorded.
+    pub async fn admit(&self, u: crate::users::User, client: &str, channel: &str) -> Result<Principal, LoginFailure> {
+        let area = match &u.school {
+            Some(s) => self.school_area(s).await,
+            None => None,
         };
-        match &result {
-            Ok(who) => self.audit.record(Event::new(who, Action::Login, channel, client)),
+        match crate::users::principal(&u, area) {
+            Ok(who) => {
+                self.audit.record(Event::new(&who, Action::Login, channel, client));
+                Ok(who)
+            }
             Err(why) => {
-                tracing::warn!(user, client, reason = why.reason(), "sign-in refused");
-                let mut e = Event::new(&Principal::public(), Action::LoginFailed, format!("{channel}: {}", why.reason()), client);
-                e.user = user.to_string();
-                self.audit.record(e);
+                self.refused(&u.name, why, client, channel);
+                Err(why)
             }
         }
-        result
+    }
+
+    /// Records a refused sign-in, with the reason the client is not told.
+    pub fn refused(&self, user: &str, why: LoginFailure, client: &str, channel: &str) {
+        tracing::warn!(user, client, reason = why.reason(), "sign-in refused");
+        let mut e = Event::new(&Principal::public(), Action::LoginFailed, format!("{channel}: {}", why.reason()), client);
+        e.user = user.to_string();
+        self.audit.record(e);
     }
 
     /// A new sign-in token for `who` (HTTP bearer token and web session cookie).

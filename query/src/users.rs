@@ -20,6 +20,10 @@ pub struct User {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub school: Option<String>,
     pub password_hash: String,
+    /// The SCRAM-SHA-256 verifier for sign-in over the wire (PostgreSQL's format); absent for
+    /// users made before Khlang spoke SCRAM, until their next password sign-in on the web.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scram: Option<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -116,6 +120,7 @@ impl Users {
             area: area.map(str::to_string),
             school: school.map(str::to_string),
             password_hash: hash_password(password)?,
+            scram: Some(crate::scram::Verifier::new(password).encode()),
             created_at: chrono::Utc::now(),
         };
         let mut users = self.list().await?;
@@ -124,6 +129,16 @@ impl Users {
         users.sort_by(|a, b| a.name.cmp(&b.name));
         self.save(&users).await?;
         Ok(user)
+    }
+
+    /// Stores the SCRAM verifier of a user's (checked) password.
+    pub async fn add_scram(&self, name: &str, password: &str) -> Result<(), QueryError> {
+        let mut users = self.list().await?;
+        if let Some(u) = users.iter_mut().find(|u| u.name == name) {
+            u.scram = Some(crate::scram::Verifier::new(password).encode());
+            self.save(&users).await?;
+        }
+        Ok(())
     }
 
     /// Removes a user; false when there was none of that name.

@@ -26,6 +26,8 @@ pub struct Server {
     pub child: Child,
     pub http: u16,
     pub pg: u16,
+    /// The certificate to trust when the server speaks HTTPS.
+    pub tls_ca: Option<String>,
 }
 
 impl Server {
@@ -40,7 +42,8 @@ impl Server {
                 cmd.env(k, v);
             }
             let child = cmd.arg("serve").stdout(Stdio::null()).stderr(Stdio::from(std::fs::File::create(env.path("serve.log")).unwrap())).spawn().unwrap();
-            let mut s = Server { child, http, pg };
+            let tls_ca = extra_env.iter().find(|(k, _)| *k == "KHLANG_TLS_CERT").map(|(_, v)| v.to_string());
+            let mut s = Server { child, http, pg, tls_ca };
             let t0 = Instant::now();
             loop {
                 let up = std::net::TcpStream::connect(("127.0.0.1", pg)).is_ok() && s.curl(&["/healthz"]).0 == 200;
@@ -60,7 +63,16 @@ impl Server {
     /// curl with these arguments (the last is the path); returns status and body.
     pub fn curl(&self, args: &[&str]) -> (u16, Vec<u8>) {
         let (path, rest) = args.split_last().unwrap();
-        let o = Command::new("curl").arg("-s").args(rest).args(["-w", "\n%{http_code}"]).arg(format!("http://127.0.0.1:{}{path}", self.http)).output().unwrap();
+        let mut c = Command::new("curl");
+        c.arg("-s").args(rest).args(["-w", "\n%{http_code}"]);
+        let url = match &self.tls_ca {
+            Some(ca) => {
+                c.args(["--cacert", ca]);
+                format!("https://127.0.0.1:{}{path}", self.http)
+            }
+            None => format!("http://127.0.0.1:{}{path}", self.http),
+        };
+        let o = c.arg(url).output().unwrap();
         let out = o.stdout;
         let cut = out.iter().rposition(|b| *b == b'\n').unwrap_or(0);
         let status = String::from_utf8_lossy(&out[cut..]).trim().parse().unwrap_or(0);

@@ -9,6 +9,7 @@ const SIZE_BANDS_CSV: &str = include_str!("../../data/size_bands.csv");
 const SUBSIDY_CSV: &str = include_str!("../../data/subsidy_rates.csv");
 const STAFFING_CSV: &str = include_str!("../../data/staffing_rules.csv");
 const TARGETS_CSV: &str = include_str!("../../data/disbursement_targets.csv");
+const SCHEMA_DOCS_CSV: &str = include_str!("../../data/schema_docs.csv");
 
 #[derive(Debug, Clone)]
 pub struct Province {
@@ -76,6 +77,16 @@ fn fields(line: &str) -> Vec<&str> {
 
 fn rows(csv: &'static str) -> impl Iterator<Item = Vec<&'static str>> {
     csv.lines().skip(1).filter(|l| !l.trim().is_empty()).map(fields)
+}
+
+/// The contract's description of a table (`column` = `None`) or of one of its columns, Thai then
+/// English ("รหัสโรงเรียน 10 หลัก — 10-digit school code"), as `obj_description` and
+/// `col_description` give it to schema browsers.
+pub fn describe(table: &str, column: Option<&str>) -> Option<String> {
+    static D: OnceLock<Vec<(&'static str, &'static str, String)>> = OnceLock::new();
+    let docs = D.get_or_init(|| rows(SCHEMA_DOCS_CSV).filter(|f| f.len() == 4).map(|f| (f[0], f[1], format!("{} — {}", f[2], f[3]))).collect());
+    let column = column.unwrap_or("");
+    docs.iter().find(|(t, c, _)| *t == table && *c == column).map(|(_, _, d)| d.clone())
 }
 
 fn num(s: &str) -> i64 {
@@ -324,5 +335,15 @@ mod tests {
         assert!(citizen_id_valid("G123456789012"));
         assert!(!citizen_id_valid("G12345678901"));
         assert!(!citizen_id_valid("110170023070"));
+    }
+
+    #[test]
+    fn every_contract_table_and_column_is_described() {
+        for t in crate::schema::tables() {
+            assert!(describe(t.name, None).is_some(), "no description of table {}", t.name);
+            for f in t.schema.fields() {
+                assert!(describe(t.name, Some(f.name())).is_some_and(|d| d.contains(" — ")), "no description of {}.{}", t.name, f.name());
+            }
+        }
     }
 }

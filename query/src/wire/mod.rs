@@ -1,0 +1,794 @@
+//! The PostgreSQL wire protocol: psql, DBeaver, Metabase, Power BI and psycopg connect to Khlang as
+//! to a PostgreSQL server.
+//!
+//! Built on pgwire and datafusion-postgres. What is ours: sign-in against Khlang's users (SCRAM or
+//! a cleartext password, TLS when required: `auth`); a session per connection built for that
+//! user's scope and re-pinned when a new load is published, with PostgreSQL's identity, settings
+//! and the catalog schema browsers read (`settings`, `catalog`); read-only SQL; `COPY … TO STDOUT`
+//! through the same scoped tables; limits, cancel requests and `statement_timeout`; PostgreSQL
+//! error codes with positions; and an audit record for every sign-in and statement.
+
+mod auth;
+mod catalog;
+mod settings;
+
+pub use auth::WireAuth;
+pub use settings::{PG_VERSION, server_version, version_string};
+
+use std::fmt::Debug;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::prelude::SessionContext;
+use datafusion::sql::sqlparser::ast::{CopyLegacyOption, CopyOption, CopySource, CopyTarget, Statement};
+use datafusion_postgres::datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
+use datafusion_postgres::datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
+use datafusion_postgres::datafusion_pg_catalog::sql::PostgresCompatibilityParser;
+use datafusion_postgres::hooks::HookClient;
+use datafusion_postgres::hooks::cursor::CursorStatementHook;
+use datafusion_postgres::hooks::transactions::TransactionStatementHook;
+use datafusion_postgres::pgwire;
+use datafusion_postgres::{DfSessionService, QueryHook};
+use futures::{Sink, Stream, StreamExt as _};
+use pgwire::api::portal::Portal;
+use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use pgwire::api::results::{CopyResponse, FieldInfo, Response};
+use pgwire::api::stmt::QueryParser;
+use pgwire::api::store::PortalStore;
+use pgwire::api::{ClientInfo, ClientPortalStore, ErrorHandler, METADATA_USER, NoopHandler, PgWireConnectionState, Type};
+use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::messages::copy::CopyData;
+use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::access::Principal;
+use crate::audit::{Action, Event};
+use crate::service::SqlService;
+use auth::{CancelSignal, QueryToken};
+use catalog::Activity;
+use settings::{Parameters, SessionHook, Settings};
+
+type DfStatement = (String, Option<(Statement, LogicalPlan)>);
+
+/// A PostgreSQL error for the client.
+fn pg_err(severity: &str, code: &str, message: impl Into<String>) -> PgWireError {
+    PgWireError::UserError(Box::new(ErrorInfo::new(severity.into(), code.into(), message.into())))
+}
+
+/// Turns an engine error into a PostgreSQL error with the right SQLSTATE, and for syntax errors the
+/// position (1-based character offset) a client marks with a caret.
+pub fn to_pg_error(message: &str, sql: &str, svc: &SqlService) -> PgWireError {
+    let m = svc.explain_error(message);
+    let lower = m.to_lowercase();
+    let code = if lower.contains("parsererror") || lower.contains("sql parser error") || lower.contains("expected:") || lower.contains("syntax error") {
+        "42601"
+    } else if lower.contains("memory budget") {
+        "53200"
+    } else if lower.contains("time limit") {
+        "57014"
+    } else if lower.contains("heavy queries") {
+        "53300"
+    } else if lower.contains("read-only") {
+        "25006"
+    } else if lower.contains("not found") && lower.contains("table") {
+        "42P01"
+    } else if lower.contains("no field named") || lower.contains("schema error") {
+        "42703"
+    } else if lower.contains("error during planning") || lower.contains("invalid function") {
+        "42883"
+    } else {
+        "XX000"
+    };
+    let mut info = ErrorInfo::new("ERROR".into(), code.into(), m.clone());
+    if code == "42601" {
+        info.position = syntax_position(&m, sql).map(|p| p.to_string());
+    }
+    PgWireError::UserError(Box::new(info))
+}
+
+/// The character offset (1-based) of "Line: L, Column: C" in `sql`.
+fn syntax_position(message: &str, sql: &str) -> Option<usize> {
+    if message.contains("found: EOF") {
+        // At the end of the input, as PostgreSQL marks it.
+        return Some(sql.trim_end().trim_end_matches(';').chars().count() + 1);
+    }
+    let Some(at) = message.rfind("Line: ") else {
+        // No location in the message: the first place the offending token appears.
+        let found = message.rsplit_once("found: ")?.1.trim();
+        let token = found.split_whitespace().next()?;
+        let byte = sql.to_lowercase().find(&token.to_lowercase())?;
+        return Some(sql[..byte].chars().count() + 1);
+    };
+    let rest = &message[at + 6..];
+    let (line, rest) = rest.split_once(", Column: ")?;
+    let line: usize = line.trim().parse().ok()?;
+    let col: usize = rest.chars().take_while(char::is_ascii_digit).collect::<String>().parse().ok()?;
+    let mut offset = 0;
+    for (i, l) in sql.split('\n').enumerate() {
+        if i + 1 == line {
+            return Some(offset + col.min(l.chars().count() + 1).max(1));
+        }
+        offset += l.chars().count() + 1;
+    }
+    None
+}
+
+fn map_err(e: PgWireError, sql: &str, svc: &SqlService) -> PgWireError {
+    match e {
+        PgWireError::ApiError(inner) => to_pg_error(&inner.to_string(), sql, svc),
+        PgWireError::UserError(info) if info.code == "XX000" => to_pg_error(&info.message, sql, svc),
+        other => other,
+    }
+}
+
+/// PostgreSQL forms that clients' catalog queries use and DataFusion does not plan, said the way
+/// DataFusion does: field selection from a composite value, `(f(x)).n` (pgjdbc's
+/// `getPrimaryKeys`), as `(f(x))['n']`; `LIKE … ESCAPE '/'` (SQLAlchemy's schema list) with the
+/// backslash DataFusion takes; and `pg_stat_activity` without its schema (pg_catalog is always on
+/// PostgreSQL's search path). The SQL text again when anything changed.
+fn rewrite_for_datafusion(sql: &str) -> Option<String> {
+    use datafusion::sql::sqlparser::ast::{AccessExpr, Expr, Ident, ObjectName, ObjectNamePart, Subscript, Value, visit_expressions_mut, visit_relations_mut};
+    let mut statements = PostgresCompatibilityParser::new().parse(sql).ok()?;
+    let mut changed = false;
+    let literal = |s: String| Expr::Value(Value::SingleQuotedString(s).into());
+    for st in statements.iter_mut() {
+        let _ = visit_expressions_mut(st, |e| {
+            match e {
+                Expr::CompoundFieldAccess { root, access_chain } if !matches!(root.as_ref(), Expr::Identifier(_) | Expr::CompoundIdentifier(_)) => {
+                    for a in access_chain.iter_mut() {
+                        if let AccessExpr::Dot(Expr::Identifier(i)) = a {
+                            *a = AccessExpr::Subscript(Subscript::Index { index: literal(i.value.clone()) });
+                            changed = true;
+                        }
+                    }
+                }
+                Expr::Like { pattern, escape_char, .. } | Expr::ILike { pattern, escape_char, .. } => {
+                    let escape = escape_char.as_ref().and_then(|v| match &v.value {
+                        Value::SingleQuotedString(c) if c.chars().count() == 1 && c != "\\" => c.chars().next(),
+                        _ => None,
+                    });
+                    if let Some(esc) = escape {
+                        *escape_char = None;
+                        // The pattern with the client's escape character as a backslash.
+                        let converted = std::mem::replace(pattern.as_mut(), literal(String::new()));
+                        *pattern.as_mut() = Expr::Function(datafusion::sql::sqlparser::ast::Function {
+                            name: ObjectName(vec![ObjectNamePart::Identifier(Ident::new("replace"))]),
+                            uses_odbc_syntax: false,
+                            parameters: datafusion::sql::sqlparser::ast::FunctionArguments::None,
+                            args: datafusion::sql::sqlparser::ast::FunctionArguments::List(datafusion::sql::sqlparser::ast::FunctionArgumentList {
+                                duplicate_treatment: None,
+                                args: [converted, literal(esc.to_string()), literal("\\".into())]
+                                    .into_iter()
+                                    .map(|a| datafusion::sql::sqlparser::ast::FunctionArg::Unnamed(datafusion::sql::sqlparser::ast::FunctionArgExpr::Expr(a)))
+                                    .collect(),
+                                clauses: vec![],
+                            }),
+                            filter: None,
+                            null_treatment: None,
+                            over: None,
+                            within_group: vec![],
+                        });
+                        changed = true;
+                    }
+                }
+                _ => {}
+            }
+            std::ops::ControlFlow::<()>::Continue(())
+        });
+        let _ = visit_relations_mut(st, |name| {
+            if name.0.len() == 1 && name.to_string().eq_ignore_ascii_case("pg_stat_activity") {
+                *name = ObjectName(vec![ObjectNamePart::Identifier(Ident::new("pg_catalog")), ObjectNamePart::Identifier(Ident::new("pg_stat_activity"))]);
+                changed = true;
+            }
+            std::ops::ControlFlow::<()>::Continue(())
+        });
+    }
+    changed.then(|| statements.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
+}
+
+/// Tables a plan reads, for the audit record.
+pub fn tables_of(plan: &LogicalPlan) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let _ = plan.apply_with_subqueries(|p| {
+        if let LogicalPlan::TableScan(s) = p {
+            let t = s.table_name.table().to_string();
+            if !out.contains(&t) {
+                out.push(t);
+            }
+        }
+        Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
+    });
+    out.sort();
+    out
+}
+
+/// Refuses everything that would change state on the server: Khlang's SQL is read-only.
+#[derive(Debug)]
+struct ReadOnly;
+
+fn refused(statement: &Statement) -> Option<PgWireError> {
+    let allowed = matches!(
+        statement,
+        Statement::Query(_)
+            | Statement::Explain { .. }
+            | Statement::ShowVariable { .. }
+            | Statement::ShowVariables { .. }
+            | Statement::ShowTables { .. }
+            | Statement::ShowColumns { .. }
+            | Statement::Set(_)
+            | Statement::StartTransaction { .. }
+            | Statement::Commit { .. }
+            | Statement::Rollback { .. }
+            | Statement::Declare { .. }
+            | Statement::Fetch { .. }
+            | Statement::Close { .. }
+            | Statement::Discard { .. }
+            | Statement::Deallocate { .. }
+            | Statement::Reset(_)
+            | Statement::Savepoint { .. }
+            | Statement::ReleaseSavepoint { .. }
+    ) || matches!(statement, Statement::Copy { to: true, target: CopyTarget::Stdout, .. });
+    if allowed {
+        return None;
+    }
+    let text = statement.to_string();
+    let kind: String = text.split_whitespace().take(2).collect::<Vec<_>>().join(" ").to_uppercase();
+    Some(pg_err(
+        "ERROR",
+        "25006",
+        format!("Khlang's SQL is read-only: {kind} is not allowed (the warehouse changes only through loads; use SELECT, or COPY (SELECT …) TO STDOUT to export)"),
+    ))
+}
+
+#[async_trait]
+impl QueryHook for ReadOnly {
+    async fn handle_simple_query(&self, statement: &Statement, _ctx: &SessionContext, _client: &mut dyn HookClient) -> Option<PgWireResult<Response>> {
+        refused(statement).map(Err)
+    }
+
+    async fn handle_extended_parse_query(&self, statement: &Statement, _ctx: &SessionContext, _client: &(dyn ClientInfo + Send + Sync)) -> Option<PgWireResult<LogicalPlan>> {
+        refused(statement).map(Err)
+    }
+
+    async fn handle_extended_query(
+        &self,
+        statement: &Statement,
+        _plan: &LogicalPlan,
+        _params: &datafusion::common::ParamValues,
+        _ctx: &SessionContext,
+        _client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        refused(statement).map(Err)
+    }
+}
+
+/// One connection's SQL session: the user's scoped tables at one published state.
+struct ConnSession {
+    seq: u64,
+    ctx: Arc<SessionContext>,
+    service: Arc<DfSessionService>,
+}
+
+/// Per-connection state kept in pgwire's session extensions.
+struct Conn {
+    session: tokio::sync::Mutex<Option<ConnSession>>,
+    settings: Arc<Settings>,
+    activity: Arc<Activity>,
+}
+
+/// The wire-protocol handlers over one SQL service.
+pub struct Handlers {
+    svc: SqlService,
+    params: Arc<Parameters>,
+    parser: Arc<KhlangParser>,
+}
+
+impl Handlers {
+    fn new(svc: SqlService, params: Arc<Parameters>) -> Self {
+        let parser = Arc::new(KhlangParser { svc: svc.clone(), params: params.clone(), any: Arc::new(DfSessionService::new(Arc::new(SessionContext::new()))) });
+        Handlers { svc, params, parser }
+    }
+}
+
+fn principal_of<C: ClientInfo + ?Sized>(client: &C) -> PgWireResult<Arc<Principal>> {
+    client.session_extensions().get::<Principal>().ok_or_else(|| pg_err("FATAL", "28000", "the connection has not signed in"))
+}
+
+fn client_addr<C: ClientInfo + ?Sized>(client: &C) -> String {
+    client.socket_addr().ip().to_string()
+}
+
+/// The connection's state, made at its first statement.
+fn conn_of<C: ClientInfo + ?Sized>(client: &C, params: &Parameters) -> Arc<Conn> {
+    client.session_extensions().get_or_insert_with(|| {
+        let settings = Arc::new(Settings::new(params.settings_for(client)));
+        let addr = client.socket_addr();
+        let activity = Arc::new(Activity {
+            pid: client.pid_and_secret_key().0,
+            user: client.metadata().get(METADATA_USER).cloned().unwrap_or_default(),
+            client_addr: addr.ip().to_string(),
+            client_port: i32::from(addr.port()),
+            backend_start: chrono::Utc::now(),
+            settings: settings.clone(),
+            query: std::sync::Mutex::new((String::new(), chrono::Utc::now())),
+        });
+        Conn { session: tokio::sync::Mutex::new(None), settings, activity }
+    })
+}
+
+/// A statement starts on the connection: `pg_stat_activity` shows it, and a cancel request finds it.
+fn begin<C: ClientInfo + ?Sized>(client: &C, conn: &Conn, sql: &str) -> QueryToken {
+    if let Ok(mut q) = conn.activity.query.lock() {
+        *q = (sql.to_string(), chrono::Utc::now());
+    }
+    client.session_extensions().get_or_insert_with(CancelSignal::default).begin()
+}
+
+/// When the statement must end: the server's limit, or the client's `statement_timeout` if sooner.
+fn deadline_of(svc: &SqlService, conn: &Conn) -> Deadline {
+    let server = svc.q.limits().timeout;
+    match conn.settings.statement_timeout() {
+        Some(t) if t < server => Deadline { at: Instant::now() + t, by_client: true },
+        _ => Deadline { at: Instant::now() + server, by_client: false },
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Deadline {
+    at: Instant,
+    /// The client's own `statement_timeout` (else the server's `query_timeout_seconds`).
+    by_client: bool,
+}
+
+impl Deadline {
+    fn error(&self, svc: &SqlService) -> PgWireError {
+        if self.by_client { pg_err("ERROR", "57014", "canceling statement due to statement timeout") } else { pg_err("ERROR", "57014", svc.timeout_message()) }
+    }
+}
+
+fn cancelled() -> PgWireError {
+    pg_err("ERROR", "57014", "canceling statement due to user request")
+}
+
+/// Runs `work` until it ends, the deadline passes or the client cancels the statement.
+async fn guarded<T>(svc: &SqlService, deadline: Deadline, token: &mut QueryToken, work: impl std::future::Future<Output = PgWireResult<T>>) -> PgWireResult<T> {
+    tokio::select! {
+        r = tokio::time::timeout_at(deadline.at.into(), work) => r.map_err(|_| deadline.error(svc))?,
+        _ = token.cancelled() => Err(cancelled()),
+    }
+}
+
+/// The connection's session, rebuilt when a newer load has been published (or, for an admin
+/// reading the audit log, so it includes the latest records).
+async fn conn_session<C: ClientInfo + ?Sized>(svc: &SqlService, params: &Parameters, client: &C, sql: &str) -> PgWireResult<(Arc<Principal>, Arc<Conn>, Arc<SessionContext>, Arc<DfSessionService>)> {
+    let who = principal_of(client)?;
+    let conn = conn_of(client, params);
+    let commit = svc.q.warehouse().committed().await.map_err(|e| pg_err("ERROR", "XX000", e.to_string()))?;
+    let seq = commit.as_ref().map_or(0, |c| c.seq);
+    let audit_read = who.is_admin() && crate::audit::reads_audit(sql);
+    if audit_read {
+        svc.audit.flush().await;
+    }
+    let mut slot = conn.session.lock().await;
+    if let Some(s) = slot.as_ref()
+        && s.seq == seq
+        && !audit_read
+    {
+        return Ok((who, conn.clone(), s.ctx.clone(), s.service.clone()));
+    }
+    let internal = |e: &dyn std::fmt::Display| pg_err("ERROR", "XX000", e.to_string());
+    let ctx = svc.q.session_for_commit(&who, commit.as_ref()).await.map_err(|e| internal(&e))?;
+    setup_pg_catalog(&ctx, "khlang", EmptyContextProvider).map_err(|e| internal(&e))?;
+    catalog::install(&ctx, conn.settings.clone(), conn.activity.clone()).await.map_err(|e| internal(&e))?;
+    let ctx = Arc::new(ctx);
+    let hooks: Vec<Arc<dyn QueryHook>> =
+        vec![Arc::new(ReadOnly), Arc::new(SessionHook { settings: conn.settings.clone() }), Arc::new(CursorStatementHook), Arc::new(TransactionStatementHook)];
+    let service = Arc::new(DfSessionService::new_with_hooks(ctx.clone(), hooks));
+    *slot = Some(ConnSession { seq, ctx: ctx.clone(), service: service.clone() });
+    Ok((who, conn.clone(), ctx, service))
+}
+
+/// Wraps a result's row stream: counts rows, stops at the deadline or a cancel request, holds the
+/// heavy-query permit until the last row, maps errors, and writes the audit record when the stream
+/// ends.
+fn watch<S, T>(
+    rows: S,
+    svc: SqlService,
+    sql: String,
+    deadline: Deadline,
+    token: QueryToken,
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    mut event: Event,
+) -> impl Stream<Item = PgWireResult<T>> + Send + 'static
+where
+    S: Stream<Item = PgWireResult<T>> + Send + Unpin + 'static,
+    T: Send + 'static,
+{
+    struct State<S> {
+        rows: S,
+        count: i64,
+        done: bool,
+        svc: SqlService,
+        sql: String,
+        deadline: Deadline,
+        token: QueryToken,
+        _permit: Option<tokio::sync::OwnedSemaphorePermit>,
+        event: Option<Event>,
+    }
+    impl<S> Drop for State<S> {
+        fn drop(&mut self) {
+            if let Some(mut e) = self.event.take() {
+                if self.token.is_cancelled() {
+                    e.sql = e.sql.map(|s| format!("{s} -- cancelled"));
+                }
+                self.svc.audit.record(e.with_rows(self.count));
+            }
+        }
+    }
+    event.sql = Some(sql.clone());
+    let state = State { rows, count: 0, done: false, svc, sql, deadline, token, _permit: permit, event: Some(event) };
+    futures::stream::unfold(state, |mut st| async move {
+        if st.done {
+            return None;
+        }
+        let next = {
+            let State { rows, token, deadline, .. } = &mut st;
+            tokio::select! {
+                r = tokio::time::timeout_at(deadline.at.into(), rows.next()) => r.map_err(|_| false),
+                _ = token.cancelled() => Err(true),
+            }
+        };
+        match next {
+            Err(by_cancel) => {
+                st.done = true;
+                let e = if by_cancel { cancelled() } else { st.deadline.error(&st.svc) };
+                Some((Err(e), st))
+            }
+            Ok(None) => None,
+            Ok(Some(Ok(r))) => {
+                st.count += 1;
+                Some((Ok(r), st))
+            }
+            Ok(Some(Err(e))) => {
+                st.done = true;
+                let e = map_err(e, &st.sql, &st.svc);
+                Some((Err(e), st))
+            }
+        }
+    })
+}
+
+#[async_trait]
+impl SimpleQueryHandler for Handlers {
+    async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let svc = &self.svc;
+        let (who, conn, ctx, service) = conn_session(svc, &self.params, client, query).await?;
+        let addr = client_addr(client);
+        let statements = PostgresCompatibilityParser::new().parse(query).map_err(|e| to_pg_error(&e.to_string(), query, svc))?;
+        let deadline = deadline_of(svc, &conn);
+        // COPY … TO STDOUT is ours: the export goes through the same scoped tables.
+        if let [stmt @ Statement::Copy { to: true, target: CopyTarget::Stdout, .. }] = statements.as_slice() {
+            let token = begin(client, &conn, query);
+            return Ok(vec![self.copy_out(&who, &ctx, stmt, query, &addr, deadline, token).await?]);
+        }
+        let is_query = statements.iter().any(|s| matches!(s, Statement::Query(_) | Statement::Explain { .. }));
+        let permit = if is_query { Some(svc.heavy_permit().await.map_err(|e| to_pg_error(&e.to_string(), query, svc))?) } else { None };
+        let tables = if is_query {
+            match ctx.state().create_logical_plan(query).await {
+                Ok(plan) => tables_of(&plan),
+                Err(_) => Vec::new(),
+            }
+        } else {
+            Vec::new()
+        };
+        let mut token = begin(client, &conn, query);
+        let rewritten = rewrite_for_datafusion(query);
+        let run = rewritten.as_deref().unwrap_or(query);
+        let responses = guarded(svc, deadline, &mut token, async {
+            <DfSessionService as SimpleQueryHandler>::do_query(&service, client, run).await.map_err(|e| map_err(e, query, svc))
+        })
+        .await;
+        let responses = match responses {
+            Ok(r) => r,
+            Err(e) => {
+                if is_query {
+                    svc.audit.record(Event::new(&who, Action::Query, tables.join(","), addr).with_sql(&format!("{query} -- failed")));
+                }
+                return Err(e);
+            }
+        };
+        let mut out = Vec::with_capacity(responses.len());
+        let mut permit = permit;
+        for r in responses {
+            match r {
+                Response::Query(mut q) if is_query => {
+                    let event = Event::new(&who, Action::Query, tables.join(","), addr.clone());
+                    let rows = std::mem::replace(&mut q.data_rows, Box::pin(futures::stream::empty()));
+                    let token = begin(client, &conn, query);
+                    q.data_rows = Box::pin(watch(rows, svc.clone(), query.to_string(), deadline, token, permit.take(), event));
+                    out.push(Response::Query(q));
+                }
+                r => out.push(r),
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Handlers {
+    #[allow(clippy::too_many_arguments)]
+    async fn copy_out(&self, who: &Principal, ctx: &SessionContext, stmt: &Statement, sql: &str, addr: &str, deadline: Deadline, mut token: QueryToken) -> PgWireResult<Response> {
+        let svc = &self.svc;
+        let Statement::Copy { source, options, legacy_options, .. } = stmt else { return Err(pg_err("ERROR", "0A000", "not a COPY TO STDOUT")) };
+        let select = match source {
+            CopySource::Query(q) => q.to_string(),
+            CopySource::Table { table_name, columns } => {
+                let cols = if columns.is_empty() { "*".to_string() } else { columns.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ") };
+                format!("SELECT {cols} FROM {table_name}")
+            }
+        };
+        let mut csv = false;
+        let mut header = false;
+        let mut delimiter = None;
+        for o in options {
+            match o {
+                CopyOption::Format(f) => csv = f.value.eq_ignore_ascii_case("csv"),
+                CopyOption::Header(h) => header = *h,
+                CopyOption::Delimiter(d) => delimiter = Some(*d),
+                _ => {}
+            }
+        }
+        for o in legacy_options {
+            match o {
+                CopyLegacyOption::Csv(_) => csv = true,
+                CopyLegacyOption::Header => header = true,
+                CopyLegacyOption::Delimiter(d) => delimiter = Some(*d),
+                _ => {}
+            }
+        }
+        let permit = svc.heavy_permit().await.map_err(|e| to_pg_error(&e.to_string(), sql, svc))?;
+        let df = guarded(svc, deadline, &mut token, async { ctx.sql_with_options(&select, crate::read_only()).await.map_err(|e| to_pg_error(&e.to_string(), sql, svc)) }).await?;
+        let tables = tables_of(df.logical_plan());
+        let columns = df.schema().fields().len();
+        let names: Vec<String> = df.schema().fields().iter().map(|f| f.name().clone()).collect();
+        let stream = guarded(svc, deadline, &mut token, async { df.execute_stream().await.map_err(|e| to_pg_error(&e.to_string(), sql, svc)) }).await?;
+        let delim = delimiter.unwrap_or(if csv { ',' } else { '\t' }) as u8;
+        let head: Vec<PgWireResult<CopyData>> = if header {
+            let line = if csv { crate::export::csv_line(&names, delim) } else { names.join(&(delim as char).to_string()) + "\n" };
+            vec![Ok(CopyData::new(line.into_bytes().into()))]
+        } else {
+            Vec::new()
+        };
+        let body = stream.flat_map(move |b: datafusion::error::Result<RecordBatch>| {
+            let lines: Vec<PgWireResult<CopyData>> = match b {
+                Ok(b) => match crate::export::copy_lines(&b, csv, delim) {
+                    Ok(lines) => lines.into_iter().map(|l| Ok(CopyData::new(l.into()))).collect(),
+                    Err(e) => vec![Err(PgWireError::ApiError(Box::new(e)))],
+                },
+                Err(e) => vec![Err(PgWireError::ApiError(Box::new(e)))],
+            };
+            futures::stream::iter(lines)
+        });
+        let event = Event::new(who, Action::Export, tables.join(","), addr);
+        // The header line goes before the watched rows: it is not a row of the result.
+        let watched = futures::stream::iter(head).chain(watch(Box::pin(body), svc.clone(), sql.to_string(), deadline, token, Some(permit), event));
+        Ok(Response::CopyOut(CopyResponse::new(0, columns, watched)))
+    }
+}
+
+
+/// Parses extended-protocol statements in the connection's own session (so names resolve to the
+/// user's scoped tables).
+pub struct KhlangParser {
+    svc: SqlService,
+    params: Arc<Parameters>,
+    /// Any session service: describing a parsed statement does not depend on the session.
+    any: Arc<DfSessionService>,
+}
+
+#[async_trait]
+impl QueryParser for KhlangParser {
+    type Statement = DfStatement;
+
+    async fn parse_sql<C>(&self, client: &C, sql: &str, types: &[Option<Type>]) -> PgWireResult<Option<Self::Statement>>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+    {
+        let (_, _, _, service) = conn_session(&self.svc, &self.params, client, sql).await?;
+        let parser = <DfSessionService as ExtendedQueryHandler>::query_parser(&service);
+        let rewritten = rewrite_for_datafusion(sql);
+        parser.parse_sql(client, rewritten.as_deref().unwrap_or(sql), types).await.map_err(|e| map_err(e, sql, &self.svc))
+    }
+
+    fn get_parameter_types(&self, stmt: &Self::Statement) -> PgWireResult<Vec<Type>> {
+        <DfSessionService as ExtendedQueryHandler>::query_parser(&self.any).get_parameter_types(stmt)
+    }
+
+    fn get_result_schema(&self, stmt: &Self::Statement, column_format: Option<&pgwire::api::portal::Format>) -> PgWireResult<Vec<FieldInfo>> {
+        <DfSessionService as ExtendedQueryHandler>::query_parser(&self.any).get_result_schema(stmt, column_format)
+    }
+}
+
+#[async_trait]
+impl ExtendedQueryHandler for Handlers {
+    type Statement = DfStatement;
+    type QueryParser = KhlangParser;
+
+    fn query_parser(&self) -> Arc<Self::QueryParser> {
+        self.parser.clone()
+    }
+
+    async fn do_query<C>(&self, client: &mut C, portal: &Portal<Self::Statement>, max_rows: usize) -> PgWireResult<Response>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let svc = &self.svc;
+        let sql = portal.statement.statement.0.clone();
+        let (who, conn, _ctx, service) = conn_session(svc, &self.params, client, &sql).await?;
+        let addr = client_addr(client);
+        let (tables, is_query) = match &portal.statement.statement.1 {
+            Some((stmt, plan)) => (tables_of(plan), matches!(stmt, Statement::Query(_) | Statement::Explain { .. })),
+            None => (Vec::new(), false),
+        };
+        if !is_query {
+            return <DfSessionService as ExtendedQueryHandler>::do_query(&service, client, portal, max_rows).await.map_err(|e| map_err(e, &sql, svc));
+        }
+        let permit = svc.heavy_permit().await.map_err(|e| to_pg_error(&e.to_string(), &sql, svc))?;
+        let deadline = deadline_of(svc, &conn);
+        let mut token = begin(client, &conn, &sql);
+        let r = guarded(svc, deadline, &mut token, async {
+            <DfSessionService as ExtendedQueryHandler>::do_query(&service, client, portal, max_rows).await.map_err(|e| map_err(e, &sql, svc))
+        })
+        .await;
+        match r {
+            Ok(Response::Query(mut q)) => {
+                let event = Event::new(&who, Action::Query, tables.join(","), addr);
+                let rows = std::mem::replace(&mut q.data_rows, Box::pin(futures::stream::empty()));
+                q.data_rows = Box::pin(watch(rows, svc.clone(), sql, deadline, token, Some(permit), event));
+                Ok(Response::Query(q))
+            }
+            Ok(other) => Ok(other),
+            Err(e) => {
+                svc.audit.record(Event::new(&who, Action::Query, tables.join(","), addr).with_sql(&format!("{sql} -- failed")));
+                Err(e)
+            }
+        }
+    }
+}
+
+struct LogErrors;
+
+impl ErrorHandler for LogErrors {
+    fn on_error<C: ClientInfo>(&self, client: &C, error: &mut PgWireError) {
+        tracing::debug!(client = %client.socket_addr(), error = %error, "sql error sent to the client");
+    }
+}
+
+/// How the wire protocol is served: TLS, whether it is required, how passwords travel, and the
+/// office's time zone (the `TimeZone` clients are told).
+#[derive(Debug, Clone)]
+pub struct WireOptions {
+    pub tls: Option<crate::tls::Tls>,
+    pub tls_required: bool,
+    pub auth: WireAuth,
+    pub time_zone: String,
+}
+
+/// Why a connection was refused before it could sign in, for the client and the audit log.
+fn startup_problem(e: &PgWireError) -> String {
+    match e {
+        PgWireError::InvalidStartupMessage => {
+            "invalid startup packet: the protocol version or the parameter list is malformed (Khlang speaks PostgreSQL protocol 3.0)".into()
+        }
+        PgWireError::UnsupportedProtocolVersion(major, minor) => format!("unsupported frontend protocol {major}.{minor}: Khlang speaks protocol 3.0"),
+        other => format!("invalid startup packet: {other}"),
+    }
+}
+
+/// How long a client has to sign in (PostgreSQL's `authentication_timeout`).
+const STARTUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// One connection: TLS negotiation, sign-in and statements, through pgwire's own decoder and
+/// handlers. A connection that cannot even say who it is (a malformed startup packet) is told why
+/// and recorded, where pgwire alone would drop it silently.
+async fn connection(socket: TcpStream, addr: SocketAddr, tls: Option<pgwire::tokio::TlsAcceptor>, h: Arc<Handlers>, startup: Arc<auth::Startup>, svc: SqlService) -> std::io::Result<()> {
+    use pgwire::tokio::server::{negotiate_tls, process_error, process_message};
+    let give_up = tokio::time::Instant::now() + STARTUP_TIMEOUT;
+    let Some(mut socket) = tokio::time::timeout_at(give_up, negotiate_tls(socket, tls)).await.map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))?? else {
+        return Ok(());
+    };
+    let (copy, errors) = (Arc::new(NoopHandler), Arc::new(LogErrors));
+    loop {
+        let signing_in = matches!(socket.state(), PgWireConnectionState::AwaitingStartup | PgWireConnectionState::AuthenticationInProgress);
+        let next = if signing_in {
+            match tokio::time::timeout_at(give_up, socket.next()).await {
+                Ok(m) => m,
+                Err(_) => {
+                    tracing::debug!(client = %addr, "no sign-in within the time allowed");
+                    return Ok(());
+                }
+            }
+        } else {
+            socket.next().await
+        };
+        let message = match next {
+            Some(Ok(m)) => m,
+            Some(Err(e)) if matches!(socket.state(), PgWireConnectionState::AwaitingStartup) => {
+                let message = startup_problem(&e);
+                tracing::warn!(client = %addr, "{message}");
+                svc.audit.record(Event::new(&Principal::public(), Action::LoginFailed, message.clone(), addr.ip().to_string()));
+                let _ = process_error(&mut socket, pg_err("FATAL", "08P01", message), false).await;
+                return Ok(());
+            }
+            Some(Err(e)) => {
+                tracing::debug!(client = %addr, error = %e, "cannot read the client's message");
+                let _ = process_error(&mut socket, pg_err("FATAL", "08P01", format!("invalid message: {e}")), false).await;
+                return Ok(());
+            }
+            None => {
+                if matches!(socket.state(), PgWireConnectionState::AwaitingStartup) && !socket.read_buffer().is_empty() {
+                    let message = format!("invalid startup packet: the client sent {} bytes and stopped", socket.read_buffer().len());
+                    svc.audit.record(Event::new(&Principal::public(), Action::LoginFailed, message, addr.ip().to_string()));
+                }
+                return Ok(());
+            }
+        };
+        if matches!(message, PgWireFrontendMessage::Terminate(_)) {
+            return Ok(());
+        }
+        let extended = match socket.state() {
+            PgWireConnectionState::CopyInProgress(extended) => extended,
+            _ => message.is_extended_query(),
+        };
+        if let Err(mut e) = process_message(message, &mut socket, startup.clone(), h.clone(), h.clone(), copy.clone(), startup.cancels.clone()).await {
+            errors.on_error(&socket, &mut e);
+            process_error(&mut socket, e, extended).await?;
+        }
+    }
+}
+
+/// Serves the wire protocol on `listener` until the process ends.
+pub async fn serve(listener: TcpListener, svc: SqlService, options: WireOptions) -> std::io::Result<()> {
+    let params = Arc::new(Parameters { time_zone: options.time_zone.clone(), tls: options.tls.is_some() });
+    let acceptor = match &options.tls {
+        Some(t) => Some(t.wire_acceptor().map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?),
+        None => None,
+    };
+    let handlers = Arc::new(Handlers::new(svc.clone(), params.clone()));
+    let startup = Arc::new(auth::Startup {
+        svc: svc.clone(),
+        params,
+        method: options.auth,
+        tls_required: options.tls_required,
+        cancels: Arc::new(auth::Cancels::default()),
+        keys: pgwire::api::RandomPidSecretKeyGenerator::default(),
+    });
+    loop {
+        let (socket, addr): (TcpStream, SocketAddr) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot accept a SQL connection");
+                continue;
+            }
+        };
+        let (h, st, svc, tls) = (handlers.clone(), startup.clone(), svc.clone(), acceptor.clone());
+        tokio::spawn(async move {
+            if let Err(e) = connection(socket, addr, tls, h, st, svc).await {
+                tracing::debug!(client = %addr, error = %e, "sql connection ended with an error");
+            }
+        });
+    }
+}
