@@ -35,7 +35,7 @@ def copy_tables(khlang_port, pg_port):
     kenv = dict(os.environ, PGPASSWORD=PASSWORD)
     penv = dict(os.environ, PGPASSWORD=PG_SUPER_PASSWORD)
     kpsql = ["psql", "-X", "-q", "-h", "127.0.0.1", "-p", str(khlang_port), "-U", USER, "-d", "khlang"]
-    ppsql = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(pg_port), "-U", "bench", "-d", "postgres"]
+    ppsql = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(pg_port), "-U", "bench", "-d", "khlang"]
     subprocess.run(ppsql + ["-c", f"CREATE ROLE {USER} LOGIN PASSWORD '{PASSWORD}'"], env=penv, check=True)
     for t in TABLES:
         cols = subprocess.run(kpsql + ["-At", "-F", "\t", "-c", f"SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'public' AND table_name = '{t}' ORDER BY ordinal_position"],

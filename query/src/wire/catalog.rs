@@ -447,6 +447,13 @@ fn settings_table(settings: &Settings) -> Result<Arc<dyn TableProvider>> {
 /// `pg_type` with `typreceive` and `typsend` as the oids of their functions, as PostgreSQL has
 /// them (regproc): Npgsql joins `pg_proc.oid = pg_type.typreceive` to load its types.
 async fn pg_type_with_oids(ctx: &SessionContext) -> Result<Option<Arc<dyn TableProvider>>> {
+    // pg_type and pg_proc are datafusion-postgres's static tables: the same for every session, so
+    // the converted table is made once per process.
+    static PG_TYPE: tokio::sync::OnceCell<Option<Arc<dyn TableProvider>>> = tokio::sync::OnceCell::const_new();
+    PG_TYPE.get_or_try_init(|| pg_type_from(ctx)).await.cloned()
+}
+
+async fn pg_type_from(ctx: &SessionContext) -> Result<Option<Arc<dyn TableProvider>>> {
     let procs = ctx.sql("SELECT CAST(oid AS INT) AS oid, proname FROM pg_catalog.pg_proc").await?.collect().await?;
     let mut by_name: HashMap<String, i32> = HashMap::new();
     for b in &procs {
