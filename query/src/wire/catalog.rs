@@ -309,15 +309,54 @@ fn activity_schema() -> SchemaRef {
     ]))
 }
 
-/// `pg_stat_activity`: the caller's own session only (other users' sessions are not theirs to see).
-#[derive(Debug)]
-struct StatActivity {
-    activity: Arc<Activity>,
+/// The caller's own row of `pg_stat_activity` (other users' sessions are not theirs to see).
+fn activity_batch(a: &Activity, schema: &SchemaRef) -> Result<RecordBatch> {
+    let (query, started) = a.query.lock().map(|q| q.clone()).unwrap_or_else(|_| (String::new(), a.backend_start));
+    let ts = |t: DateTime<Utc>| Arc::new(TimestampMicrosecondArray::from(vec![Some(t.timestamp_micros())]).with_timezone("UTC")) as ArrayRef;
+    let text = |s: Option<&str>| Arc::new(StringArray::from(vec![s])) as ArrayRef;
+    let int = |v: Option<i32>| Arc::new(Int32Array::from(vec![v])) as ArrayRef;
+    let app = a.settings.get("application_name").unwrap_or_default();
+    let columns: Vec<ArrayRef> = vec![
+        int(Some(1)),
+        text(Some("khlang")),
+        int(Some(a.pid)),
+        int(None),
+        int(Some(10)),
+        text(Some(&a.user)),
+        text(Some(&app)),
+        text(Some(&a.client_addr)),
+        text(None),
+        int(Some(a.client_port)),
+        ts(a.backend_start),
+        ts(started),
+        ts(started),
+        ts(started),
+        text(None),
+        text(None),
+        text(Some("active")),
+        text(None),
+        text(None),
+        Arc::new(Int64Array::from(vec![None::<i64>])),
+        text(Some(&query)),
+        text(Some("client backend")),
+    ];
+    Ok(RecordBatch::try_new(schema.clone(), columns)?)
+}
+
+/// A catalog view whose one batch is made when it is read.
+struct LiveView {
     schema: SchemaRef,
+    make: Box<dyn Fn() -> futures::future::BoxFuture<'static, Result<RecordBatch>> + Send + Sync>,
+}
+
+impl std::fmt::Debug for LiveView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveView").field("schema", &self.schema).finish_non_exhaustive()
+    }
 }
 
 #[async_trait]
-impl TableProvider for StatActivity {
+impl TableProvider for LiveView {
     fn schema(&self) -> SchemaRef {
         self.schema.clone()
     }
@@ -325,37 +364,7 @@ impl TableProvider for StatActivity {
         TableType::View
     }
     async fn scan(&self, _state: &dyn Session, projection: Option<&Vec<usize>>, _filters: &[Expr], _limit: Option<usize>) -> Result<Arc<dyn ExecutionPlan>> {
-        let a = &self.activity;
-        let (query, started) = a.query.lock().map(|q| q.clone()).unwrap_or_else(|_| (String::new(), a.backend_start));
-        let ts = |t: DateTime<Utc>| Arc::new(TimestampMicrosecondArray::from(vec![Some(t.timestamp_micros())]).with_timezone("UTC")) as ArrayRef;
-        let text = |s: Option<&str>| Arc::new(StringArray::from(vec![s])) as ArrayRef;
-        let int = |v: Option<i32>| Arc::new(Int32Array::from(vec![v])) as ArrayRef;
-        let app = a.settings.get("application_name").unwrap_or_default();
-        let columns: Vec<ArrayRef> = vec![
-            int(Some(1)),
-            text(Some("khlang")),
-            int(Some(a.pid)),
-            int(None),
-            int(Some(10)),
-            text(Some(&a.user)),
-            text(Some(&app)),
-            text(Some(&a.client_addr)),
-            text(None),
-            int(Some(a.client_port)),
-            ts(a.backend_start),
-            ts(started),
-            ts(started),
-            ts(started),
-            text(None),
-            text(None),
-            text(Some("active")),
-            text(None),
-            text(None),
-            Arc::new(Int64Array::from(vec![None::<i64>])),
-            text(Some(&query)),
-            text(Some("client backend")),
-        ];
-        let batch = RecordBatch::try_new(self.schema.clone(), columns)?;
+        let batch = (self.make)().await?;
         Ok(MemorySourceConfig::try_new_exec(&[vec![batch]], self.schema.clone(), projection.cloned())?)
     }
 }
@@ -650,28 +659,6 @@ async fn columns_batch(catalogs: &Arc<dyn CatalogProviderList>) -> Result<Record
     Ok(batch)
 }
 
-/// `information_schema.columns`, computed when it is read (the catalog lists it among its tables
-/// without building it).
-#[derive(Debug)]
-struct ColumnsView {
-    catalogs: Arc<dyn CatalogProviderList>,
-    schema: SchemaRef,
-}
-
-#[async_trait]
-impl TableProvider for ColumnsView {
-    fn schema(&self) -> SchemaRef {
-        self.schema.clone()
-    }
-    fn table_type(&self) -> TableType {
-        TableType::View
-    }
-    async fn scan(&self, _state: &dyn Session, projection: Option<&Vec<usize>>, _filters: &[Expr], _limit: Option<usize>) -> Result<Arc<dyn ExecutionPlan>> {
-        let batch = columns_batch(&self.catalogs).await?;
-        Ok(MemorySourceConfig::try_new_exec(&[vec![batch]], self.schema.clone(), projection.cloned())?)
-    }
-}
-
 #[async_trait]
 impl SchemaProvider for InformationSchema {
     fn table_names(&self) -> Vec<String> {
@@ -681,8 +668,13 @@ impl SchemaProvider for InformationSchema {
     }
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
         if name == "columns" {
-            let schema = columns_batch_schema();
-            return Ok(Some(Arc::new(ColumnsView { catalogs: self.catalogs.clone(), schema })));
+            // Made when read: the catalog lists this view among its tables without building it.
+            let catalogs = self.catalogs.clone();
+            let make = move || {
+                let c = catalogs.clone();
+                Box::pin(async move { columns_batch(&c).await }) as futures::future::BoxFuture<'static, Result<RecordBatch>>
+            };
+            return Ok(Some(Arc::new(LiveView { schema: columns_batch_schema(), make: Box::new(make) })));
         }
         if let Some((_, columns)) = CONSTRAINT_VIEWS.iter().find(|(n, _)| *n == name) {
             return Self::empty_view(columns).map(Some);
@@ -797,7 +789,15 @@ pub async fn install(ctx: &SessionContext, settings: Arc<Settings>, activity: Ar
         let pg_settings = settings_table(&settings)?;
         let pg_constraint = empty_with_arrays(&inner, "pg_constraint", &["conkey", "confkey", "conpfeqop", "conppeqop", "conffeqop", "conexclop", "confdelsetcols"]).await?;
         let pg_index = empty_with_arrays(&inner, "pg_index", &["indkey", "indclass", "indcollation", "indoption"]).await?;
-        let activity: Arc<dyn TableProvider> = Arc::new(StatActivity { activity, schema: activity_schema() });
+        let schema = activity_schema();
+        let make = {
+            let schema = schema.clone();
+            move || {
+                let r = activity_batch(&activity, &schema);
+                Box::pin(async move { r }) as futures::future::BoxFuture<'static, Result<RecordBatch>>
+            }
+        };
+        let activity: Arc<dyn TableProvider> = Arc::new(LiveView { schema, make: Box::new(make) });
         catalog.register_schema("pg_catalog", Arc::new(PgCatalog { inner, description, activity, pg_type, pg_settings, pg_constraint, pg_index }))?;
     }
     // PostgreSQL's information_schema replaces DataFusion's for this session.
