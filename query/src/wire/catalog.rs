@@ -429,13 +429,16 @@ async fn empty_with_arrays(inner: &Arc<dyn SchemaProvider>, table: &str, arrays:
     Ok(Some(Arc::new(MemTable::try_new(schema, vec![vec![]])?)))
 }
 
+/// One column's value from a setting (name, value, description).
+type CellOf<'a> = &'a dyn Fn(&(String, String, String)) -> Option<String>;
+
 /// `pg_settings` from the connection's own settings (pgjdbc reads `max_index_keys` there, DBeaver
 /// `standard_conforming_strings`), so it agrees with SHOW and `current_setting()`.
 fn settings_table(settings: &Settings) -> Result<Arc<dyn TableProvider>> {
     let names = ["name", "setting", "unit", "category", "short_desc", "extra_desc", "context", "vartype", "source", "boot_val", "reset_val"];
     let schema = Arc::new(Schema::new(names.iter().map(|n| Field::new(*n, DataType::Utf8, true)).collect::<Vec<_>>()));
     let all = settings.all();
-    let col = |f: &dyn Fn(&(String, String, String)) -> Option<String>| Arc::new(StringArray::from(all.iter().map(f).collect::<Vec<_>>())) as ArrayRef;
+    let col = |f: CellOf| Arc::new(StringArray::from(all.iter().map(f).collect::<Vec<_>>())) as ArrayRef;
     let columns = vec![
         col(&|s| Some(s.0.clone())),
         col(&|s| Some(s.1.clone())),
