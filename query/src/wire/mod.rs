@@ -130,9 +130,9 @@ fn map_err(e: PgWireError, sql: &str, svc: &SqlService) -> PgWireError {
 /// `getPrimaryKeys`), as `(f(x))['n']`; `LIKE … ESCAPE '/'` (SQLAlchemy's schema list) with the
 /// backslash DataFusion takes; and `pg_stat_activity` without its schema (pg_catalog is always on
 /// PostgreSQL's search path). The SQL text again when anything changed.
-fn rewrite_for_datafusion(sql: &str) -> Option<String> {
+fn rewrite_for_datafusion(statements: &[Statement]) -> Option<String> {
     use datafusion::sql::sqlparser::ast::{AccessExpr, Expr, Ident, ObjectName, ObjectNamePart, Subscript, Value, visit_expressions_mut, visit_relations_mut};
-    let mut statements = PostgresCompatibilityParser::new().parse(sql).ok()?;
+    let mut statements = statements.to_vec();
     let mut changed = false;
     let literal = |s: String| Expr::Value(Value::SingleQuotedString(s).into());
     for st in statements.iter_mut() {
@@ -492,7 +492,7 @@ impl SimpleQueryHandler for Handlers {
             Vec::new()
         };
         let mut token = begin(client, &conn, query);
-        let rewritten = rewrite_for_datafusion(query);
+        let rewritten = rewrite_for_datafusion(&statements);
         let run = rewritten.as_deref().unwrap_or(query);
         let responses = guarded(svc, deadline, &mut token, async {
             <DfSessionService as SimpleQueryHandler>::do_query(&service, client, run).await.map_err(|e| map_err(e, query, svc))
@@ -606,7 +606,7 @@ impl QueryParser for KhlangParser {
     {
         let (_, _, _, service) = conn_session(&self.svc, &self.params, client, sql).await?;
         let parser = <DfSessionService as ExtendedQueryHandler>::query_parser(&service);
-        let rewritten = rewrite_for_datafusion(sql);
+        let rewritten = PostgresCompatibilityParser::new().parse(sql).ok().and_then(|st| rewrite_for_datafusion(&st));
         parser.parse_sql(client, rewritten.as_deref().unwrap_or(sql), types).await.map_err(|e| map_err(e, sql, &self.svc))
     }
 
