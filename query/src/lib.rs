@@ -60,6 +60,8 @@ pub struct QueryService {
     limits: Limits,
     /// Table providers of the latest published state, by its sequence number.
     cache: Arc<Mutex<Option<session::Cached>>>,
+    /// Sessions of the latest published state, by kind of caller.
+    sessions: Arc<session::SessionCache>,
 }
 
 impl QueryService {
@@ -68,7 +70,7 @@ impl QueryService {
     }
 
     pub fn with_limits(wh: Warehouse, limits: Limits) -> Self {
-        Self { wh, limits, cache: Arc::new(Mutex::new(None)) }
+        Self { wh, limits, cache: Arc::new(Mutex::new(None)), sessions: Arc::default() }
     }
 
     pub fn limits(&self) -> &Limits {

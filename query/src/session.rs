@@ -2,12 +2,14 @@
 //! school, pinned to one published warehouse state; the views; time travel; the memory budget.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use datafusion::catalog::TableFunctionImpl;
 use datafusion::common::ScalarValue;
 use datafusion::datasource::TableProvider;
 use datafusion::error::DataFusionError;
+use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::context::SessionState;
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::Expr;
@@ -86,6 +88,80 @@ pub(crate) type Providers = HashMap<&'static str, Arc<dyn TableProvider>>;
 
 /// The providers of the latest published state, with its sequence number.
 pub(crate) type Cached = (u64, Arc<Providers>);
+
+/// Sessions already built, by the published state they read and the caller's role and scope.
+///
+/// Building a session registers the caller's tables, plans the views and reads an area's schools;
+/// every connection and request of the same kind of caller would repeat that. A cached session is
+/// handed out as a copy with its own memory budget: the tables and views are shared, settings and
+/// functions registered later are the copy's own.
+#[derive(Debug, Default)]
+pub struct SessionCache {
+    map: Mutex<HashMap<(u64, Role, Scope), SessionState>>,
+}
+
+/// Distinct callers kept per published state (each school's users are one scope).
+const CACHED_SCOPES: usize = 512;
+
+impl SessionCache {
+    pub fn get(&self, seq: u64, who: &Principal) -> Option<SessionState> {
+        self.map.lock().ok()?.get(&(seq, who.role, who.scope.clone())).cloned()
+    }
+
+    /// Keeps `state` for `who` at `seq`, dropping sessions of older states.
+    pub fn put(&self, seq: u64, who: &Principal, state: SessionState) {
+        let Ok(mut map) = self.map.lock() else { return };
+        map.retain(|(s, _, _), _| *s == seq);
+        if map.len() >= CACHED_SCOPES {
+            map.clear();
+        }
+        map.insert((seq, who.role, who.scope.clone()), state);
+    }
+}
+
+/// A table that is read at its latest version whenever it is scanned (the audit log, written all
+/// day), so a cached session still shows the newest records.
+#[derive(Debug)]
+struct Latest {
+    wh: Warehouse,
+    name: &'static str,
+    schema: datafusion::arrow::datatypes::SchemaRef,
+}
+
+#[async_trait::async_trait]
+impl TableProvider for Latest {
+    fn schema(&self) -> datafusion::arrow::datatypes::SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> datafusion::datasource::TableType {
+        datafusion::datasource::TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn datafusion::catalog::Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> datafusion::error::Result<Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
+        match self.wh.provider(self.name, At::Latest).await.map_err(df_err)? {
+            Some(p) if p.schema() == self.schema => p.scan(state, projection, filters, limit).await,
+            Some(_) => Err(df_err(format!("table {} changed its columns while this session was open; run the query again", self.name))),
+            None => {
+                let schema = match projection {
+                    Some(p) => Arc::new(self.schema.project(p)?),
+                    None => self.schema.clone(),
+                };
+                Ok(Arc::new(datafusion::physical_plan::empty::EmptyExec::new(schema)))
+            }
+        }
+    }
+
+    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> datafusion::error::Result<Vec<datafusion::logical_expr::TableProviderFilterPushDown>> {
+        Ok(vec![datafusion::logical_expr::TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+}
 
 /// Limits on one query.
 #[derive(Debug, Clone)]
@@ -230,17 +306,43 @@ impl QueryService {
         Ok(providers)
     }
 
+    fn runtime(&self) -> Result<Arc<datafusion::execution::runtime_env::RuntimeEnv>, QueryError> {
+        Ok(RuntimeEnvBuilder::new().with_memory_pool(Arc::new(FairSpillPool::new(self.limits.memory_bytes))).build_arc()?)
+    }
+
     fn new_context(&self) -> Result<SessionContext, QueryError> {
         let config = SessionConfig::new().with_information_schema(true).with_default_catalog_and_schema("khlang", "public");
-        let runtime = RuntimeEnvBuilder::new().with_memory_pool(Arc::new(FairSpillPool::new(self.limits.memory_bytes))).build_arc()?;
-        let ctx = SessionContext::new_with_config_rt(config, runtime);
+        let ctx = SessionContext::new_with_config_rt(config, self.runtime()?);
         ctx.add_analyzer_rule(Arc::new(crate::fold::FoldScalarSubqueries));
         Ok(ctx)
     }
 
-    /// A session for `who` over the published state `commit` (every table empty when `None`).
+    /// A session of its own from a cached one: the same tables and views, a fresh memory budget.
+    pub fn session_from(&self, state: &SessionState) -> Result<SessionContext, QueryError> {
+        let state = SessionStateBuilder::new_from_existing(state.clone()).with_runtime_env(self.runtime()?).build();
+        Ok(SessionContext::new_with_state(state))
+    }
+
+    /// A session for `who` over the published state `commit` (every table empty when `None`),
+    /// built once per published state and kind of caller.
     pub async fn session_for_commit(&self, who: &Principal, commit: Option<&Commit>) -> Result<SessionContext, QueryError> {
+        let seq = commit.map_or(0, |c| c.seq);
+        if let Some(state) = self.sessions.get(seq, who) {
+            return self.session_from(&state);
+        }
+        let (ctx, latest) = self.build_session(who, commit).await?;
+        if latest {
+            self.sessions.put(seq, who, ctx.state());
+        }
+        Ok(ctx)
+    }
+
+    /// Builds a new session for `who` over `commit`, and whether `commit` is the latest published
+    /// state (so the session is worth keeping).
+    pub async fn build_session(&self, who: &Principal, commit: Option<&Commit>) -> Result<(SessionContext, bool), QueryError> {
+        let seq = commit.map_or(0, |c| c.seq);
         let providers = self.providers_of(commit).await?;
+        let latest = self.wh.committed().await?.map_or(0, |c| c.seq) == seq;
         let ctx = self.new_context()?;
 
         // Public aggregates are built over national tables that are then taken away again: a view
@@ -264,7 +366,7 @@ impl QueryService {
             ctx.deregister_table(*name)?;
         }
         if who.role == Role::Public {
-            return Ok(ctx);
+            return Ok((ctx, latest));
         }
 
         for name in schema::table_names() {
@@ -272,7 +374,7 @@ impl QueryService {
                 continue;
             }
             let provider = if schema::is_live(name) {
-                self.wh.provider(name, At::Latest).await?
+                self.wh.provider(name, At::Latest).await?.map(|p| Arc::new(Latest { wh: self.wh.clone(), name, schema: p.schema() }) as Arc<dyn TableProvider>)
             } else {
                 providers.get(name).cloned()
             };
@@ -290,7 +392,9 @@ impl QueryService {
             let f = TimeTravel { wh: self.wh.clone(), who: who.clone(), area_schools: area_schools.clone(), by_version };
             ctx.register_udtf(f.name(), Arc::new(f));
         }
-        Ok(ctx)
+        // A live table not yet written would stay missing from a kept session.
+        let complete = schema::table_names().into_iter().all(|n| !schema::is_live(n) || !who.may_read(n) || ctx.table_exist(n).unwrap_or(false));
+        Ok((ctx, latest && complete))
     }
 
     /// A session for `who` over the latest published state.

@@ -131,6 +131,27 @@ fn odbc_sqlalchemy_and_pandas_answer_as_psql_does() {
             assert_eq!(r["foreign_keys"], serde_json::json!([]));
             assert_eq!(r["schemas"], serde_json::json!(["information_schema", "public"]));
             assert_eq!(r["read_sql"].as_str().unwrap().trim_end(), psql.trim_end(), "{user} {dialect}: pandas.read_sql equals psql");
+            // Column reflection: information_schema's columns in order, PostgreSQL types, the
+            // contract's descriptions as comments; no keys, indexes or checks are declared.
+            let cols = server.psql_ok(user, "SELECT column_name, is_nullable FROM information_schema.columns WHERE table_name = 'enrollments' ORDER BY ordinal_position");
+            let expected: Vec<String> = cols.lines().skip(1).map(|l| l.to_string()).collect();
+            let got: Vec<String> =
+                r["columns"].as_array().unwrap().iter().map(|c| format!("{},{}", c[0].as_str().unwrap(), if c[2] == true { "YES" } else { "NO" })).collect();
+            assert_eq!(got, expected, "{user} {dialect}: get_columns");
+            let types: std::collections::HashMap<&str, &str> = r["columns"].as_array().unwrap().iter().map(|c| (c[0].as_str().unwrap(), c[1].as_str().unwrap())).collect();
+            assert_eq!((types["snapshot_date"], types["school_code"], types["disadvantaged"], types["age_years"]), ("DATE", "TEXT", "BOOLEAN", "INTEGER"), "{types:?}");
+            let school_code = r["columns"].as_array().unwrap().iter().find(|c| c[0] == "school_code").unwrap();
+            assert!(school_code[3].as_str().is_some_and(|c| c.contains("รหัสโรงเรียน") && c.contains("School code")), "{school_code}");
+            assert_eq!(r["pk"]["constrained_columns"], serde_json::json!([]));
+            assert_eq!((&r["indexes"], &r["unique"], &r["check"]), (&serde_json::json!([]), &serde_json::json!([]), &serde_json::json!([])));
+            assert!(r["table_comment"].as_str().is_some_and(|c| !c.is_empty()), "{user} {dialect}: table comment {}", r["table_comment"]);
+            let schools_cols = server.psql_ok(user, "SELECT count(*) FROM information_schema.columns WHERE table_name = 'schools'");
+            let schools_rows = server.psql_ok(user, "SELECT count(*) FROM schools");
+            assert_eq!(
+                (r["read_sql_table"][0].as_array().unwrap().len().to_string(), r["read_sql_table"][1].to_string()),
+                (schools_cols.lines().nth(1).unwrap().to_string(), schools_rows.lines().nth(1).unwrap().to_string()),
+                "{user} {dialect}: pandas.read_sql_table"
+            );
         }
     }
 }

@@ -265,6 +265,18 @@ fn school_and_director_users_cannot_leave_their_scope() {
     add_user(&env, "elsewhere", "director", &["--area", "99999999"]);
     assert_eq!(scalar(&server.psql_ok("elsewhere", "SELECT count(*) FROM enrollments")), "0");
     assert_eq!(scalar(&server.psql_ok("elsewhere", "SELECT count(*) FROM schools")), "0");
+    // Sessions are kept per kind of caller: a second school's user, signed in between the first
+    // one's queries, sees only its own school, and the first still only theirs.
+    let other = env.sql_csv(&format!("SELECT min(school_code) FROM enrollments WHERE school_code <> '{school}'"));
+    let other = scalar(&other);
+    add_user(&env, "kru2", "school", &["--school", &other]);
+    let q = "SELECT count(*), count(DISTINCT school_code), min(school_code) FROM enrollments";
+    let mine = |code: &str| format!("{},1,{code}", env.count(&format!("SELECT count(*) FROM enrollments WHERE school_code = '{code}'")));
+    assert_eq!(scalar(&server.psql_ok("kru2", q)), mine(&other));
+    assert_eq!(scalar(&server.psql_ok("kru", q)), mine(&school));
+    assert_eq!(scalar(&server.psql_ok("kru2", q)), mine(&other));
+    let (status, csv) = server.api_sql(&server.login("kru2"), q, "csv");
+    assert_eq!((status, scalar(&String::from_utf8(csv).unwrap())), (200, mine(&other)));
 }
 
 #[test]

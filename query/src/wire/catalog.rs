@@ -343,6 +343,37 @@ fn activity_batch(a: &Activity, schema: &SchemaRef) -> Result<RecordBatch> {
     Ok(RecordBatch::try_new(schema.clone(), columns)?)
 }
 
+/// A catalog view of the connection that reads it (its settings, its row of `pg_stat_activity`),
+/// made when it is read from the connection's `Activity` in the session's extensions: one cached
+/// session serves many connections.
+struct ConnView {
+    schema: SchemaRef,
+    make: fn(&Activity, &SchemaRef) -> Result<RecordBatch>,
+}
+
+impl std::fmt::Debug for ConnView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnView").field("schema", &self.schema).finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl TableProvider for ConnView {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+    fn table_type(&self) -> TableType {
+        TableType::View
+    }
+    async fn scan(&self, state: &dyn Session, projection: Option<&Vec<usize>>, _filters: &[Expr], _limit: Option<usize>) -> Result<Arc<dyn ExecutionPlan>> {
+        let batches = match state.config().get_extension::<Activity>() {
+            Some(a) => vec![(self.make)(&a, &self.schema)?],
+            None => vec![],
+        };
+        Ok(MemorySourceConfig::try_new_exec(&[batches], self.schema.clone(), projection.cloned())?)
+    }
+}
+
 /// A catalog view whose one batch is made when it is read.
 struct LiveView {
     schema: SchemaRef,
@@ -380,6 +411,7 @@ struct PgCatalog {
     pg_settings: Arc<dyn TableProvider>,
     pg_constraint: Option<Arc<dyn TableProvider>>,
     pg_index: Option<Arc<dyn TableProvider>>,
+    pg_class: Option<Arc<dyn TableProvider>>,
 }
 
 #[async_trait]
@@ -399,6 +431,7 @@ impl SchemaProvider for PgCatalog {
             "pg_settings" => Ok(Some(self.pg_settings.clone())),
             "pg_constraint" if self.pg_constraint.is_some() => Ok(self.pg_constraint.clone()),
             "pg_index" if self.pg_index.is_some() => Ok(self.pg_index.clone()),
+            "pg_class" if self.pg_class.is_some() => Ok(self.pg_class.clone()),
             _ => self.inner.table(name).await,
         }
     }
@@ -429,15 +462,35 @@ async fn empty_with_arrays(inner: &Arc<dyn SchemaProvider>, table: &str, arrays:
     Ok(Some(Arc::new(MemTable::try_new(schema, vec![vec![]])?)))
 }
 
+/// A catalog table with PostgreSQL columns it lacks added as NULL text arrays: `pg_class` gets
+/// `reloptions` (SQLAlchemy's index reflection) and `relacl`.
+async fn with_null_columns(inner: &Arc<dyn SchemaProvider>, table: &str, columns: &[&str]) -> Result<Option<Arc<dyn TableProvider>>> {
+    use datafusion::logical_expr::LogicalPlanBuilder;
+    let Some(t) = inner.table(table).await? else { return Ok(None) };
+    let schema = t.schema();
+    let mut exprs: Vec<Expr> = schema.fields().iter().map(|f| Expr::Column(datafusion::common::Column::new(Some(table), f.name()))).collect();
+    let text_array = DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true)));
+    for c in columns {
+        if schema.field_with_name(c).is_err() {
+            exprs.push(Expr::Literal(ScalarValue::try_from(&text_array)?, None).alias(*c));
+        }
+    }
+    let plan = LogicalPlanBuilder::scan(table, datafusion::datasource::provider_as_source(t), None)?.project(exprs)?.build()?;
+    Ok(Some(Arc::new(datafusion::datasource::ViewTable::new(plan, None))))
+}
+
 /// One column's value from a setting (name, value, description).
 type CellOf<'a> = &'a dyn Fn(&(String, String, String)) -> Option<String>;
 
 /// `pg_settings` from the connection's own settings (pgjdbc reads `max_index_keys` there, DBeaver
 /// `standard_conforming_strings`), so it agrees with SHOW and `current_setting()`.
-fn settings_table(settings: &Settings) -> Result<Arc<dyn TableProvider>> {
+fn settings_schema() -> SchemaRef {
     let names = ["name", "setting", "unit", "category", "short_desc", "extra_desc", "context", "vartype", "source", "boot_val", "reset_val"];
-    let schema = Arc::new(Schema::new(names.iter().map(|n| Field::new(*n, DataType::Utf8, true)).collect::<Vec<_>>()));
-    let all = settings.all();
+    Arc::new(Schema::new(names.iter().map(|n| Field::new(*n, DataType::Utf8, true)).collect::<Vec<_>>()))
+}
+
+fn settings_batch(activity: &Activity, schema: &SchemaRef) -> Result<RecordBatch> {
+    let all = activity.settings.all();
     let col = |f: CellOf| Arc::new(StringArray::from(all.iter().map(f).collect::<Vec<_>>())) as ArrayRef;
     let columns = vec![
         col(&|s| Some(s.0.clone())),
@@ -452,8 +505,7 @@ fn settings_table(settings: &Settings) -> Result<Arc<dyn TableProvider>> {
         col(&|s| Some(s.1.clone())),
         col(&|s| Some(s.1.clone())),
     ];
-    let batch = RecordBatch::try_new(schema.clone(), columns)?;
-    Ok(Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))
+    Ok(RecordBatch::try_new(schema.clone(), columns)?)
 }
 
 /// `pg_type` with `typreceive` and `typsend` as the oids of their functions, as PostgreSQL has
@@ -504,7 +556,7 @@ async fn pg_type_from(ctx: &SessionContext) -> Result<Option<Arc<dyn TableProvid
 
 /// `pg_description` rows for the contract's tables (objsubid 0) and columns (objsubid = attnum),
 /// in the column types of datafusion-postgres's own table.
-async fn description_table(inner: &Arc<dyn SchemaProvider>, rels: &Relations) -> Result<Arc<dyn TableProvider>> {
+async fn description_table(inner: &Arc<dyn SchemaProvider>, rels: &Relations, pg_class_oid: i32) -> Result<Arc<dyn TableProvider>> {
     let schema = match inner.table("pg_description").await? {
         Some(t) => t.schema(),
         None => Arc::new(Schema::new(vec![
@@ -520,7 +572,7 @@ async fn description_table(inner: &Arc<dyn SchemaProvider>, rels: &Relations) ->
         let columns = rel.columns.iter().enumerate().filter_map(|(i, c)| khlang_warehouse::reference::describe(&rel.name, Some(c)).map(|d| (i as i32 + 1, d))).collect::<Vec<_>>();
         for (sub, d) in described.chain(columns) {
             objoid.push(*oid);
-            classoid.push(1259); // pg_class
+            classoid.push(pg_class_oid);
             objsubid.push(sub);
             text.push(d);
         }
@@ -690,10 +742,12 @@ impl SchemaProvider for InformationSchema {
 }
 
 /// Adds all of the above to a wire session that already has datafusion-postgres's `pg_catalog`.
-pub async fn install(ctx: &SessionContext, settings: Arc<Settings>, activity: Arc<Activity>) -> Result<()> {
+/// Makes `ctx` (a caller's session) the session of one connection: its settings, its user and
+/// process id, and its row of `pg_stat_activity`.
+pub fn attach(ctx: &SessionContext, activity: Arc<Activity>) {
     let pid = activity.pid;
     let user = activity.user.clone();
-    ctx.register_udf(text_udf("version", &[0], Volatility::Stable, |_| Ok(Some(version_string()))));
+    let settings = activity.settings.clone();
     let s = settings.clone();
     ctx.register_udf(text_udf("current_setting", &[1, 2], Volatility::Stable, move |row| {
         let Some(name) = arg(row, 0) else { return Ok(None) };
@@ -721,7 +775,14 @@ pub async fn install(ctx: &SessionContext, settings: Arc<Settings>, activity: Ar
         Volatility::Stable,
         Arc::new(move |_| Ok(ColumnarValue::Scalar(ScalarValue::Int32(Some(pid))))),
     ));
+    ctx.state_ref().write().config_mut().set_extension(activity);
+}
 
+/// PostgreSQL's catalog for a caller's session (kept with the session, for every connection of
+/// the same kind of caller): descriptions, type oids, visibility, constraints, and PostgreSQL's
+/// `information_schema` in place of DataFusion's.
+pub async fn install(ctx: &SessionContext) -> Result<()> {
+    ctx.register_udf(text_udf("version", &[0], Volatility::Stable, |_| Ok(Some(version_string()))));
     let rels = relations(ctx).await?;
     let names: HashMap<(String, String), i32> = rels.iter().map(|(oid, r)| ((r.ns.clone(), r.name.clone()), *oid)).collect();
     ctx.register_udf(text_udf("to_regclass", &[1], Volatility::Stable, move |row| {
@@ -787,21 +848,22 @@ pub async fn install(ctx: &SessionContext, settings: Arc<Settings>, activity: Ar
 
     let catalog = ctx.catalog("khlang").ok_or_else(|| DataFusionError::Plan("no catalog khlang".into()))?;
     if let Some(inner) = catalog.schema("pg_catalog") {
-        let description = description_table(&inner, &rels).await?;
+        // Descriptions of relations are keyed by pg_class's own oid, which clients write as
+        // 'pg_catalog.pg_class'::regclass.
+        let oid_of_pg_class = ctx
+            .sql("SELECT CAST(c.oid AS INT) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'pg_catalog' AND c.relname = 'pg_class'")
+            .await?
+            .collect()
+            .await?;
+        let oid_of_pg_class = oid_of_pg_class.first().filter(|b| b.num_rows() > 0).and_then(|b| b.column(0).as_any().downcast_ref::<Int32Array>().map(|a| a.value(0))).unwrap_or(1259);
+        let description = description_table(&inner, &rels, oid_of_pg_class).await?;
+        let pg_class = with_null_columns(&inner, "pg_class", &["reloptions", "relacl"]).await?;
         let pg_type = pg_type_with_oids(ctx).await?;
-        let pg_settings = settings_table(&settings)?;
+        let pg_settings: Arc<dyn TableProvider> = Arc::new(ConnView { schema: settings_schema(), make: settings_batch });
         let pg_constraint = empty_with_arrays(&inner, "pg_constraint", &["conkey", "confkey", "conpfeqop", "conppeqop", "conffeqop", "conexclop", "confdelsetcols"]).await?;
         let pg_index = empty_with_arrays(&inner, "pg_index", &["indkey", "indclass", "indcollation", "indoption"]).await?;
-        let schema = activity_schema();
-        let make = {
-            let schema = schema.clone();
-            move || {
-                let r = activity_batch(&activity, &schema);
-                Box::pin(async move { r }) as futures::future::BoxFuture<'static, Result<RecordBatch>>
-            }
-        };
-        let activity: Arc<dyn TableProvider> = Arc::new(LiveView { schema, make: Box::new(make) });
-        catalog.register_schema("pg_catalog", Arc::new(PgCatalog { inner, description, activity, pg_type, pg_settings, pg_constraint, pg_index }))?;
+        let activity: Arc<dyn TableProvider> = Arc::new(ConnView { schema: activity_schema(), make: activity_batch });
+        catalog.register_schema("pg_catalog", Arc::new(PgCatalog { inner, description, activity, pg_type, pg_settings, pg_constraint, pg_index, pg_class }))?;
     }
     // PostgreSQL's information_schema replaces DataFusion's for this session.
     let catalogs = ctx.state().catalog_list().clone();

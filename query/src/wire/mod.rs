@@ -10,6 +10,7 @@
 
 mod auth;
 mod catalog;
+mod rewrite;
 mod settings;
 
 pub use auth::WireAuth;
@@ -48,6 +49,7 @@ use tokio::net::{TcpListener, TcpStream};
 use crate::access::Principal;
 use crate::audit::{Action, Event};
 use crate::service::SqlService;
+use crate::session::SessionCache;
 use auth::{CancelSignal, QueryToken};
 use catalog::Activity;
 use settings::{Parameters, SessionHook, Settings};
@@ -123,71 +125,6 @@ fn map_err(e: PgWireError, sql: &str, svc: &SqlService) -> PgWireError {
         PgWireError::UserError(info) if info.code == "XX000" => to_pg_error(&info.message, sql, svc),
         other => other,
     }
-}
-
-/// PostgreSQL forms that clients' catalog queries use and DataFusion does not plan, said the way
-/// DataFusion does: field selection from a composite value, `(f(x)).n` (pgjdbc's
-/// `getPrimaryKeys`), as `(f(x))['n']`; `LIKE … ESCAPE '/'` (SQLAlchemy's schema list) with the
-/// backslash DataFusion takes; and `pg_stat_activity` without its schema (pg_catalog is always on
-/// PostgreSQL's search path). The SQL text again when anything changed.
-fn rewrite_for_datafusion(statements: &[Statement]) -> Option<String> {
-    use datafusion::sql::sqlparser::ast::{AccessExpr, Expr, Ident, ObjectName, ObjectNamePart, Subscript, Value, visit_expressions_mut, visit_relations_mut};
-    let mut statements = statements.to_vec();
-    let mut changed = false;
-    let literal = |s: String| Expr::Value(Value::SingleQuotedString(s).into());
-    for st in statements.iter_mut() {
-        let _ = visit_expressions_mut(st, |e| {
-            match e {
-                Expr::CompoundFieldAccess { root, access_chain } if !matches!(root.as_ref(), Expr::Identifier(_) | Expr::CompoundIdentifier(_)) => {
-                    for a in access_chain.iter_mut() {
-                        if let AccessExpr::Dot(Expr::Identifier(i)) = a {
-                            *a = AccessExpr::Subscript(Subscript::Index { index: literal(i.value.clone()) });
-                            changed = true;
-                        }
-                    }
-                }
-                Expr::Like { pattern, escape_char, .. } | Expr::ILike { pattern, escape_char, .. } => {
-                    let escape = escape_char.as_ref().and_then(|v| match &v.value {
-                        Value::SingleQuotedString(c) if c.chars().count() == 1 && c != "\\" => c.chars().next(),
-                        _ => None,
-                    });
-                    if let Some(esc) = escape {
-                        *escape_char = None;
-                        // The pattern with the client's escape character as a backslash.
-                        let converted = std::mem::replace(pattern.as_mut(), literal(String::new()));
-                        *pattern.as_mut() = Expr::Function(datafusion::sql::sqlparser::ast::Function {
-                            name: ObjectName(vec![ObjectNamePart::Identifier(Ident::new("replace"))]),
-                            uses_odbc_syntax: false,
-                            parameters: datafusion::sql::sqlparser::ast::FunctionArguments::None,
-                            args: datafusion::sql::sqlparser::ast::FunctionArguments::List(datafusion::sql::sqlparser::ast::FunctionArgumentList {
-                                duplicate_treatment: None,
-                                args: [converted, literal(esc.to_string()), literal("\\".into())]
-                                    .into_iter()
-                                    .map(|a| datafusion::sql::sqlparser::ast::FunctionArg::Unnamed(datafusion::sql::sqlparser::ast::FunctionArgExpr::Expr(a)))
-                                    .collect(),
-                                clauses: vec![],
-                            }),
-                            filter: None,
-                            null_treatment: None,
-                            over: None,
-                            within_group: vec![],
-                        });
-                        changed = true;
-                    }
-                }
-                _ => {}
-            }
-            std::ops::ControlFlow::<()>::Continue(())
-        });
-        let _ = visit_relations_mut(st, |name| {
-            if name.0.len() == 1 && name.to_string().eq_ignore_ascii_case("pg_stat_activity") {
-                *name = ObjectName(vec![ObjectNamePart::Identifier(Ident::new("pg_catalog")), ObjectNamePart::Identifier(Ident::new("pg_stat_activity"))]);
-                changed = true;
-            }
-            std::ops::ControlFlow::<()>::Continue(())
-        });
-    }
-    changed.then(|| statements.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
 }
 
 /// Tables a plan reads, for the audit record.
@@ -284,13 +221,20 @@ struct Conn {
 pub struct Handlers {
     svc: SqlService,
     params: Arc<Parameters>,
+    sessions: Arc<SessionCache>,
     parser: Arc<KhlangParser>,
 }
 
 impl Handlers {
     fn new(svc: SqlService, params: Arc<Parameters>) -> Self {
-        let parser = Arc::new(KhlangParser { svc: svc.clone(), params: params.clone(), any: Arc::new(DfSessionService::new(Arc::new(SessionContext::new()))) });
-        Handlers { svc, params, parser }
+        let sessions = Arc::new(SessionCache::default());
+        let parser = Arc::new(KhlangParser {
+            svc: svc.clone(),
+            params: params.clone(),
+            sessions: sessions.clone(),
+            any: Arc::new(DfSessionService::new(Arc::new(SessionContext::new()))),
+        });
+        Handlers { svc, params, sessions, parser }
     }
 }
 
@@ -362,28 +306,46 @@ async fn guarded<T>(svc: &SqlService, deadline: Deadline, token: &mut QueryToken
     }
 }
 
-/// The connection's session, rebuilt when a newer load has been published (or, for an admin
-/// reading the audit log, so it includes the latest records).
-async fn conn_session<C: ClientInfo + ?Sized>(svc: &SqlService, params: &Parameters, client: &C, sql: &str) -> PgWireResult<(Arc<Principal>, Arc<Conn>, Arc<SessionContext>, Arc<DfSessionService>)> {
+/// The connection's session, re-pinned when a newer load has been published. The caller's
+/// session with its catalog is built once per published state and kind of caller (`sessions`);
+/// each connection gets its own copy with its settings, user and process id attached.
+async fn conn_session<C: ClientInfo + ?Sized>(
+    svc: &SqlService,
+    sessions: &SessionCache,
+    params: &Parameters,
+    client: &C,
+    sql: &str,
+) -> PgWireResult<(Arc<Principal>, Arc<Conn>, Arc<SessionContext>, Arc<DfSessionService>)> {
     let who = principal_of(client)?;
     let conn = conn_of(client, params);
     let commit = svc.q.warehouse().committed().await.map_err(|e| pg_err("ERROR", "XX000", e.to_string()))?;
     let seq = commit.as_ref().map_or(0, |c| c.seq);
-    let audit_read = who.is_admin() && crate::audit::reads_audit(sql);
-    if audit_read {
+    if who.is_admin() && crate::audit::reads_audit(sql) {
+        // The audit log is read at its latest version; the records so far are written first.
         svc.audit.flush().await;
     }
     let mut slot = conn.session.lock().await;
     if let Some(s) = slot.as_ref()
         && s.seq == seq
-        && !audit_read
     {
         return Ok((who, conn.clone(), s.ctx.clone(), s.service.clone()));
     }
     let internal = |e: &dyn std::fmt::Display| pg_err("ERROR", "XX000", e.to_string());
-    let ctx = svc.q.session_for_commit(&who, commit.as_ref()).await.map_err(|e| internal(&e))?;
-    setup_pg_catalog(&ctx, "khlang", EmptyContextProvider).map_err(|e| internal(&e))?;
-    catalog::install(&ctx, conn.settings.clone(), conn.activity.clone()).await.map_err(|e| internal(&e))?;
+    let state = match sessions.get(seq, &who) {
+        Some(state) => state,
+        None => {
+            let (ctx, keep) = svc.q.build_session(&who, commit.as_ref()).await.map_err(|e| internal(&e))?;
+            setup_pg_catalog(&ctx, "khlang", EmptyContextProvider).map_err(|e| internal(&e))?;
+            catalog::install(&ctx).await.map_err(|e| internal(&e))?;
+            let state = ctx.state();
+            if keep {
+                sessions.put(seq, &who, state.clone());
+            }
+            state
+        }
+    };
+    let ctx = svc.q.session_from(&state).map_err(|e| internal(&e))?;
+    catalog::attach(&ctx, conn.activity.clone());
     let ctx = Arc::new(ctx);
     let hooks: Vec<Arc<dyn QueryHook>> =
         vec![Arc::new(ReadOnly), Arc::new(SessionHook { settings: conn.settings.clone() }), Arc::new(CursorStatementHook), Arc::new(TransactionStatementHook)];
@@ -472,7 +434,7 @@ impl SimpleQueryHandler for Handlers {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let svc = &self.svc;
-        let (who, conn, ctx, service) = conn_session(svc, &self.params, client, query).await?;
+        let (who, conn, ctx, service) = conn_session(svc, &self.sessions, &self.params, client, query).await?;
         let addr = client_addr(client);
         let statements = PostgresCompatibilityParser::new().parse(query).map_err(|e| to_pg_error(&e.to_string(), query, svc))?;
         let deadline = deadline_of(svc, &conn);
@@ -492,7 +454,7 @@ impl SimpleQueryHandler for Handlers {
             Vec::new()
         };
         let mut token = begin(client, &conn, query);
-        let rewritten = rewrite_for_datafusion(&statements);
+        let rewritten = rewrite::for_datafusion(&statements);
         let run = rewritten.as_deref().unwrap_or(query);
         let responses = guarded(svc, deadline, &mut token, async {
             <DfSessionService as SimpleQueryHandler>::do_query(&service, client, run).await.map_err(|e| map_err(e, query, svc))
@@ -592,6 +554,7 @@ impl Handlers {
 pub struct KhlangParser {
     svc: SqlService,
     params: Arc<Parameters>,
+    sessions: Arc<SessionCache>,
     /// Any session service: describing a parsed statement does not depend on the session.
     any: Arc<DfSessionService>,
 }
@@ -604,9 +567,9 @@ impl QueryParser for KhlangParser {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
-        let (_, _, _, service) = conn_session(&self.svc, &self.params, client, sql).await?;
+        let (_, _, _, service) = conn_session(&self.svc, &self.sessions, &self.params, client, sql).await?;
         let parser = <DfSessionService as ExtendedQueryHandler>::query_parser(&service);
-        let rewritten = PostgresCompatibilityParser::new().parse(sql).ok().and_then(|st| rewrite_for_datafusion(&st));
+        let rewritten = PostgresCompatibilityParser::new().parse(sql).ok().and_then(|st| rewrite::for_datafusion(&st));
         parser.parse_sql(client, rewritten.as_deref().unwrap_or(sql), types).await.map_err(|e| map_err(e, sql, &self.svc))
     }
 
@@ -637,7 +600,7 @@ impl ExtendedQueryHandler for Handlers {
     {
         let svc = &self.svc;
         let sql = portal.statement.statement.0.clone();
-        let (who, conn, _ctx, service) = conn_session(svc, &self.params, client, &sql).await?;
+        let (who, conn, _ctx, service) = conn_session(svc, &self.sessions, &self.params, client, &sql).await?;
         let addr = client_addr(client);
         let (tables, is_query) = match &portal.statement.statement.1 {
             Some((stmt, plan)) => (tables_of(plan), matches!(stmt, Statement::Query(_) | Statement::Explain { .. })),
