@@ -343,41 +343,27 @@ fn activity_batch(a: &Activity, schema: &SchemaRef) -> Result<RecordBatch> {
     Ok(RecordBatch::try_new(schema.clone(), columns)?)
 }
 
-/// A catalog view of the connection that reads it (its settings, its row of `pg_stat_activity`),
-/// made when it is read from the connection's `Activity` in the session's extensions: one cached
-/// session serves many connections.
-struct ConnView {
-    schema: SchemaRef,
-    make: fn(&Activity, &SchemaRef) -> Result<RecordBatch>,
-}
+/// The batches of a catalog view, made from the session that reads it.
+type MakeBatches = dyn Fn(&dyn Session) -> futures::future::BoxFuture<'static, Result<Vec<RecordBatch>>> + Send + Sync;
 
-impl std::fmt::Debug for ConnView {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConnView").field("schema", &self.schema).finish_non_exhaustive()
-    }
-}
-
-#[async_trait]
-impl TableProvider for ConnView {
-    fn schema(&self) -> SchemaRef {
-        self.schema.clone()
-    }
-    fn table_type(&self) -> TableType {
-        TableType::View
-    }
-    async fn scan(&self, state: &dyn Session, projection: Option<&Vec<usize>>, _filters: &[Expr], _limit: Option<usize>) -> Result<Arc<dyn ExecutionPlan>> {
-        let batches = match state.config().get_extension::<Activity>() {
-            Some(a) => vec![(self.make)(&a, &self.schema)?],
-            None => vec![],
-        };
-        Ok(MemorySourceConfig::try_new_exec(&[batches], self.schema.clone(), projection.cloned())?)
-    }
-}
-
-/// A catalog view whose one batch is made when it is read.
+/// A catalog view whose rows are made when it is read.
 struct LiveView {
     schema: SchemaRef,
-    make: Box<dyn Fn() -> futures::future::BoxFuture<'static, Result<RecordBatch>> + Send + Sync>,
+    make: Box<MakeBatches>,
+}
+
+impl LiveView {
+    /// A view of the connection that reads it (its settings, its row of `pg_stat_activity`), made
+    /// from the connection's `Activity` in the session's extensions: one cached session serves
+    /// many connections.
+    fn of_connection(schema: SchemaRef, make: fn(&Activity, &SchemaRef) -> Result<RecordBatch>) -> Self {
+        let s = schema.clone();
+        let make = move |state: &dyn Session| {
+            let batches = state.config().get_extension::<Activity>().map(|a| make(&a, &s)).transpose().map(|b| b.into_iter().collect());
+            Box::pin(async move { batches }) as futures::future::BoxFuture<'static, Result<Vec<RecordBatch>>>
+        };
+        LiveView { schema, make: Box::new(make) }
+    }
 }
 
 impl std::fmt::Debug for LiveView {
@@ -394,9 +380,9 @@ impl TableProvider for LiveView {
     fn table_type(&self) -> TableType {
         TableType::View
     }
-    async fn scan(&self, _state: &dyn Session, projection: Option<&Vec<usize>>, _filters: &[Expr], _limit: Option<usize>) -> Result<Arc<dyn ExecutionPlan>> {
-        let batch = (self.make)().await?;
-        Ok(MemorySourceConfig::try_new_exec(&[vec![batch]], self.schema.clone(), projection.cloned())?)
+    async fn scan(&self, state: &dyn Session, projection: Option<&Vec<usize>>, _filters: &[Expr], _limit: Option<usize>) -> Result<Arc<dyn ExecutionPlan>> {
+        let batches = (self.make)(state).await?;
+        Ok(MemorySourceConfig::try_new_exec(&[batches], self.schema.clone(), projection.cloned())?)
     }
 }
 
@@ -725,9 +711,9 @@ impl SchemaProvider for InformationSchema {
         if name == "columns" {
             // Made when read: the catalog lists this view among its tables without building it.
             let catalogs = self.catalogs.clone();
-            let make = move || {
+            let make = move |_: &dyn Session| {
                 let c = catalogs.clone();
-                Box::pin(async move { columns_batch(&c).await }) as futures::future::BoxFuture<'static, Result<RecordBatch>>
+                Box::pin(async move { Ok(vec![columns_batch(&c).await?]) }) as futures::future::BoxFuture<'static, Result<Vec<RecordBatch>>>
             };
             return Ok(Some(Arc::new(LiveView { schema: columns_batch_schema(), make: Box::new(make) })));
         }
@@ -859,10 +845,10 @@ pub async fn install(ctx: &SessionContext) -> Result<()> {
         let description = description_table(&inner, &rels, oid_of_pg_class).await?;
         let pg_class = with_null_columns(&inner, "pg_class", &["reloptions", "relacl"]).await?;
         let pg_type = pg_type_with_oids(ctx).await?;
-        let pg_settings: Arc<dyn TableProvider> = Arc::new(ConnView { schema: settings_schema(), make: settings_batch });
+        let pg_settings: Arc<dyn TableProvider> = Arc::new(LiveView::of_connection(settings_schema(), settings_batch));
         let pg_constraint = empty_with_arrays(&inner, "pg_constraint", &["conkey", "confkey", "conpfeqop", "conppeqop", "conffeqop", "conexclop", "confdelsetcols"]).await?;
         let pg_index = empty_with_arrays(&inner, "pg_index", &["indkey", "indclass", "indcollation", "indoption"]).await?;
-        let activity: Arc<dyn TableProvider> = Arc::new(ConnView { schema: activity_schema(), make: activity_batch });
+        let activity: Arc<dyn TableProvider> = Arc::new(LiveView::of_connection(activity_schema(), activity_batch));
         catalog.register_schema("pg_catalog", Arc::new(PgCatalog { inner, description, activity, pg_type, pg_settings, pg_constraint, pg_index, pg_class }))?;
     }
     // PostgreSQL's information_schema replaces DataFusion's for this session.
