@@ -1,6 +1,7 @@
 //! `khlang`: the command line. A thin shell over the library crates.
 
 mod config;
+mod publish;
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -186,6 +187,12 @@ enum Command {
     User {
         #[command(subcommand)]
         what: UserCmd,
+    },
+    /// Approval before publishing: status, propose, approve or return the latest state's figures
+    /// for the public (the director's decision; `/approvals` on the web).
+    Publish {
+        #[command(subcommand)]
+        what: publish::PublishCmd,
     },
     /// Show configuration.
     Config {
@@ -640,6 +647,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let svc = sql_service(&demo_cfg, &demo_cfg.warehouse)?;
             let password = "khlang-demo";
             svc.users.add("demo", khlang_query::Role::Admin, None, None, password).await?;
+            // The demo's admin approves the load for the public at once, so /public has figures.
+            let demo_admin = khlang_query::Principal { user: "demo".into(), role: khlang_query::Role::Admin, scope: khlang_query::Scope::National };
+            let reason = Some("demo: approved at start so the open-data page has figures".to_string());
+            svc.decide(&demo_admin, khlang_query::approvals::Decision::Approved, khlang_query::approvals::Proposal { reason, ..Default::default() }, "demo").await?;
             let sql_server = serve_sql(&demo_cfg, svc.clone(), None).await?;
             let pg = demo_cfg.pg.clone();
             let area = svc.q.sql("SELECT min(area_code) FROM areas").await.ok().as_deref().and_then(khlang_query::scalar_string).unwrap_or_default();
@@ -683,6 +694,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Publish { what } => publish::run(&sql_service(&cfg, &cfg.warehouse)?, what).await?,
         Command::Tls { what: TlsCmd::SelfSigned { out, hosts } } => {
             let hosts = if hosts.is_empty() { vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()] } else { hosts };
             let (crt, key) = khlang_query::tls::self_signed(&hosts, &out)?;

@@ -10,6 +10,7 @@ pub mod msg;
 pub mod pages;
 pub mod pdf;
 pub mod public;
+pub mod publishing;
 pub mod quality;
 pub mod report;
 pub mod thai;
@@ -61,6 +62,7 @@ pub fn router(svc: SqlService) -> Router {
         .route("/reports/{kind}/{file}", get(pages::routes::report))
         .route("/public", get(public::page))
         .route("/public/data/{file}", get(public::download))
+        .route("/approvals", get(publishing::page).post(publishing::decide))
         .route("/admin/ingest", get(admin::ingest))
         .route("/admin/usage", get(admin::usage))
         .route("/logout", get(logout))
@@ -193,6 +195,9 @@ pub(crate) fn shell(who: &Principal, title: &str, body: &str) -> String {
     if who.role != Role::Public {
         nav.push(("/saved", "คำสั่งที่บันทึกไว้"));
         nav.push(("/quality", "คุณภาพข้อมูล"));
+    }
+    if matches!(who.role, Role::Admin | Role::Analyst | Role::Director) {
+        nav.push(("/approvals", "อนุมัติเผยแพร่"));
     }
     if matches!(who.role, Role::Admin | Role::Analyst) {
         nav.push(("/admin/ingest", "การนำเข้าข้อมูล"));

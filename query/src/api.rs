@@ -154,7 +154,15 @@ pub async fn run_sql(svc: &SqlService, caller: &Caller, sql: &str, format: Expor
     };
     let permit = svc.heavy_permit().await?;
     let deadline = Instant::now() + svc.q.limits().timeout;
-    let ctx = svc.q.session_for_commit(who, commit.as_ref()).await?;
+    let ctx = if who.role == crate::Role::Public {
+        // The public reads what directors approved, never a state they did not.
+        if as_of.is_some() {
+            return Err(ApiError(StatusCode::BAD_REQUEST, "as_of is for signed-in users: the public reads the figures approved for publishing".into()));
+        }
+        svc.q.approved_public_session().await?
+    } else {
+        svc.q.session_for_commit(who, commit.as_ref()).await?
+    };
     let fail = |e: &dyn std::fmt::Display| {
         svc.audit.record(Event::new(who, Action::Query, "", caller.client.clone()).with_sql(&format!("{sql} -- failed")));
         let m = svc.explain_error(&e.to_string());
@@ -256,7 +264,7 @@ async fn sql(State(svc): State<SqlService>, caller: Caller, Query(p): Query<SqlP
 }
 
 async fn tables(State(svc): State<SqlService>, caller: Caller) -> Result<Response, ApiError> {
-    let ctx = svc.q.session_for(&caller.who).await?;
+    let ctx = if caller.who.role == crate::Role::Public { svc.q.approved_public_session().await? } else { svc.q.session_for(&caller.who).await? };
     let b = ctx
         .sql("SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns WHERE table_schema = 'public' ORDER BY table_name, ordinal_position")
         .await

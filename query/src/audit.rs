@@ -28,6 +28,12 @@ pub enum Action {
     Export,
     Report,
     Ingest,
+    /// Figures put to the director for publishing.
+    PublishPropose,
+    /// Figures approved for the public.
+    PublishApprove,
+    /// Figures sent back to be reviewed and corrected.
+    PublishReturn,
 }
 
 impl Action {
@@ -39,6 +45,9 @@ impl Action {
             Action::Export => "export",
             Action::Report => "report",
             Action::Ingest => "ingest",
+            Action::PublishPropose => "publish_propose",
+            Action::PublishApprove => "publish_approve",
+            Action::PublishReturn => "publish_return",
         }
     }
 }

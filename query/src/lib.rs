@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod api;
+pub mod approvals;
 pub mod audit;
 pub mod export;
 pub mod fold;

@@ -54,26 +54,35 @@ fn suppressed(count: &str) -> String {
 
 /// The public role's views: published aggregates only, every count under 5 suppressed.
 fn public_views() -> Vec<String> {
+    public_view_defs().into_iter().map(|(name, select)| format!("CREATE VIEW {name} AS {select}")).collect()
+}
+
+/// Each public view's name and query.
+fn public_view_defs() -> Vec<(&'static str, String)> {
+    PUBLIC_VIEWS.iter().copied().zip(public_view_queries()).collect()
+}
+
+fn public_view_queries() -> Vec<String> {
     vec![
         format!(
-            "CREATE VIEW public_enrollment AS SELECT snapshot_date, academic_year, area_code, level, sex, {} AS students \
+            "SELECT snapshot_date, academic_year, area_code, level, sex, {} AS students \
              FROM enrollments WHERE status = 'studying' GROUP BY snapshot_date, academic_year, area_code, level, sex",
             suppressed("count(*)")
         ),
         format!(
-            "CREATE VIEW public_schools AS SELECT snapshot_date, academic_year, area_code, size_band, {} AS schools, {} AS students, {} AS teachers \
+            "SELECT snapshot_date, academic_year, area_code, size_band, {} AS schools, {} AS students, {} AS teachers \
              FROM school_snapshot_summary GROUP BY snapshot_date, academic_year, area_code, size_band",
             suppressed("count(*)"),
             suppressed("sum(students)"),
             suppressed("sum(teachers)")
         ),
         format!(
-            "CREATE VIEW public_personnel AS SELECT as_of_date, area_code, position, sex, {} AS people \
+            "SELECT as_of_date, area_code, position, sex, {} AS people \
              FROM personnel GROUP BY as_of_date, area_code, position, sex",
             suppressed("count(*)")
         ),
         format!(
-            "CREATE VIEW public_test_results AS SELECT academic_year, test, area_code, subject, {} AS examinees, \
+            "SELECT academic_year, test, area_code, subject, {} AS examinees, \
              CASE WHEN sum(examinees) < 5 THEN NULL ELSE round(sum(mean_score * examinees) / sum(examinees), 2) END AS mean_score \
              FROM test_results GROUP BY academic_year, test, area_code, subject",
             suppressed("sum(examinees)")
@@ -98,10 +107,14 @@ pub(crate) type Cached = (u64, Arc<Providers>);
 #[derive(Debug, Default)]
 pub struct SessionCache {
     map: Mutex<HashMap<(u64, Role, Scope), SessionState>>,
+    /// The public's session of approved figures, by the latest state and the length of the
+    /// approval history (which only grows).
+    approved: Mutex<Option<((u64, usize), SessionState)>>,
 }
 
 /// Distinct callers kept per published state (each school's users are one scope).
 const CACHED_SCOPES: usize = 512;
+
 
 impl SessionCache {
     pub fn get(&self, seq: u64, who: &Principal) -> Option<SessionState> {
@@ -276,6 +289,26 @@ impl TableFunctionImpl for TimeTravel {
     }
 }
 
+/// Plans the public views over `providers` as `{view}__{tag}`, with the tables taken away again
+/// afterwards; returns (view, planned name) of those whose tables exist.
+async fn plan_public_views(ctx: &SessionContext, providers: &Providers, tag: &str) -> Result<Vec<(&'static str, String)>, QueryError> {
+    for (name, p) in providers.iter() {
+        ctx.register_table(*name, p.clone())?;
+    }
+    let mut out = Vec::new();
+    for (view, select) in public_view_defs() {
+        let part = format!("{view}__{tag}");
+        match ctx.sql(&format!("CREATE VIEW {part} AS {select}")).await {
+            Ok(_) => out.push((view, part)),
+            Err(e) => tracing::debug!(error = %e, "public view skipped (its table has not been written yet)"),
+        }
+    }
+    for name in providers.keys() {
+        ctx.deregister_table(*name)?;
+    }
+    Ok(out)
+}
+
 impl QueryService {
     /// Providers of every table at its version in `commit`, loaded once per published state.
     pub(crate) async fn providers_of(&self, commit: Option<&Commit>) -> Result<Arc<Providers>, QueryError> {
@@ -395,6 +428,62 @@ impl QueryService {
         // A live table not yet written would stay missing from a kept session.
         let complete = schema::table_names().into_iter().all(|n| !schema::is_live(n) || !who.may_read(n) || ctx.table_exist(n).unwrap_or(false));
         Ok((ctx, latest && complete))
+    }
+
+    /// The public's session: each area's public views read from the state its director (or an
+    /// admin) approved, up to the approved snapshot; empty for areas nothing was approved for. Built
+    /// once per latest state and approval history.
+    pub async fn approved_public_session(&self) -> Result<SessionContext, QueryError> {
+        let history = crate::approvals::Approvals::new(self.wh.clone()).history().await?;
+        let latest = self.wh.committed().await?;
+        let key = (latest.as_ref().map_or(0, |c| c.seq), history.len());
+        if let Ok(slot) = self.sessions.approved.lock()
+            && let Some((k, state)) = slot.as_ref()
+            && *k == key
+        {
+            return self.session_from(state);
+        }
+        let ctx = self.new_context()?;
+        let latest_providers = self.providers_of(latest.as_ref()).await?;
+        let areas = match latest_providers.get("areas") {
+            Some(p) => {
+                ctx.register_table("areas", p.clone())?;
+                let b = ctx.sql("SELECT area_code FROM areas ORDER BY area_code").await?.collect().await?;
+                ctx.deregister_table("areas")?;
+                crate::column_strings(&b)
+            }
+            None => Vec::new(),
+        };
+        let (groups, _) = crate::approvals::groups(&history, areas);
+        // Each group's views are planned over its own state's tables, then taken away again.
+        let mut parts: HashMap<&str, Vec<String>> = HashMap::new();
+        let mut planned = Vec::new();
+        for (i, (e, members)) in groups.iter().enumerate() {
+            let commit = self.wh.commit(e.state).await?.ok_or_else(|| QueryError::Sql(format!("approved data version {} is no longer in the warehouse", e.state)))?;
+            let providers = self.providers_of(Some(&commit)).await?;
+            let only = crate::approvals::area_in(members);
+            let snapshot = e.snapshot;
+            for (view, part) in plan_public_views(&ctx, &providers, &i.to_string()).await? {
+                let upto = if matches!(view, "public_enrollment" | "public_schools") { format!(" AND snapshot_date <= DATE '{snapshot}'") } else { String::new() };
+                parts.entry(view).or_default().push(format!("SELECT * FROM {part} WHERE {only}{upto}"));
+                planned.push(part);
+            }
+        }
+        // A view nothing is approved for yet is empty, with its columns.
+        for (view, part) in plan_public_views(&ctx, &latest_providers, "none").await? {
+            parts.entry(view).or_default().push(format!("SELECT * FROM {part} WHERE false"));
+            planned.push(part);
+        }
+        for (view, selects) in &parts {
+            ctx.sql(&format!("CREATE VIEW {view} AS {}", selects.join(" UNION ALL "))).await?;
+        }
+        for part in planned {
+            ctx.deregister_table(part.as_str())?;
+        }
+        if let Ok(mut slot) = self.sessions.approved.lock() {
+            *slot = Some((key, ctx.state()));
+        }
+        Ok(ctx)
     }
 
     /// A session for `who` over the latest published state.

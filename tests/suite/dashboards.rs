@@ -36,6 +36,8 @@ fn site() -> Site {
     add_user(&env, "director", "director", &["--area", &area]);
     add_user(&env, "principal", "school", &["--school", &school]);
     add_user(&env, "elsewhere", "director", &["--area", "99010000"]);
+    // The public sees only approved figures: the local operator approves this load for every area.
+    assert_ok(&env.cmd().args(["publish", "approve", "--reason", "test site"]).output().unwrap(), "khlang publish approve");
     let server = Server::start(&env, &[]);
     Site { env, server, area, school, small_school, district, snapshot, fiscal_year }
 }
@@ -50,16 +52,20 @@ fn sql_number(env: &Env, sql: &str) -> f64 {
 
 /// Loads pages in Chromium as `user`; one JSON object per page.
 fn browse(s: &Site, user: &str, paths: &[String]) -> Vec<serde_json::Value> {
-    let out = s.env.path(&format!("shots-{user}"));
+    chromium(&s.env, &s.server, Some(user), paths)
+}
+
+/// Loads pages in Chromium, signed in through the form as `user` or anonymous; one JSON object per page.
+pub fn chromium(env: &Env, server: &Server, user: Option<&str>, paths: &[String]) -> Vec<serde_json::Value> {
+    let out = env.path(&format!("shots-{}-{}", user.unwrap_or("anonymous"), crate::server::free_port()));
     std::fs::create_dir_all(&out).unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser.py");
-    let o = Command::new("python3")
-        .arg(script)
-        .args(["--base", &format!("http://127.0.0.1:{}", s.server.http), "--user", user, "--password", PASSWORD, "--out"])
-        .arg(&out)
-        .args(paths)
-        .output()
-        .unwrap();
+    let mut c = Command::new("python3");
+    c.arg(script).args(["--base", &format!("http://127.0.0.1:{}", server.http)]);
+    if let Some(u) = user {
+        c.args(["--user", u, "--password", PASSWORD]);
+    }
+    let o = c.arg("--out").arg(&out).args(paths).output().unwrap();
     assert_ok(&o, "browser.py");
     serde_json::from_slice(&o.stdout).unwrap()
 }

@@ -8,6 +8,7 @@ mod clients;
 mod crash;
 mod dashboards;
 mod pg;
+mod publishing;
 mod quality;
 mod schedule;
 mod server;

@@ -380,6 +380,10 @@ fn the_public_sees_only_suppressed_aggregates() {
     let server = Server::start(&env, &[]);
     let (status, body) = server.api_sql("", "SELECT count(*) FROM enrollments", "json");
     assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+    // Nothing is public before a director or an admin approves it.
+    let (status, none) = server.api_sql("", "SELECT count(*) AS n FROM public_enrollment", "csv");
+    assert_eq!((status, scalar(&String::from_utf8(none).unwrap())), (200, "0".to_string()));
+    assert_ok(&env.cmd().args(["publish", "approve", "--reason", "public test"]).output().unwrap(), "publish approve");
     let (status, body) = server.api_sql("", "SELECT students FROM public_enrollment", "csv");
     assert_eq!(status, 200);
     let body = String::from_utf8(body).unwrap();

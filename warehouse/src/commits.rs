@@ -66,6 +66,11 @@ impl Warehouse {
         }
     }
 
+    /// The published state `seq`; `None` when there is none of that number.
+    pub async fn commit(&self, seq: u64) -> Result<Option<Commit>, WarehouseError> {
+        if self.commit_seqs().await?.contains(&seq) { Ok(Some(self.read_commit(seq).await?)) } else { Ok(None) }
+    }
+
     /// The state that was current at time `t` (the last commit published at or before it).
     pub async fn committed_at(&self, t: DateTime<Utc>) -> Result<Option<Commit>, WarehouseError> {
         Ok(self.commits().await?.into_iter().take_while(|c| c.at <= t).last())
