@@ -13,7 +13,6 @@ pub const DATA_VERSION: &str = "ข้อมูลชุดที่";
 pub const GENERATED: &str = "จัดทำเมื่อ";
 pub const AS_OF: &str = "ณ";
 pub const QUARTER: &str = "ไตรมาส";
-pub const DISTRICT: &str = "อำเภอ";
 pub const PAGE: &str = "หน้า";
 pub const OF: &str = "จาก";
 

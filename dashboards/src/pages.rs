@@ -9,7 +9,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use khlang_query::api::{ApiError, Caller};
 use khlang_query::audit::{Action, Event};
-use khlang_query::{Principal, Role, Scope};
+use khlang_query::{Principal, Role, Scope, reference};
 
 use crate::report::{Cell, Chart, Domain, Figure, Kind, Params, Report, ReportError, Subject, Table};
 use crate::{AppState, charts, msg, pdf, thai, xlsx};
@@ -369,7 +369,7 @@ fn theme_body(r: &Report, page: &str) -> String {
             let q = params_of(r);
             for row in &t.rows {
                 let d = row[0].text();
-                out.push_str(&format!("<tr><td><a href=\"{}/districts/{d}{q}\">{} {d}</a></td>", base(r), msg::DISTRICT));
+                out.push_str(&format!("<tr><td><a href=\"{}/districts/{d}{q}\">{}</a> ({d})</td>", base(r), thai::escape(&reference::district_th(&d))));
                 for c in &row[1..] {
                     out.push_str(&format!("<td class=\"num\">{}</td>", pdf::cell_text(c, Kind::Count)));
                 }
@@ -413,12 +413,12 @@ pub async fn district(st: &AppState, caller: Result<Caller, ApiError>, code: &st
     if schools.is_empty() {
         return error_page(StatusCode::NOT_FOUND, &format!("ไม่พบโรงเรียนในอำเภอรหัส {district} ของเขตพื้นที่นี้"));
     }
-    let title = format!("{} {district} · {}", msg::DISTRICT, r.name);
+    let title = format!("{} ({district}) · {}", reference::district_th(district), r.name);
     let key = format!("districts/{district}");
     subject_page(st, &caller, &r, &key, &title, || {
         let mut t = Table::new(
             "district_schools",
-            format!("โรงเรียนใน{} {district}", msg::DISTRICT),
+            format!("โรงเรียนใน{}", reference::district_th(district)),
             &[
                 (msg::C_SCHOOL_CODE, Kind::Text),
                 (msg::C_SCHOOL, Kind::Text),

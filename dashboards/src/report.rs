@@ -912,7 +912,7 @@ async fn general(c: &Ctx<'_>, s: &Summary, schools: &[SchoolRow]) -> Result<Sect
     cols.extend(msg::BANDS.iter().map(|b| (msg::band(b), Kind::Count)));
     let mut by_district = Table::new("schools_by_district", msg::T_BY_DISTRICT, &cols);
     for (d, n) in &districts {
-        let mut row = vec![Cell::Text(format!("{} {d}", msg::DISTRICT))];
+        let mut row = vec![Cell::Text(khlang_query::reference::district_th(d))];
         row.extend(n.iter().map(|v| Cell::Int(*v)));
         by_district.rows.push(row);
     }
@@ -924,7 +924,7 @@ async fn general(c: &Ctx<'_>, s: &Summary, schools: &[SchoolRow]) -> Result<Sect
     let mut small_rows: Vec<&SchoolRow> = schools.iter().filter(|r| r.size_band == "small").collect();
     small_rows.sort_by(|a, b| a.students.cmp(&b.students).then_with(|| a.code.cmp(&b.code)));
     for r in small_rows {
-        small.rows.push(vec![Cell::Text(r.code.clone()), Cell::Text(r.name.clone()), Cell::Text(r.district.clone()), Cell::Int(r.students), Cell::Int(r.teachers), Cell::Int(r.gap)]);
+        small.rows.push(vec![Cell::Text(r.code.clone()), Cell::Text(r.name.clone()), Cell::Text(khlang_query::reference::district_th(&r.district)), Cell::Int(r.students), Cell::Int(r.teachers), Cell::Int(r.gap)]);
     }
     let mut buildings = Table::new("buildings_by_condition", msg::T_BUILDINGS, &[(msg::C_CONDITION, Kind::Text), (msg::C_BUILDINGS, Kind::Count), (msg::C_AREA_M2, Kind::Ratio)]);
     let b = rows(c.ctx, &format!("SELECT condition, count(*), round(sum(area_m2), 1) FROM buildings WHERE {f} GROUP BY condition")).await?;

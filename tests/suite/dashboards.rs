@@ -133,6 +133,12 @@ fn every_page_type_in_chromium_matches_sql() {
     for c in &codes {
         assert!(district["text"].as_str().unwrap().contains(c), "district page lacks school {c}");
     }
+    // Districts by their official names (data/districts.csv), on the summary and the drill-down.
+    let district_name = official_district(&s.district);
+    assert!(district["text"].as_str().unwrap().contains(&district_name), "district page lacks {district_name}");
+    let summary_page = pages.iter().find(|p| p["path"] == format!("/area/{a}/districts")).unwrap();
+    assert!(summary_page["text"].as_str().unwrap().contains(&district_name), "district summary lacks {district_name}");
+    assert!(!summary_page["text"].as_str().unwrap().contains(&format!("อำเภอ {}", s.district)), "a district shown by its code");
     // The small-school list names a small school.
     assert!(pages[6]["text"].as_str().unwrap().contains(s.small_school.as_str()), "small-school list");
 
@@ -145,6 +151,14 @@ fn every_page_type_in_chromium_matches_sql() {
     assert!(admin[0]["text"].as_str().unwrap().contains("students"), "ingest page lists the feeds");
     // The director's visits are in the usage statistics.
     assert!(admin[1]["text"].as_str().unwrap().contains("director"), "usage page lists the director");
+}
+
+/// A district's Thai name as documents write it, from the reference shipped in data/.
+fn official_district(code: &str) -> String {
+    let csv = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/data/districts.csv")).unwrap();
+    let row = csv.lines().find(|l| l.starts_with(&format!("{code},"))).unwrap_or_else(|| panic!("district {code} is not in data/districts.csv"));
+    let f: Vec<&str> = row.split(',').collect();
+    format!("{}{}", if f[1] == "10" { "เขต" } else { "อำเภอ" }, f[2])
 }
 
 fn pdftotext(pdf: &std::path::Path) -> String {
@@ -175,6 +189,8 @@ fn pdf_and_xlsx_reports_read_back() {
     let shortage = sql_number(env, &format!("SELECT -sum(teacher_gap) FROM school_snapshot_summary WHERE area_code = '{a}' AND snapshot_date = DATE '{snap}' AND teacher_gap < 0")) as i64;
     assert!(text.contains(&format!("{} อัตรา", group(shortage))), "PDF lacks the teacher shortage");
     assert!(text.contains("หน้า 1 จาก"), "page numbers");
+    let district_name = official_district(&s.district);
+    assert!(text.contains(&district_name), "PDF lacks the district name {district_name}");
     assert!(text.contains("ข้อมูลชุดที่"), "footer with the data version");
     // Fonts embedded; pages render.
     let fonts = Command::new("pdffonts").arg(&pdf).output().unwrap();

@@ -10,6 +10,8 @@ const SUBSIDY_CSV: &str = include_str!("../../data/subsidy_rates.csv");
 const STAFFING_CSV: &str = include_str!("../../data/staffing_rules.csv");
 const TARGETS_CSV: &str = include_str!("../../data/disbursement_targets.csv");
 const SCHEMA_DOCS_CSV: &str = include_str!("../../data/schema_docs.csv");
+const DISTRICTS_CSV: &str = include_str!("../../data/districts.csv");
+const SUBDISTRICTS_CSV: &str = include_str!("../../data/subdistricts.csv");
 
 #[derive(Debug, Clone)]
 pub struct Province {
@@ -110,6 +112,70 @@ pub fn provinces() -> &'static [Province] {
 
 pub fn province(code: &str) -> Option<&'static Province> {
     provinces().iter().find(|p| p.code == code)
+}
+
+/// A district (อำเภอ; เขต in Bangkok) or subdistrict (ตำบล; แขวง in Bangkok) by its official
+/// Department of Provincial Administration code: 4 digits for a district, 6 for a subdistrict.
+#[derive(Debug, Clone)]
+pub struct Place {
+    pub code: String,
+    /// The province's code for a district, the district's for a subdistrict.
+    pub parent: String,
+    pub name_th: String,
+    pub name_en: String,
+}
+
+fn places(csv: &'static str) -> Vec<Place> {
+    rows(csv).map(|f| Place { code: f[0].to_string(), parent: f[1].to_string(), name_th: f[2].to_string(), name_en: f[3].to_string() }).collect()
+}
+
+/// Every district, by code.
+pub fn districts() -> &'static [Place] {
+    static D: OnceLock<Vec<Place>> = OnceLock::new();
+    D.get_or_init(|| places(DISTRICTS_CSV))
+}
+
+/// Every subdistrict, by code.
+pub fn subdistricts() -> &'static [Place] {
+    static S: OnceLock<Vec<Place>> = OnceLock::new();
+    S.get_or_init(|| places(SUBDISTRICTS_CSV))
+}
+
+/// Both lists are sorted by code.
+fn find<'a>(list: &'a [Place], code: &str) -> Option<&'a Place> {
+    list.binary_search_by(|p| p.code.as_str().cmp(code)).ok().map(|i| &list[i])
+}
+
+pub fn district(code: &str) -> Option<&'static Place> {
+    find(districts(), code)
+}
+
+pub fn subdistrict(code: &str) -> Option<&'static Place> {
+    find(subdistricts(), code)
+}
+
+/// The districts of a province, or the subdistricts of a district (by code).
+pub fn within<'a>(list: &'a [Place], parent: &str) -> Vec<&'a Place> {
+    list.iter().filter(|p| p.parent == parent).collect()
+}
+
+/// A district as Thai documents name it: `อำเภอเมืองพะเยา`, `เขตจตุจักร` in Bangkok; a code not in the
+/// reference as `อำเภอ 5699`.
+pub fn district_th(code: &str) -> String {
+    match district(code) {
+        Some(d) if d.parent == "10" => format!("เขต{}", d.name_th),
+        Some(d) => format!("อำเภอ{}", d.name_th),
+        None => format!("อำเภอ {code}"),
+    }
+}
+
+/// A subdistrict as Thai documents name it: `ตำบลบ้านต๋อม`, `แขวงลาดยาว` in Bangkok.
+pub fn subdistrict_th(code: &str) -> String {
+    match subdistrict(code) {
+        Some(s) if s.code.starts_with("10") => format!("แขวง{}", s.name_th),
+        Some(s) => format!("ตำบล{}", s.name_th),
+        None => format!("ตำบล {code}"),
+    }
 }
 
 pub fn grades() -> &'static [Grade] {
@@ -285,6 +351,15 @@ mod tests {
     #[test]
     fn reference_data_parses() {
         assert_eq!(provinces().len(), 77);
+        assert_eq!(districts().len(), 928, "the 928 districts of the DOPA list");
+        assert!(districts().windows(2).all(|w| w[0].code < w[1].code) && subdistricts().windows(2).all(|w| w[0].code < w[1].code), "sorted by code");
+        assert!(districts().iter().all(|d| province(&d.parent).is_some() && !d.name_th.is_empty() && !d.name_en.is_empty()));
+        assert!(subdistricts().iter().all(|s| district(&s.parent).is_some() && s.code.starts_with(&s.parent) && !s.name_en.is_empty()));
+        assert_eq!(district_th("5601"), "อำเภอเมืองพะเยา");
+        assert_eq!(district("5601").map(|d| d.name_en.as_str()), Some("Mueang Phayao"));
+        assert_eq!(district_th("1030"), "เขตจตุจักร");
+        assert_eq!(district_th("5699"), "อำเภอ 5699");
+        assert_eq!(within(districts(), "56").len(), 9);
         assert_eq!(province("56").map(|p| p.name_th.as_str()), Some("พะเยา"));
         assert_eq!(grades().len(), 15);
         assert_eq!(grade("ม.6").map(|g| g.order), Some(15));

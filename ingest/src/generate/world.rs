@@ -174,9 +174,17 @@ impl World {
                     }
                     _ => p.code.clone(),
                 };
-                let district_no = 1 + (rng.u(&[tag::SCHOOL, idx, 1]) % 12);
-                let district = format!("{}{:02}", province, district_no);
-                let subdistrict = format!("{}{:02}", district, 1 + rng.u(&[tag::SCHOOL, idx, 2]) % 14);
+                // Real district and subdistrict codes of the province (data/districts.csv).
+                let districts = reference::within(reference::districts(), &province);
+                let district = match districts.get(rng.u(&[tag::SCHOOL, idx, 1]) as usize % districts.len().max(1)) {
+                    Some(d) => d.code.clone(),
+                    None => format!("{province}01"),
+                };
+                let subdistricts = reference::within(reference::subdistricts(), &district);
+                let subdistrict = match subdistricts.get(rng.u(&[tag::SCHOOL, idx, 2]) as usize % subdistricts.len().max(1)) {
+                    Some(s) => s.code.clone(),
+                    None => format!("{district}01"),
+                };
                 let (lowest, highest, per_grade, name) = match kind {
                     AreaType::Primary => {
                         let (lo, hi) = match r(3) {
