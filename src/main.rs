@@ -1,5 +1,6 @@
 //! `khlang`: the command line. A thin shell over the library crates.
 
+mod calendar;
 mod config;
 mod publish;
 
@@ -193,6 +194,11 @@ enum Command {
     Publish {
         #[command(subcommand)]
         what: publish::PublishCmd,
+    },
+    /// The reporting calendar (ปฏิทินการรายงานข้อมูล): deadlines, and which schools are late.
+    Calendar {
+        #[command(subcommand)]
+        what: calendar::CalendarCmd,
     },
     /// Show configuration.
     Config {
@@ -694,6 +700,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Calendar { what } => calendar::run(&QueryService::new(Warehouse::open(&cfg.warehouse)?), what).await?,
         Command::Publish { what } => publish::run(&sql_service(&cfg, &cfg.warehouse)?, what).await?,
         Command::Tls { what: TlsCmd::SelfSigned { out, hosts } } => {
             let hosts = if hosts.is_empty() { vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()] } else { hosts };

@@ -69,6 +69,13 @@ pub async fn ingest(State(st): State<AppState>, caller: Result<Caller, ApiError>
         body.push_str(&chart_html(&Chart { kind: ChartKind::Bars, table: rules }));
     }
     body.push_str(&table_html(&status));
+    // The reporting calendar: who is late against each deadline (details and the list to send on /calendar).
+    if let Ok(deadlines) = khlang_query::calendar::Calendar::new(st.svc.q.warehouse().clone()).list().await
+        && !deadlines.is_empty()
+    {
+        body.push_str("<p><a href=\"/calendar\">ปฏิทินการรายงานข้อมูล: โรงเรียนที่ส่งล่าช้าและรายชื่อสำหรับแจ้งโรงเรียน</a></p>");
+        body.push_str(&crate::calendar::deadlines_table(&st, &caller.who, &deadlines, crate::calendar::today()).await);
+    }
     body.push_str(&table_html(&runs));
     Html(crate::shell(&caller.who, "การนำเข้าข้อมูลและคุณภาพข้อมูล", &body)).into_response()
 }

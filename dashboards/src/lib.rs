@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod batch;
 pub mod cache;
+pub mod calendar;
 pub mod charts;
 pub mod fonts;
 pub mod msg;
@@ -63,6 +64,7 @@ pub fn router(svc: SqlService) -> Router {
         .route("/public", get(public::page))
         .route("/public/data/{file}", get(public::download))
         .route("/approvals", get(publishing::page).post(publishing::decide))
+        .route("/calendar", get(calendar::page).post(calendar::edit))
         .route("/admin/ingest", get(admin::ingest))
         .route("/admin/usage", get(admin::usage))
         .route("/logout", get(logout))
@@ -195,6 +197,7 @@ pub(crate) fn shell(who: &Principal, title: &str, body: &str) -> String {
     if who.role != Role::Public {
         nav.push(("/saved", "คำสั่งที่บันทึกไว้"));
         nav.push(("/quality", "คุณภาพข้อมูล"));
+        nav.push(("/calendar", "ปฏิทินการรายงาน"));
     }
     if matches!(who.role, Role::Admin | Role::Analyst | Role::Director) {
         nav.push(("/approvals", "อนุมัติเผยแพร่"));

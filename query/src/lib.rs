@@ -4,6 +4,7 @@
 pub mod access;
 pub mod api;
 pub mod approvals;
+pub mod calendar;
 pub mod audit;
 pub mod export;
 pub mod fold;

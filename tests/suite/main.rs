@@ -4,6 +4,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod bad_input;
+mod calendar;
 mod clients;
 mod crash;
 mod dashboards;
