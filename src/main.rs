@@ -244,6 +244,8 @@ enum UserCmd {
     List,
     /// Remove a user.
     Remove { name: String },
+    /// Set the last day a user may sign in (YYYY-MM-DD, Thai time), or `none` for no end.
+    Expires { name: String, last_day: String },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -691,6 +693,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         let created = (u.created_at + chrono::Duration::hours(7)).format("%Y-%m-%d %H:%M");
                         println!("{:<20} {:<9} {:<9} {:<11} {created}", u.name, u.role.as_str(), u.area.as_deref().unwrap_or("-"), u.school.as_deref().unwrap_or("-"));
                     }
+                }
+                UserCmd::Expires { name, last_day } => {
+                    let day = match last_day.as_str() {
+                        "none" => None,
+                        d => Some(chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| anyhow::anyhow!("'{d}' is not a date like 2026-09-30, or none"))?),
+                    };
+                    users.set_expiry(&name, day).await?;
+                    println!("user {name}: {}", day.map_or_else(|| "no end date".to_string(), |d| format!("may sign in until the end of {d}")));
                 }
                 UserCmd::Remove { name } => {
                     if !users.remove(&name).await? {

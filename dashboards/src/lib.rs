@@ -14,6 +14,7 @@ pub mod public;
 pub mod publishing;
 pub mod quality;
 pub mod report;
+pub mod requests;
 pub mod thai;
 pub mod xlsx;
 
@@ -65,6 +66,9 @@ pub fn router(svc: SqlService) -> Router {
         .route("/public/data/{file}", get(public::download))
         .route("/approvals", get(publishing::page).post(publishing::decide))
         .route("/calendar", get(calendar::page).post(calendar::edit))
+        .route("/access/request", get(requests::form).post(requests::file))
+        .route("/access/requests", get(requests::list).post(requests::decide))
+        .route("/access/setup", get(requests::setup_form).post(requests::setup))
         .route("/admin/ingest", get(admin::ingest))
         .route("/admin/usage", get(admin::usage))
         .route("/logout", get(logout))
@@ -207,10 +211,11 @@ pub(crate) fn shell(who: &Principal, title: &str, body: &str) -> String {
     }
     if who.role == Role::Admin {
         nav.push(("/admin/usage", "สถิติการใช้งาน"));
+        nav.push(("/access/requests", "คำร้องขอเข้าถึงข้อมูล"));
     }
     let links: Vec<String> = nav.iter().map(|(h, l)| format!("<a href=\"{h}\">{l}</a>")).collect();
     let user = if who.role == Role::Public {
-        "<a href=\"/login\">เข้าสู่ระบบ</a>".to_string()
+        "<a href=\"/access/request\">ขอเข้าถึงข้อมูล</a> · <a href=\"/login\">เข้าสู่ระบบ</a>".to_string()
     } else {
         format!("{} ({}) · <a href=\"/logout\">ออกจากระบบ</a>", thai::escape(&who.user), thai::role(who.role))
     };

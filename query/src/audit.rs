@@ -34,6 +34,12 @@ pub enum Action {
     PublishApprove,
     /// Figures sent back to be reviewed and corrected.
     PublishReturn,
+    /// Someone asked for access to data.
+    AccessRequest,
+    /// An admin granted a request (or the new user set their password).
+    AccessGrant,
+    /// An admin refused a request.
+    AccessRefuse,
 }
 
 impl Action {
@@ -48,6 +54,9 @@ impl Action {
             Action::PublishPropose => "publish_propose",
             Action::PublishApprove => "publish_approve",
             Action::PublishReturn => "publish_return",
+            Action::AccessRequest => "access_request",
+            Action::AccessGrant => "access_grant",
+            Action::AccessRefuse => "access_refuse",
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod calendar;
 pub mod audit;
 pub mod export;
 pub mod fold;
+pub mod requests;
 pub mod saved;
 pub mod scram;
 pub mod service;

@@ -25,6 +25,9 @@ pub struct User {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scram: Option<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
+    /// The last day (Thai time) the user may sign in; `None`: no end. Set by an access grant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<chrono::NaiveDate>,
 }
 
 /// Why a sign-in failed. The client is told only "password authentication failed"; the log and the
@@ -35,6 +38,8 @@ pub enum LoginFailure {
     WrongPassword,
     /// A school user whose school is no longer in the warehouse.
     NoScope,
+    /// A user whose access grant has ended.
+    Expired,
 }
 
 impl LoginFailure {
@@ -43,6 +48,7 @@ impl LoginFailure {
             LoginFailure::UnknownUser => "unknown user",
             LoginFailure::WrongPassword => "wrong password",
             LoginFailure::NoScope => "the user's school is not in the warehouse",
+            LoginFailure::Expired => "the user's access has expired",
         }
     }
 }
@@ -122,6 +128,7 @@ impl Users {
             password_hash: hash_password(password)?,
             scram: Some(crate::scram::Verifier::new(password).encode()),
             created_at: chrono::Utc::now(),
+            expires: None,
         };
         let mut users = self.list().await?;
         users.retain(|u| u.name != name);
@@ -129,6 +136,54 @@ impl Users {
         users.sort_by(|a, b| a.name.cmp(&b.name));
         self.save(&users).await?;
         Ok(user)
+    }
+
+    /// Gives `name` a role and scope until `expires` (an access grant): a new user gets a password
+    /// nobody knows, to be set through the grant's one-time link; an existing user keeps theirs.
+    pub async fn grant(&self, name: &str, role: Role, area: Option<&str>, school: Option<&str>, expires: Option<chrono::NaiveDate>) -> Result<(User, bool), QueryError> {
+        let existing = self.get(name).await?;
+        let password = match &existing {
+            Some(_) => None,
+            None => {
+                let mut bytes = [0u8; 24];
+                rand::Rng::fill(&mut rand::rng(), &mut bytes);
+                Some(hex::encode(bytes))
+            }
+        };
+        // The checks of `add` (name, role and scope) apply to a grant too.
+        let mut user = self.add(name, role, area, school, password.as_deref().unwrap_or("unchanged-placeholder")).await?;
+        let mut users = self.list().await?;
+        if let Some(u) = users.iter_mut().find(|u| u.name == name) {
+            if let Some(old) = &existing {
+                u.password_hash = old.password_hash.clone();
+                u.scram = old.scram.clone();
+                u.created_at = old.created_at;
+            }
+            u.expires = expires;
+            user = u.clone();
+        }
+        self.save(&users).await?;
+        Ok((user, existing.is_none()))
+    }
+
+    /// Sets a user's own password (the one-time link of a grant).
+    pub async fn set_password(&self, name: &str, password: &str) -> Result<(), QueryError> {
+        if password.chars().count() < 8 {
+            return Err(bad("the password must be at least 8 characters"));
+        }
+        let mut users = self.list().await?;
+        let u = users.iter_mut().find(|u| u.name == name).ok_or_else(|| bad(format!("there is no user named {name}")))?;
+        u.password_hash = hash_password(password)?;
+        u.scram = Some(crate::scram::Verifier::new(password).encode());
+        self.save(&users).await
+    }
+
+    /// Sets or clears the last day a user may sign in.
+    pub async fn set_expiry(&self, name: &str, expires: Option<chrono::NaiveDate>) -> Result<(), QueryError> {
+        let mut users = self.list().await?;
+        let u = users.iter_mut().find(|u| u.name == name).ok_or_else(|| bad(format!("there is no user named {name}")))?;
+        u.expires = expires;
+        self.save(&users).await
     }
 
     /// Stores the SCRAM verifier of a user's (checked) password.
@@ -169,6 +224,10 @@ impl Users {
 
 /// Who a user is when signed in; a school user's area comes from the warehouse (`school_area`).
 pub fn principal(user: &User, school_area: Option<String>) -> Result<Principal, LoginFailure> {
+    let today = (chrono::Utc::now() + chrono::Duration::hours(7)).date_naive();
+    if user.expires.is_some_and(|last| last < today) {
+        return Err(LoginFailure::Expired);
+    }
     let scope = match (user.role, &user.area, &user.school) {
         (Role::School, _, Some(school)) => match school_area {
             Some(area) => Scope::School { school: school.clone(), area },

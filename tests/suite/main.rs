@@ -11,6 +11,7 @@ mod dashboards;
 mod pg;
 mod publishing;
 mod quality;
+mod requests;
 mod schedule;
 mod server;
 mod common;
