@@ -120,28 +120,32 @@ pub(crate) fn tables_of(found: [Vec<Vec<Cell>>; 4]) -> [Table; 4] {
     [enrol, schools, staff, tests]
 }
 
+/// The area asked for (checked against the published directory) and the areas to show: that one,
+/// or every area in code order.
+async fn asked_areas(st: &AppState, a: &Area) -> Result<(Option<String>, std::sync::Arc<crate::cache::Directory>, Vec<String>), Response> {
+    let area = area_code(a).map_err(|m| error_page(StatusCode::BAD_REQUEST, &m))?;
+    let dir = st.reports.directory(&st.svc).await.map_err(|e| error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))?;
+    let asked = match &area {
+        Some(a) if dir.areas.contains_key(a) => vec![a.clone()],
+        Some(a) => return Err(error_page(StatusCode::NOT_FOUND, &format!("{} {a}", msg::NO_SUCH_AREA))),
+        None => {
+            let mut all: Vec<String> = dir.areas.keys().cloned().collect();
+            all.sort();
+            all
+        }
+    };
+    Ok((area, dir, asked))
+}
+
 /// `/public?area=`: the published figures of one area (or every area), each area as its director
 /// (or an admin) approved them.
 pub async fn page(State(st): State<AppState>, caller: Result<Caller, ApiError>, Query(a): Query<Area>) -> Response {
-    let area = match area_code(&a) {
-        Ok(a) => a,
-        Err(m) => return error_page(StatusCode::BAD_REQUEST, &m),
+    let (area, dir, asked) = match asked_areas(&st, &a).await {
+        Ok(x) => x,
+        Err(r) => return r,
     };
-    let dir = match st.reports.directory(&st.svc).await {
-        Ok(d) => d,
-        Err(e) => return error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-    };
-    if let Some(a) = &area
-        && !dir.areas.contains_key(a)
-    {
-        return error_page(StatusCode::NOT_FOUND, &format!("{} {a}", msg::NO_SUCH_AREA));
-    }
     let mut areas: Vec<(&String, &String)> = dir.areas.iter().collect();
     areas.sort();
-    let asked: Vec<String> = match &area {
-        Some(a) => vec![a.clone()],
-        None => areas.iter().map(|(c, _)| (*c).clone()).collect(),
-    };
     let (groups, unapproved) = match published(&st, asked.clone()).await {
         Ok(p) => p,
         Err(r) => return r,
@@ -204,18 +208,9 @@ pub async fn download(State(st): State<AppState>, Path(file): Path<String>, Quer
         "json" => khlang_query::Format::Json,
         other => return error_page(StatusCode::BAD_REQUEST, &format!("format '{other}' is not csv or json")),
     };
-    let area = match area_code(&a) {
-        Ok(a) => a,
-        Err(m) => return error_page(StatusCode::BAD_REQUEST, &m),
-    };
-    let dir = match st.reports.directory(&st.svc).await {
-        Ok(d) => d,
-        Err(e) => return error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-    };
-    let asked: Vec<String> = match area {
-        Some(a) if dir.areas.contains_key(&a) => vec![a],
-        Some(a) => return error_page(StatusCode::NOT_FOUND, &format!("{} {a}", msg::NO_SUCH_AREA)),
-        None => dir.areas.keys().cloned().collect(),
+    let (_, _, asked) = match asked_areas(&st, &a).await {
+        Ok(x) => x,
+        Err(r) => return r,
     };
     let (groups, _) = match published(&st, asked.clone()).await {
         Ok(p) => p,
