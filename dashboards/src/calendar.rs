@@ -45,15 +45,7 @@ impl SchoolStatus {
     }
 }
 
-/// The date of a UTC time in Thailand (UTC+7).
-fn thai_date(t: DateTime<Utc>) -> NaiveDate {
-    (t + chrono::Duration::hours(7)).date_naive()
-}
-
-/// Today in Thailand.
-pub fn today() -> NaiveDate {
-    thai_date(Utc::now())
-}
+pub use khlang_query::reference::{thai_date, thai_today as today};
 
 fn q(e: impl std::fmt::Display) -> ReportError {
     ReportError::Query(e.to_string())

@@ -8,7 +8,6 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use khlang_warehouse::Warehouse;
 use serde::{Deserialize, Serialize};
-use tokio::sync::Mutex;
 
 use crate::QueryError;
 use crate::access::{Principal, Role, Scope};
@@ -16,9 +15,6 @@ use crate::audit::{Action, Event};
 use crate::service::SqlService;
 
 const DOC: &str = "approvals.json";
-
-/// One process changes the history at a time (read, append, write back).
-static WRITING: Mutex<()> = Mutex::const_new(());
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -199,10 +195,11 @@ impl Approvals {
     }
 
     async fn append(&self, entry: Approval) -> Result<(), QueryError> {
-        let _one = WRITING.lock().await;
-        let mut all = self.history().await?;
-        all.push(entry);
-        Ok(self.wh.write_json_doc(DOC, &all).await?)
+        crate::change_doc(&self.wh, DOC, |all: &mut Vec<Approval>| {
+            all.push(entry);
+            Ok(())
+        })
+        .await
     }
 }
 

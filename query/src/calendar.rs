@@ -4,13 +4,11 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use khlang_warehouse::Warehouse;
 use serde::{Deserialize, Serialize};
-use tokio::sync::Mutex;
 
 use crate::QueryError;
 use crate::access::{Principal, Role};
 
 const DOC: &str = "calendar.json";
-static WRITING: Mutex<()> = Mutex::const_new(());
 
 /// The feeds a school keys and the office sets deadlines for.
 pub const FEEDS: [&str; 3] = ["students", "personnel", "budget"];
@@ -109,28 +107,25 @@ impl Calendar {
     pub async fn add(&self, who: &Principal, feed: &str, period: &str, due: NaiveDate, name: Option<&str>) -> Result<Deadline, QueryError> {
         Self::may_edit(who)?;
         parse_period(feed, period)?;
-        let _one = WRITING.lock().await;
-        let mut all: Vec<Deadline> = self.wh.read_json_doc(DOC).await?.unwrap_or_default();
-        let id = all.iter().map(|d| d.id).max().unwrap_or(0) + 1;
         let name = name.map(str::trim).filter(|n| !n.is_empty()).map_or_else(|| format!("{feed} {period}"), str::to_string);
-        let d = Deadline { id, feed: feed.to_string(), period: period.to_string(), due, name, created_by: who.user.clone(), created_at: Utc::now() };
-        all.push(d.clone());
-        self.wh.write_json_doc(DOC, &all).await?;
-        Ok(d)
+        crate::change_doc(&self.wh, DOC, |all: &mut Vec<Deadline>| {
+            let id = all.iter().map(|d| d.id).max().unwrap_or(0) + 1;
+            let d = Deadline { id, feed: feed.to_string(), period: period.to_string(), due, name, created_by: who.user.clone(), created_at: Utc::now() };
+            all.push(d.clone());
+            Ok(d)
+        })
+        .await
     }
 
     /// Removes a deadline; `false` when there was none of that number.
     pub async fn remove(&self, who: &Principal, id: u32) -> Result<bool, QueryError> {
         Self::may_edit(who)?;
-        let _one = WRITING.lock().await;
-        let mut all: Vec<Deadline> = self.wh.read_json_doc(DOC).await?.unwrap_or_default();
-        let before = all.len();
-        all.retain(|d| d.id != id);
-        if all.len() == before {
-            return Ok(false);
-        }
-        self.wh.write_json_doc(DOC, &all).await?;
-        Ok(true)
+        crate::change_doc(&self.wh, DOC, |all: &mut Vec<Deadline>| {
+            let before = all.len();
+            all.retain(|d| d.id != id);
+            Ok(all.len() != before)
+        })
+        .await
     }
 }
 

@@ -27,6 +27,23 @@ pub use access::{Principal, Role, Scope};
 pub use khlang_warehouse::{Commit, reference};
 pub use service::SqlService;
 
+/// One change at a time to the `_khlang` documents this process edits (approvals, access requests,
+/// the calendar): read, change, write back.
+static DOC_CHANGES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Reads the document `name` (empty when never written), lets `f` change it and writes it back;
+/// nothing is written when `f` fails.
+pub(crate) async fn change_doc<T, R>(wh: &Warehouse, name: &str, f: impl FnOnce(&mut T) -> Result<R, QueryError>) -> Result<R, QueryError>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned + Default,
+{
+    let _one = DOC_CHANGES.lock().await;
+    let mut doc: T = wh.read_json_doc(name).await?.unwrap_or_default();
+    let out = f(&mut doc)?;
+    wh.write_json_doc(name, &doc).await?;
+    Ok(out)
+}
+
 /// SQL options for users' statements: queries only (no DDL, no DML such as `COPY … TO 'file'`, no
 /// `SET`), since the warehouse changes only through loads.
 pub fn read_only() -> datafusion::execution::context::SQLOptions {

@@ -7,7 +7,6 @@ use chrono::{DateTime, NaiveDate, Utc};
 use khlang_warehouse::Warehouse;
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
-use tokio::sync::Mutex;
 
 use crate::QueryError;
 use crate::access::{Principal, Role};
@@ -15,7 +14,6 @@ use crate::audit::{Action, Event};
 use crate::service::SqlService;
 
 const DOC: &str = "access_requests.json";
-static WRITING: Mutex<()> = Mutex::const_new(());
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -88,11 +86,7 @@ impl Requests {
     }
 
     async fn change<T>(&self, f: impl FnOnce(&mut Vec<Request>) -> Result<T, QueryError>) -> Result<T, QueryError> {
-        let _one = WRITING.lock().await;
-        let mut all = self.list().await?;
-        let out = f(&mut all)?;
-        self.wh.write_json_doc(DOC, &all).await?;
-        Ok(out)
+        crate::change_doc(&self.wh, DOC, f).await
     }
 }
 
@@ -150,8 +144,7 @@ impl SqlService {
         if !who.is_admin() {
             return Err(bad("only an admin may grant access requests"));
         }
-        let today = (Utc::now() + chrono::Duration::hours(7)).date_naive();
-        if expires < today {
+        if expires < khlang_warehouse::reference::thai_today() {
             return Err(bad(format!("the grant would end on {expires}, before today")));
         }
         let pending = self.requests().list().await?.into_iter().find(|r| r.id == id).ok_or_else(|| bad(format!("there is no access request {id}")))?;

@@ -5,29 +5,6 @@ use crate::common::{Env, assert_ok};
 use crate::dashboards::chromium;
 use crate::server::{Server, add_user};
 
-fn first(env: &Env, sql: &str) -> String {
-    env.sql_csv(sql).lines().nth(1).unwrap_or_default().trim().trim_matches('"').to_string()
-}
-
-/// A copy of `pull` without `school`'s students in the latest snapshot's file.
-fn without_school(env: &Env, pull: &std::path::Path, school: &str) -> std::path::PathBuf {
-    let out = env.path("pull-missing");
-    std::fs::create_dir_all(&out).unwrap();
-    for f in std::fs::read_dir(pull).unwrap() {
-        let f = f.unwrap();
-        std::fs::copy(f.path(), out.join(f.file_name())).unwrap();
-    }
-    let mut students: Vec<_> = std::fs::read_dir(&out).unwrap().map(|f| f.unwrap().path()).filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("students_")).collect();
-    students.sort();
-    let latest = students.pop().unwrap();
-    let bytes = std::fs::read(&latest).unwrap();
-    let lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
-    let kept: Vec<&[u8]> = lines.iter().copied().filter(|l| !l.windows(school.len()).any(|w| w == school.as_bytes())).collect();
-    assert!(kept.len() < lines.len(), "school {school} has no students in {}", latest.display());
-    std::fs::write(&latest, kept.join(&b'\n')).unwrap();
-    out
-}
-
 #[test]
 fn a_school_that_misses_the_deadline_is_listed_late_by_the_right_days() {
     let env = Env::new();
@@ -49,7 +26,7 @@ fn a_school_that_misses_the_deadline_is_listed_late_by_the_right_days() {
     let o = env.cmd().args(["calendar", "add", "--feed", "students", "--period", "2026-02-30", "--due", "2026-06-10"]).output().unwrap();
     assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("snapshot date like"), "a bad period is refused with its reason");
     // The office's load misses one school.
-    let missing = without_school(&env, &pull, &late);
+    let missing = env.pull_without_school(&pull, "pull-missing", &late);
     assert_ok(&env.ingest(&missing), "ingest without one school");
     assert_eq!(env.count(&format!("SELECT count(*) FROM enrollments WHERE snapshot_date = DATE '{snapshot}' AND school_code = '{late}'")), 0);
 

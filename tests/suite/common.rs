@@ -68,6 +68,31 @@ impl Env {
         self.sql_csv_in(&self.warehouse(), sql)
     }
 
+    /// The first value of the first row of a query, unquoted.
+    pub fn first(&self, sql: &str) -> String {
+        self.sql_csv(sql).lines().nth(1).unwrap_or_default().trim().trim_matches('"').to_string()
+    }
+
+    /// A copy of `pull` in `out` without `school`'s students in the latest snapshot's file (files
+    /// are named by their Buddhist-Era date, so the latest sorts last).
+    pub fn pull_without_school(&self, pull: &Path, out: &str, school: &str) -> PathBuf {
+        let out = self.path(out);
+        std::fs::create_dir_all(&out).unwrap();
+        for f in std::fs::read_dir(pull).unwrap() {
+            let f = f.unwrap();
+            std::fs::copy(f.path(), out.join(f.file_name())).unwrap();
+        }
+        let mut students: Vec<_> = std::fs::read_dir(&out).unwrap().map(|f| f.unwrap().path()).filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("students_")).collect();
+        students.sort();
+        let latest = students.pop().unwrap();
+        let bytes = std::fs::read(&latest).unwrap();
+        let lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
+        let kept: Vec<&[u8]> = lines.iter().copied().filter(|l| !l.windows(school.len()).any(|w| w == school.as_bytes())).collect();
+        assert!(kept.len() + 5 < lines.len(), "school {school} has students in {}", latest.display());
+        std::fs::write(&latest, kept.join(&b'\n')).unwrap();
+        out
+    }
+
     pub fn count(&self, sql: &str) -> u64 {
         self.count_in(&self.warehouse(), sql)
     }

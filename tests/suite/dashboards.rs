@@ -18,20 +18,16 @@ struct Site {
     fiscal_year: String,
 }
 
-fn first(env: &Env, sql: &str) -> String {
-    env.sql_csv(sql).lines().nth(1).unwrap_or_default().trim().trim_matches('"').to_string()
-}
-
 fn site() -> Site {
     let env = Env::new();
     let pull = env.generate("pull", 11, "mixed");
     assert_ok(&env.ingest(&pull), "ingest");
-    let area = first(&env, "SELECT min(area_code) FROM areas");
-    let snapshot = first(&env, "SELECT max(snapshot_date) FROM school_snapshot_summary");
-    let school = first(&env, &format!("SELECT max(school_code) FROM school_snapshot_summary WHERE snapshot_date = DATE '{snapshot}' AND size_band <> 'small'"));
-    let small_school = first(&env, &format!("SELECT min(school_code) FROM school_snapshot_summary WHERE snapshot_date = DATE '{snapshot}' AND size_band = 'small'"));
-    let district = first(&env, &format!("SELECT district_code FROM schools WHERE school_code = '{school}'"));
-    let fiscal_year = first(&env, "SELECT max(fiscal_year) FROM budget_lines");
+    let area = env.first("SELECT min(area_code) FROM areas");
+    let snapshot = env.first("SELECT max(snapshot_date) FROM school_snapshot_summary");
+    let school = env.first(&format!("SELECT max(school_code) FROM school_snapshot_summary WHERE snapshot_date = DATE '{snapshot}' AND size_band <> 'small'"));
+    let small_school = env.first(&format!("SELECT min(school_code) FROM school_snapshot_summary WHERE snapshot_date = DATE '{snapshot}' AND size_band = 'small'"));
+    let district = env.first(&format!("SELECT district_code FROM schools WHERE school_code = '{school}'"));
+    let fiscal_year = env.first("SELECT max(fiscal_year) FROM budget_lines");
     add_user(&env, "admin", "admin", &[]);
     add_user(&env, "director", "director", &["--area", &area]);
     add_user(&env, "principal", "school", &["--school", &school]);
@@ -47,7 +43,7 @@ fn number(text: &str) -> f64 {
 }
 
 fn sql_number(env: &Env, sql: &str) -> f64 {
-    first(env, sql).parse().unwrap_or_else(|_| panic!("not a number from {sql}"))
+    env.first(sql).parse().unwrap_or_else(|_| panic!("not a number from {sql}"))
 }
 
 /// Loads pages in Chromium as `user`; one JSON object per page.

@@ -5,25 +5,13 @@ use crate::common::{Env, assert_ok};
 use crate::dashboards::chromium;
 use crate::server::{Server, add_user};
 
-fn first(env: &Env, sql: &str) -> String {
-    env.sql_csv(sql).lines().nth(1).unwrap_or_default().trim().trim_matches('"').to_string()
-}
-
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).to_string()
 }
 
 /// Posts the approvals form as a signed-in user.
 fn post(server: &Server, cookie: &str, fields: &[(&str, &str)]) -> (u16, String) {
-    let mut args: Vec<String> = vec!["-H".into(), cookie.into()];
-    for (k, v) in fields {
-        args.push("--data-urlencode".into());
-        args.push(format!("{k}={v}"));
-    }
-    args.push("/approvals".into());
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let (status, body) = server.curl(&args);
-    (status, text(&body))
+    server.post_form(Some(cookie), "/approvals", fields)
 }
 
 #[test]
@@ -31,9 +19,9 @@ fn the_public_sees_what_the_director_approved_and_nothing_else() {
     let env = Env::new();
     let pull = env.generate("pull", 11, "mixed");
     assert_ok(&env.ingest(&pull), "ingest");
-    let area = first(&env, "SELECT min(area_code) FROM areas");
-    let school = first(&env, &format!("SELECT min(school_code) FROM schools WHERE area_code = '{area}'"));
-    let snapshot = first(&env, "SELECT max(snapshot_date) FROM school_snapshot_summary");
+    let area = env.first("SELECT min(area_code) FROM areas");
+    let school = env.first(&format!("SELECT min(school_code) FROM schools WHERE area_code = '{area}'"));
+    let snapshot = env.first("SELECT max(snapshot_date) FROM school_snapshot_summary");
     add_user(&env, "director", "director", &["--area", &area]);
     add_user(&env, "ict", "analyst", &["--area", &area]);
     add_user(&env, "principal", "school", &["--school", &school]);
@@ -91,27 +79,14 @@ fn the_public_sees_what_the_director_approved_and_nothing_else() {
         let (si, di) = (h.iter().position(|c| c == "students").unwrap(), h.iter().position(|c| c == "snapshot_date").unwrap());
         r.records().map(|rec| rec.unwrap()).filter(|rec| rec[di] == *snapshot).map(|rec| rec[si].parse::<i64>().unwrap_or(0)).sum()
     };
-    let want: i64 = first(&env, &format!("SELECT sum(students) FROM public_schools WHERE area_code = '{area}' AND snapshot_date = DATE '{snapshot}'")).parse().unwrap();
+    let want: i64 = env.first(&format!("SELECT sum(students) FROM public_schools WHERE area_code = '{area}' AND snapshot_date = DATE '{snapshot}'")).parse().unwrap();
     assert_eq!(published(&approved_csv), want, "the download is the approved state's public view");
 
     // A second load with fewer students: staff see state 2, the public still state 1.
-    let pull2 = env.path("pull2");
-    std::fs::create_dir_all(&pull2).unwrap();
-    for f in std::fs::read_dir(&pull).unwrap() {
-        let f = f.unwrap();
-        std::fs::copy(f.path(), pull2.join(f.file_name())).unwrap();
-    }
-    // The latest snapshot's file (named by its Buddhist-Era date) without one school's students.
-    let mut students: Vec<_> = std::fs::read_dir(&pull2).unwrap().map(|f| f.unwrap().path()).filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("students_")).collect();
-    students.sort();
-    let latest_students = students.pop().unwrap();
-    let bytes = std::fs::read(&latest_students).unwrap();
-    let kept: Vec<&[u8]> = bytes.split(|b| *b == b'\n').filter(|l| !l.windows(school.len()).any(|w| w == school.as_bytes())).collect();
-    assert!(kept.len() + 5 < bytes.split(|b| *b == b'\n').count(), "school {school} has students in {}", latest_students.display());
-    std::fs::write(&latest_students, kept.join(&b'\n')).unwrap();
+    let pull2 = env.pull_without_school(&pull, "pull2", &school);
     assert_ok(&env.ingest(&pull2), "second ingest");
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    let now: i64 = first(&env, &format!("SELECT sum(students) FROM public_schools WHERE area_code = '{area}' AND snapshot_date = DATE '{snapshot}'")).parse().unwrap();
+    let now: i64 = env.first(&format!("SELECT sum(students) FROM public_schools WHERE area_code = '{area}' AND snapshot_date = DATE '{snapshot}'")).parse().unwrap();
     assert!(now < want, "the second load has fewer students ({now} against {want})");
     assert_eq!(public_csv().1, approved_csv, "a later load changed what the public sees");
     let (_, body) = server.curl(&[&format!("/public?area={area}")]);

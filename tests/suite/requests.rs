@@ -5,30 +5,8 @@
 use crate::common::{Env, assert_ok};
 use crate::server::{PASSWORD, Server, add_user};
 
-fn first(env: &Env, sql: &str) -> String {
-    env.sql_csv(sql).lines().nth(1).unwrap_or_default().trim().trim_matches('"').to_string()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).to_string()
-}
-
-fn form(server: &Server, cookie: Option<&str>, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
-    let mut args: Vec<String> = Vec::new();
-    if let Some(c) = cookie {
-        args.extend(["-H".to_string(), c.to_string()]);
-    }
-    for (k, v) in fields {
-        args.extend(["--data-urlencode".to_string(), format!("{k}={v}")]);
-    }
-    args.push(path.to_string());
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let (status, body) = server.curl(&args);
-    (status, text(&body))
-}
-
 fn request(server: &Server, user: &str, area: &str) -> u32 {
-    let (status, page) = form(server, None, "/access/request", &[
+    let (status, page) = server.post_form(None, "/access/request", &[
         ("full_name", "สมศรี ใจดี"),
         ("position", "นักวิชาการศึกษา"),
         ("agency", "สำนักงานสาธารณสุขจังหวัด"),
@@ -48,13 +26,13 @@ fn a_granted_request_gives_exactly_its_scope_until_it_expires() {
     let env = Env::new();
     let pull = env.generate("pull", 11, "mixed");
     assert_ok(&env.ingest(&pull), "ingest");
-    let area = first(&env, "SELECT min(area_code) FROM areas");
+    let area = env.first("SELECT min(area_code) FROM areas");
     add_user(&env, "admin", "admin", &[]);
     let server = Server::start(&env, &[]);
     let admin = format!("Cookie: khlang_session={}", server.login("admin"));
 
     // Filed anonymously; a missing field is refused with its reason.
-    let (status, page) = form(&server, None, "/access/request", &[("full_name", "x"), ("role", "director")]);
+    let (status, page) = server.post_form(None, "/access/request", &[("full_name", "x"), ("role", "director")]);
     assert_eq!(status, 400);
     assert!(page.contains("the request needs"), "{page}");
     let pages = crate::dashboards::chromium(&env, &server, None, &["/access/request".to_string()]);
@@ -64,26 +42,27 @@ fn a_granted_request_gives_exactly_its_scope_until_it_expires() {
     let refused = request(&server, "intruder", &area);
 
     // Refused: no account.
-    let (status, _) = form(&server, Some(&admin), "/access/requests", &[("action", "refuse"), ("id", &refused.to_string()), ("reason", "ไม่ระบุหนังสือนำส่ง")]);
+    let (status, _) = server.post_form(Some(&admin), "/access/requests", &[("action", "refuse"), ("id", &refused.to_string()), ("reason", "ไม่ระบุหนังสือนำส่ง")]);
     assert_eq!(status, 200);
-    let users = text(&env.cmd().args(["user", "list"]).output().unwrap().stdout);
+    let users = String::from_utf8_lossy(&env.cmd().args(["user", "list"]).output().unwrap().stdout).to_string();
     assert!(!users.contains("intruder"), "{users}");
 
     // Granted with an end date: a one-time link, never a password on the page.
     let until = ((chrono::Utc::now() + chrono::Duration::hours(7)).date_naive() + chrono::Duration::days(30)).to_string();
-    let (status, page) = form(&server, Some(&admin), "/access/requests", &[("action", "grant"), ("id", &id.to_string()), ("expires", &until)]);
+    let (status, page) = server.post_form(Some(&admin), "/access/requests", &[("action", "grant"), ("id", &id.to_string()), ("expires", &until)]);
     assert_eq!(status, 200, "{page}");
     let at = page.find("/access/setup?token=").unwrap() + 20;
     let token: String = page[at..].chars().take_while(|c| c.is_ascii_hexdigit()).collect();
     assert_eq!(token.len(), 64);
-    assert_eq!(form(&server, None, "/access/setup", &[("token", &token), ("password", PASSWORD)]).0, 200);
-    assert_eq!(form(&server, None, "/access/setup", &[("token", &token), ("password", "another password")]).0, 400, "the link works once");
+    assert_eq!(server.post_form(None, "/access/setup", &[("token", &token), ("password", PASSWORD)]).0, 200);
+    assert_eq!(server.post_form(None, "/access/setup", &[("token", &token), ("password", "another password")]).0, 400, "the link works once");
 
     // The new user sees exactly the granted area.
     let token = server.login("somsri");
     let (status, out) = server.api_sql(&token, "SELECT count(DISTINCT area_code) AS n, min(area_code) AS a FROM schools", "csv");
-    assert_eq!(status, 200, "{}", text(&out));
-    assert_eq!(text(&out).lines().nth(1).unwrap().trim(), format!("1,{area}"));
+    let out = String::from_utf8_lossy(&out).to_string();
+    assert_eq!(status, 200, "{out}");
+    assert_eq!(out.lines().nth(1).unwrap().trim(), format!("1,{area}"));
     let cookie = format!("Cookie: khlang_session={token}");
     assert_eq!(server.curl(&["-H", &cookie, &format!("/area/{area}")]).0, 200);
 

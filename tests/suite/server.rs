@@ -79,6 +79,21 @@ impl Server {
         (status, out[..cut].to_vec())
     }
 
+    /// Posts a form (fields URL-encoded), signed in with `cookie` when given.
+    pub fn post_form(&self, cookie: Option<&str>, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
+        let mut args: Vec<String> = Vec::new();
+        if let Some(c) = cookie {
+            args.extend(["-H".to_string(), c.to_string()]);
+        }
+        for (k, v) in fields {
+            args.extend(["--data-urlencode".to_string(), format!("{k}={v}")]);
+        }
+        args.push(path.to_string());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (status, body) = self.curl(&args);
+        (status, String::from_utf8_lossy(&body).to_string())
+    }
+
     /// A bearer token for the user.
     pub fn login(&self, user: &str) -> String {
         let body = format!("{{\"user\":\"{user}\",\"password\":\"{PASSWORD}\"}}");

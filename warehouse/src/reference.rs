@@ -96,6 +96,16 @@ fn num(s: &str) -> i64 {
     s.trim().parse().unwrap_or(0)
 }
 
+/// The date in Thailand (UTC+7, no daylight saving) at `t`.
+pub fn thai_date(t: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDate {
+    (t + chrono::Duration::hours(7)).date_naive()
+}
+
+/// Today in Thailand.
+pub fn thai_today() -> chrono::NaiveDate {
+    thai_date(chrono::Utc::now())
+}
+
 pub fn provinces() -> &'static [Province] {
     static P: OnceLock<Vec<Province>> = OnceLock::new();
     P.get_or_init(|| {
