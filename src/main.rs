@@ -200,6 +200,20 @@ enum Command {
         #[command(subcommand)]
         what: calendar::CalendarCmd,
     },
+    /// The yearly report on the warehouse's development and use (แบบ 7.1/7.2), for the director: loads,
+    /// rejected rows and fixes, late schools, users and sign-ins, queries, exports and reports, access
+    /// requests and approvals of one fiscal year, as Thai PDF and XLSX files.
+    UsageReport {
+        /// Fiscal year in Buddhist Era (e.g. 2570: 1 October 2026 to 30 September 2027); this year when absent.
+        #[arg(long)]
+        fiscal_year: Option<String>,
+        /// Formats, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "pdf,xlsx")]
+        format: Vec<FileFormatArg>,
+        /// Folder to write the files to.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Show configuration.
     Config {
         #[command(subcommand)]
@@ -708,6 +722,31 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     }
                     println!("user {name} removed");
                 }
+            }
+        }
+        Command::UsageReport { fiscal_year, format, out } => {
+            use khlang_dashboards::usage::{self, FiscalYear};
+            let today = khlang_query::reference::thai_today();
+            let fy = match fiscal_year {
+                Some(y) => FiscalYear::parse(&y)?,
+                None => FiscalYear::of(today),
+            };
+            let svc = sql_service(&cfg, &cfg.warehouse)?;
+            let who = khlang_query::Principal::local_admin();
+            let formats: Vec<&str> = format.iter().map(|f| match f { FileFormatArg::Pdf => "pdf", FileFormatArg::Xlsx => "xlsx", FileFormatArg::Html => "html" }).collect();
+            svc.audit.record(khlang_query::audit::Event::new(&who, khlang_query::audit::Action::Report, format!("usage {} {}", fy.year, formats.join(",")), "cli"));
+            svc.audit.flush().await;
+            let doc = usage::build(&svc.q, fy, today).await?;
+            std::fs::create_dir_all(&out).with_context(|| format!("cannot create the folder {}", out.display()))?;
+            for f in formats {
+                let bytes = match f {
+                    "pdf" => khlang_dashboards::pdf::render(&doc)?,
+                    "xlsx" => khlang_dashboards::xlsx::render(&doc)?,
+                    _ => khlang_dashboards::thai::page(&doc.title(), &khlang_dashboards::doc::html(&doc)).into_bytes(),
+                };
+                let path = out.join(format!("usage_report_{}.{f}", fy.year));
+                std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+                eprintln!("wrote {}", path.display());
             }
         }
         Command::Calendar { what } => calendar::run(&QueryService::new(Warehouse::open(&cfg.warehouse)?), what).await?,

@@ -132,7 +132,7 @@ pub async fn usage(State(st): State<AppState>, caller: Result<Caller, ApiError>)
     let mut day_chart = by_day.clone();
     day_chart.key = "usage_trend";
     day_chart.rows.iter_mut().for_each(|r| r[0] = crate::report::Cell::Text(thai::date_be(&r[0].text())));
-    let mut body = String::new();
+    let mut body = String::from("<p><a href=\"/admin/usage-report\">รายงานผลการพัฒนาและการใช้งานระบบคลังข้อมูลประจำปีงบประมาณ (PDF, XLSX)</a></p>");
     if !day_chart.rows.is_empty() {
         body.push_str(&chart_html(&Chart { kind: ChartKind::Trend, table: day_chart }));
     }

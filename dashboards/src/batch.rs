@@ -56,8 +56,8 @@ pub async fn write(q: &QueryService, subjects: &[Subject], params: &Params, form
             let mut files = Vec::new();
             for f in formats {
                 let bytes = match f {
-                    FileFormat::Pdf => pdf::render(&r)?,
-                    FileFormat::Xlsx => xlsx::render(&r)?,
+                    FileFormat::Pdf => pdf::render(&r.doc())?,
+                    FileFormat::Xlsx => xlsx::render(&r.doc())?,
                     FileFormat::Html => crate::pages::report_html(&r).into_bytes(),
                 };
                 let path = out.join(format!("{}_{}.{}", r.subject.kind(), r.subject.code(), f.ext()));

@@ -178,11 +178,15 @@ pub struct Form {
 
 const TITLE: &str = "ปฏิทินการรายงานข้อมูล";
 
-fn feed_th(feed: &str) -> &'static str {
+pub fn feed_th(feed: &str) -> &'static str {
     match feed {
         "students" => "ข้อมูลนักเรียน",
         "personnel" => "ข้อมูลบุคลากร",
         "budget" => "ข้อมูลงบประมาณ",
+        "tests" => "ผลการทดสอบ",
+        "buildings" => "ข้อมูลอาคารเรียน",
+        "schools" => "ข้อมูลโรงเรียน",
+        "areas" => "ข้อมูลเขตพื้นที่",
         _ => "ข้อมูล",
     }
 }

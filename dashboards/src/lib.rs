@@ -6,6 +6,7 @@ pub mod batch;
 pub mod cache;
 pub mod calendar;
 pub mod charts;
+pub mod doc;
 pub mod fonts;
 pub mod msg;
 pub mod pages;
@@ -16,6 +17,7 @@ pub mod quality;
 pub mod report;
 pub mod requests;
 pub mod thai;
+pub mod usage;
 pub mod xlsx;
 
 use std::net::SocketAddr;
@@ -71,6 +73,7 @@ pub fn router(svc: SqlService) -> Router {
         .route("/access/setup", get(requests::setup_form).post(requests::setup))
         .route("/admin/ingest", get(admin::ingest))
         .route("/admin/usage", get(admin::usage))
+        .route("/admin/usage-report", get(usage::page))
         .route("/logout", get(logout))
         .route("/static/fonts/{file}", get(font_file))
         .route("/quality", get(quality_page))
@@ -211,6 +214,7 @@ pub(crate) fn shell(who: &Principal, title: &str, body: &str) -> String {
     }
     if who.role == Role::Admin {
         nav.push(("/admin/usage", "สถิติการใช้งาน"));
+        nav.push(("/admin/usage-report", "รายงานการใช้งานประจำปี"));
         nav.push(("/access/requests", "คำร้องขอเข้าถึงข้อมูล"));
     }
     let links: Vec<String> = nav.iter().map(|(h, l)| format!("<a href=\"{h}\">{l}</a>")).collect();
@@ -291,7 +295,18 @@ async fn quality_page(State(st): State<AppState>, caller: Caller, axum::extract:
     match p.format.as_deref().unwrap_or("html") {
         "csv" => download(report.csv(), "text/csv; charset=utf-8", "csv"),
         "xlsx" => download(report.xlsx(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
-        "html" => (StatusCode::OK, Html(report.html())).into_response(),
+        "html" => {
+            // The reporting calendar's deadlines for this snapshot, for the reader's own schools.
+            let deadlines: Vec<_> = khlang_query::calendar::Calendar::new(st.svc.q.warehouse().clone())
+                .list()
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|d| d.feed == "students" && d.period == report.snapshot)
+                .collect();
+            let table = if deadlines.is_empty() { String::new() } else { calendar::deadlines_table(&st, who, &deadlines, calendar::today()).await };
+            (StatusCode::OK, Html(report.html_with(&table))).into_response()
+        }
         other => (StatusCode::BAD_REQUEST, format!("format '{other}' is not html, csv or xlsx")).into_response(),
     }
 }
@@ -341,7 +356,7 @@ async fn saved_run(State(st): State<AppState>, caller: Caller, axum::extract::Pa
     let run = async {
         let _permit = st.svc.heavy_permit().await?;
         let ctx = st.svc.q.session_for(who).await?;
-        let df = ctx.sql_with_options(&q.sql, khlang_query::read_only()).await?;
+        let df = ctx.sql_with_options(&q.audited_sql(), khlang_query::read_only()).await?;
         let tables = khlang_query::wire::tables_of(df.logical_plan()).join(",");
         let batches = tokio::time::timeout(st.svc.q.limits().timeout, df.limit(0, Some(PAGE_ROWS))?.collect())
             .await
@@ -351,7 +366,7 @@ async fn saved_run(State(st): State<AppState>, caller: Caller, axum::extract::Pa
     match run.await {
         Ok((tables, batches)) => {
             let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-            st.svc.audit.record(khlang_query::audit::Event::new(who, khlang_query::audit::Action::Query, tables, caller.client.clone()).with_sql(&q.sql).with_rows(rows as i64));
+            st.svc.audit.record(khlang_query::audit::Event::new(who, khlang_query::audit::Action::Query, tables, caller.client.clone()).with_sql(&q.audited_sql()).with_rows(rows as i64));
             let link = url_encode(&name);
             let body = format!(
                 "<p><code>{}</code></p><p><a href=\"/api/saved/{link}/run?format=csv\">CSV</a> · <a href=\"/api/saved/{link}/run?format=xlsx\">XLSX</a></p>{}",

@@ -467,8 +467,8 @@ pub async fn report_file(st: &AppState, caller: Result<Caller, ApiError>, kind: 
             let ext2 = ext.to_string();
             // PDF and XLSX take CPU for a while: off the async workers.
             let made = tokio::task::spawn_blocking(move || match ext2.as_str() {
-                "pdf" => pdf::render(&r2),
-                "xlsx" => xlsx::render(&r2),
+                "pdf" => pdf::render(&r2.doc()),
+                "xlsx" => xlsx::render(&r2.doc()),
                 _ => Ok(report_html(&r2).into_bytes()),
             })
             .await;

@@ -1,4 +1,4 @@
-//! The four-domain report as an A4 PDF, made in-process with krilla: Thai text shaped with the bundled
+//! A document (the four-domain report, the yearly report on use) as an A4 PDF, made in-process with krilla: Thai text shaped with the bundled
 //! font and embedded (subset) with its Unicode mapping, so it prints right and can be searched and
 //! copied; charts are the same SVG as on the web; every page carries its number and the data version.
 
@@ -12,7 +12,8 @@ use krilla::text::{Font, TextDirection};
 use krilla::Document;
 use krilla_svg::{SurfaceExt, SvgSettings};
 
-use crate::report::{Cell, Kind, Report, ReportError, Table};
+use crate::doc::Doc;
+use crate::report::{Cell, Figure, Kind, ReportError, Table};
 use crate::{charts, fonts, msg, thai};
 
 const PAGE_W: f32 = 595.28;
@@ -239,74 +240,73 @@ fn chart(l: &mut Layout, svg: String) {
     l.y += h + 12.0;
 }
 
-/// Lays the report out on A4 pages.
-fn layout(r: &Report) -> Layout {
+/// Lays the document out on A4 pages.
+fn layout(d: &Doc) -> Layout {
     let mut l = Layout::new();
-    l.paragraph(MARGIN, CONTENT_W, 24.0, true, BLUE, msg::REPORT_TITLE);
-    l.paragraph(MARGIN, CONTENT_W, 19.0, true, BLACK, &r.name);
-    let mut who = format!("{} {}", match r.subject {
-        crate::report::Subject::Area(_) => "รหัสเขตพื้นที่",
-        crate::report::Subject::School(_) => "รหัสโรงเรียน",
-    }, r.subject.code());
-    if matches!(r.subject, crate::report::Subject::School(_)) {
-        who.push_str(&format!(" · {}", r.area_name));
+    l.paragraph(MARGIN, CONTENT_W, 24.0, true, BLUE, &d.heading);
+    l.paragraph(MARGIN, CONTENT_W, 19.0, true, BLACK, &d.name);
+    for line in &d.lines {
+        l.paragraph(MARGIN, CONTENT_W, 14.0, false, GREY, line);
     }
-    if !r.province.is_empty() {
-        who.push_str(&format!(" · จังหวัด{}", r.province));
-    }
-    l.paragraph(MARGIN, CONTENT_W, 14.0, false, GREY, &who);
-    l.paragraph(
-        MARGIN,
-        CONTENT_W,
-        14.0,
-        false,
-        GREY,
-        &format!("{} {} · {} {} · {} {}", msg::SNAPSHOT, thai::date_be_long(&r.snapshot.to_string()), msg::ACADEMIC_YEAR, r.academic_year, msg::FISCAL_YEAR, r.fiscal_year),
-    );
     l.y += 8.0;
 
-    // Headline figures of all four domains first, as directors read them.
-    for s in &r.sections {
-        l.need(40.0);
-        l.paragraph(MARGIN, CONTENT_W, 15.0, true, BLUE, s.domain.title());
-        let cols = 3;
-        let w = CONTENT_W / cols as f32;
-        for chunk in s.figures.chunks(cols) {
-            l.need(38.0);
-            let y = l.y;
-            for (i, f) in chunk.iter().enumerate() {
-                let x = MARGIN + w * i as f32;
-                l.ops().push(Op::Text { x, y: y + 11.0, size: 11.0, bold: false, color: GREY, text: f.label.to_string() });
-                l.ops().push(Op::Text { x, y: y + 30.0, size: 18.0, bold: true, color: BLACK, text: format!("{} {}", figure_text(f.value, f.kind), f.unit) });
-            }
-            l.y += 38.0;
+    // Headline figures of all parts first, as directors read them.
+    if d.summary {
+        for p in &d.parts {
+            l.need(40.0);
+            l.paragraph(MARGIN, CONTENT_W, 15.0, true, BLUE, &p.title);
+            figures(&mut l, &p.figures);
+            l.y += 4.0;
         }
-        l.y += 4.0;
     }
 
-    for (n, s) in r.sections.iter().enumerate() {
-        l.new_page();
-        l.paragraph(MARGIN, CONTENT_W, 21.0, true, BLUE, &format!("{}. {}", n + 1, s.domain.title()));
+    for (n, p) in d.parts.iter().enumerate() {
+        if d.summary || n > 0 {
+            l.new_page();
+        } else {
+            l.y += 6.0;
+        }
+        l.paragraph(MARGIN, CONTENT_W, 21.0, true, BLUE, &format!("{}. {}", n + 1, p.title));
         l.y += 4.0;
-        for c in &s.charts {
+        if !d.summary {
+            figures(&mut l, &p.figures);
+            l.y += 6.0;
+        }
+        for c in &p.charts {
             if c.table.rows.is_empty() {
                 continue;
             }
             chart(&mut l, charts::svg(c));
             table(&mut l, &c.table);
         }
-        for t in &s.tables {
+        for t in &p.tables {
             table(&mut l, t);
         }
-        if !s.notes.is_empty() {
+        if !p.notes.is_empty() {
             l.need(40.0);
             l.paragraph(MARGIN, CONTENT_W, 12.0, true, GREY, "นิยามตัวชี้วัด");
-            for note in &s.notes {
+            for note in &p.notes {
                 l.paragraph(MARGIN, CONTENT_W, 11.5, false, GREY, &format!("• {note}"));
             }
         }
     }
     l
+}
+
+/// Figures three to a row: the label small and grey, the value large.
+fn figures(l: &mut Layout, figures: &[Figure]) {
+    let cols = 3;
+    let w = CONTENT_W / cols as f32;
+    for chunk in figures.chunks(cols) {
+        l.need(38.0);
+        let y = l.y;
+        for (i, f) in chunk.iter().enumerate() {
+            let x = MARGIN + w * i as f32;
+            l.ops().push(Op::Text { x, y: y + 11.0, size: 11.0, bold: false, color: GREY, text: f.label.to_string() });
+            l.ops().push(Op::Text { x, y: y + 30.0, size: 18.0, bold: true, color: BLACK, text: format!("{} {}", figure_text(f.value, f.kind), f.unit) });
+        }
+        l.y += 38.0;
+    }
 }
 
 fn font(bold: bool) -> Option<Font> {
@@ -319,21 +319,14 @@ fn fill(c: (u8, u8, u8)) -> Fill {
     Fill { paint: rgb::Color::new(c.0, c.1, c.2).into(), ..Fill::default() }
 }
 
-/// The report as PDF bytes.
-pub fn render(r: &Report) -> Result<Vec<u8>, ReportError> {
+/// The document as PDF bytes.
+pub fn render(d: &Doc) -> Result<Vec<u8>, ReportError> {
     let fail = |message: String| ReportError::Render { format: "PDF", message };
-    let l = layout(r);
+    let l = layout(d);
     let total = l.pages.len();
-    let footer = r.version.describe(r.snapshot, r.fiscal_year);
-    let footer_lines = wrap(&footer, CONTENT_W, 9.0, false);
+    let footer_lines = wrap(&d.footer, CONTENT_W, 9.0, false);
     let mut doc = Document::new();
-    doc.set_metadata(
-        krilla::metadata::Metadata::new()
-            .title(r.title())
-            .language("th".into())
-            .creator("Khlang (คลังข้อมูล)".into())
-            .keywords(vec![msg::ACADEMIC.into(), msg::BUDGET.into(), msg::PERSONNEL.into(), msg::GENERAL.into()]),
-    );
+    doc.set_metadata(krilla::metadata::Metadata::new().title(d.title()).language("th".into()).creator("Khlang (คลังข้อมูล)".into()).keywords(d.keywords.clone()));
     let settings = PageSettings::from_wh(PAGE_W, PAGE_H).ok_or_else(|| fail("bad page size".into()))?;
     for (i, ops) in l.pages.iter().enumerate() {
         let mut page = doc.start_page_with(settings.clone());
@@ -389,7 +382,7 @@ pub fn render(r: &Report) -> Result<Vec<u8>, ReportError> {
             text(&mut s, MARGIN, fy, 9.0, false, GREY, line)?;
             fy += 11.0;
         }
-        text(&mut s, MARGIN, fy + 2.0, 10.0, false, GREY, &r.version.generated())?;
+        text(&mut s, MARGIN, fy + 2.0, 10.0, false, GREY, &d.generated)?;
         let number = format!("{} {} {} {}", msg::PAGE, i + 1, msg::OF, total);
         text(&mut s, PAGE_W - MARGIN - fonts::text_width(&number, 10.0, false), fy + 2.0, 10.0, false, GREY, &number)?;
         s.finish();

@@ -266,6 +266,12 @@ impl QualityReport {
     }
 
     pub fn html(&self) -> String {
+        self.html_with("")
+    }
+
+    /// The report as a web page with `deadlines` (the reporting calendar's table for this snapshot,
+    /// as HTML) under the headline figures.
+    pub fn html_with(&self, deadlines: &str) -> String {
         let ex = explanations();
         let issues = self.all_issues();
         let missing = self.submissions.iter().filter(|s| s.status == "not_submitted").count();
@@ -291,6 +297,9 @@ impl QualityReport {
             thai::number(issues.len() as i64),
             thai::number(with_rows as i64)
         ));
+        if !deadlines.is_empty() {
+            body.push_str(&format!("<h2>การส่งข้อมูลตามปฏิทินการรายงาน</h2>{deadlines}"));
+        }
         body.push_str("<h2>การส่งข้อมูลของแต่ละโรงเรียน</h2><table><thead><tr><th>รหัสโรงเรียน</th><th>ชื่อโรงเรียน</th><th>นักเรียนรอบนี้</th><th>รอบก่อน</th><th>สถานะ</th></tr></thead><tbody>");
         for s in &self.submissions {
             let status = match s.status.as_str() {

@@ -326,6 +326,41 @@ impl Report {
         format!("{} {}", msg::REPORT_TITLE, self.name)
     }
 
+    /// The report as a printable document: the who and when lines, one part per domain.
+    pub fn doc(&self) -> crate::doc::Doc {
+        let mut who = match self.subject {
+            Subject::Area(_) => format!("รหัสเขตพื้นที่ {}", self.subject.code()),
+            Subject::School(_) => format!("รหัสโรงเรียน {} · {}", self.subject.code(), self.area_name),
+        };
+        if !self.province.is_empty() {
+            who.push_str(&format!(" · จังหวัด{}", self.province));
+        }
+        let when = format!(
+            "{} {} · {} {} · {} {}",
+            msg::SNAPSHOT,
+            crate::thai::date_be_long(&self.snapshot.to_string()),
+            msg::ACADEMIC_YEAR,
+            self.academic_year,
+            msg::FISCAL_YEAR,
+            self.fiscal_year
+        );
+        let parts = self
+            .sections
+            .iter()
+            .map(|s| crate::doc::Part { title: s.domain.title().to_string(), sheet: s.domain.title().to_string(), figures: s.figures.clone(), charts: s.charts.clone(), tables: s.tables.clone(), notes: s.notes.clone() })
+            .collect();
+        crate::doc::Doc {
+            heading: msg::REPORT_TITLE.to_string(),
+            name: self.name.clone(),
+            lines: vec![who, when],
+            parts,
+            footer: self.version.describe(self.snapshot, self.fiscal_year),
+            generated: self.version.generated(),
+            keywords: Domain::ALL.iter().map(|d| d.title().to_string()).collect(),
+            summary: true,
+        }
+    }
+
     /// Cache key of one rendering (`what`) of this report: its own published state, never a newer one.
     pub fn rendering_key(&self, what: &str) -> String {
         format!("{}|{:?}|{}|{}|{what}", self.version.commit, self.subject, self.snapshot, self.fiscal_year)

@@ -1,10 +1,11 @@
-//! The four-domain report as an Excel workbook: one sheet per domain, Thai headers, numbers stored as
+//! A document (the four-domain report, the yearly report on use) as an Excel workbook: one sheet per part, Thai headers, numbers stored as
 //! numbers (with Thai number formats) so offices can go on calculating, each chart as a PNG beside its table.
 
 use rust_xlsxwriter::{Format, FormatAlign, Image, Workbook, Worksheet, XlsxError};
 
-use crate::report::{Cell, Kind, Report, ReportError, Table};
-use crate::{charts, fonts, msg, thai};
+use crate::doc::Doc;
+use crate::report::{Cell, Kind, ReportError, Table};
+use crate::{charts, fonts};
 
 const FONT: &str = "TH Sarabun New";
 
@@ -45,26 +46,24 @@ fn write_table(sheet: &mut Worksheet, row: &mut u32, t: &Table, title: &Format, 
     Ok(())
 }
 
-/// The report as XLSX bytes.
-pub fn render(r: &Report) -> Result<Vec<u8>, ReportError> {
+/// The document as XLSX bytes: one sheet per part.
+pub fn render(d: &Doc) -> Result<Vec<u8>, ReportError> {
     let mut book = Workbook::new();
     let text = Format::new().set_font_name(FONT).set_font_size(14);
     let head = Format::new().set_font_name(FONT).set_font_size(14).set_bold().set_background_color("#EEF2F7").set_text_wrap().set_align(FormatAlign::Center);
     let title = Format::new().set_font_name(FONT).set_font_size(16).set_bold().set_font_color("#1F3F66");
     let big = Format::new().set_font_name(FONT).set_font_size(20).set_bold();
     let grey = Format::new().set_font_name(FONT).set_font_size(12).set_font_color("#5A6B7D");
-    for s in &r.sections {
+    for s in &d.parts {
         let sheet = book.add_worksheet();
-        sheet.set_name(s.domain.title()).map_err(xerr)?;
+        sheet.set_name(sheet_name(&s.sheet)).map_err(xerr)?;
         sheet.set_column_width(0, 34).map_err(xerr)?;
         for c in 1..8 {
             sheet.set_column_width(c, 18).map_err(xerr)?;
         }
-        sheet.write_string_with_format(0, 0, format!("{} {} · {}", msg::REPORT_TITLE, r.name, s.domain.title()), &big).map_err(xerr)?;
-        sheet
-            .write_string_with_format(1, 0, format!("{} {} · {} {} · {} {}", msg::SNAPSHOT, thai::date_be_long(&r.snapshot.to_string()), msg::ACADEMIC_YEAR, r.academic_year, msg::FISCAL_YEAR, r.fiscal_year), &grey)
-            .map_err(xerr)?;
-        sheet.write_string_with_format(2, 0, format!("{} · {}", r.version.describe(r.snapshot, r.fiscal_year), r.version.generated()), &grey).map_err(xerr)?;
+        sheet.write_string_with_format(0, 0, format!("{} · {}", d.title(), s.title), &big).map_err(xerr)?;
+        sheet.write_string_with_format(1, 0, d.lines.join(" · "), &grey).map_err(xerr)?;
+        sheet.write_string_with_format(2, 0, format!("{} · {}", d.footer, d.generated), &grey).map_err(xerr)?;
         let mut row = 4;
         for f in &s.figures {
             sheet.write_string_with_format(row, 0, f.label, &text).map_err(xerr)?;
@@ -101,4 +100,9 @@ pub fn render(r: &Report) -> Result<Vec<u8>, ReportError> {
         }
     }
     book.save_to_buffer().map_err(xerr)
+}
+
+/// A part's title as a sheet name: Excel allows 31 characters and none of `[]:*?/\\`.
+fn sheet_name(title: &str) -> String {
+    title.chars().filter(|c| !"[]:*?/\\".contains(*c)).take(31).collect()
 }

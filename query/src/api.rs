@@ -333,7 +333,7 @@ async fn saved_run(State(svc): State<SqlService>, caller: Caller, Path(name): Pa
         .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("there is no saved query named \"{name}\" that you can run")))?;
     let format = pick_format(p.format.as_deref(), &headers)?;
     // It runs with the caller's own scope, whoever saved it.
-    run_sql(&svc, &caller, &q.sql, format, p.as_of.as_deref(), &name).await
+    run_sql(&svc, &caller, &q.audited_sql(), format, p.as_of.as_deref(), &name).await
 }
 
 async fn openapi() -> Response {

@@ -20,7 +20,16 @@ pub struct SavedQuery {
     pub saved_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// The first line of the SQL text audited for a run of a saved query, before its name: the yearly
+/// report on use counts the runs of each saved query by it.
+pub const SAVED_MARK: &str = "-- saved query: ";
+
 impl SavedQuery {
+    /// The statement as run and audited: the query under a comment line naming it.
+    pub fn audited_sql(&self) -> String {
+        format!("{SAVED_MARK}{}\n{}", self.name.replace(['\n', '\r'], " "), self.sql)
+    }
+
     /// Whether `who` may see and run it: their own, or shared within their area (a national
     /// query shared is seen by everyone signed in).
     pub fn visible_to(&self, who: &Principal) -> bool {

@@ -17,4 +17,5 @@ mod server;
 mod common;
 mod e2e;
 mod sql;
+mod usage;
 mod wire;

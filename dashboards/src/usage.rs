@@ -1,0 +1,681 @@
+//! The yearly report on the warehouse's development and use (แบบ 7.1/7.2 of the ESA's Big Data
+//! manual: the record and the report presented to the director), for one Thai fiscal year: the loads
+//! and their outcome, rows rejected by rule and how many the next load fixed, schools late against the
+//! reporting calendar, users and sign-ins by role, queries, exports and reports by table and month,
+//! the most-used saved queries and reports, access requests and publishing approvals.
+//!
+//! Every figure is SQL over `audit_log`, `ingest_runs` and `rejected_rows` (plus the calendar, the
+//! users, the requests and the approvals the warehouse keeps), read as an admin. `khlang usage-report`
+//! and `/admin/usage-report` render the same `Doc` as PDF, XLSX or a web page.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use khlang_query::approvals::Approvals;
+use khlang_query::calendar::Calendar;
+use khlang_query::requests::{Requests, State as RequestState};
+use khlang_query::saved::SAVED_MARK;
+use khlang_query::users::Users;
+use khlang_query::{Principal, QueryService, Role, SessionContext};
+
+use crate::doc::{Doc, Part};
+use crate::report::{Cell, Chart, ChartKind, Figure, Kind, ReportError, Table, cells};
+use crate::{calendar, msg, quality, thai};
+
+pub const TITLE: &str = "รายงานผลการพัฒนาและการใช้งานระบบคลังข้อมูล";
+
+/// One Thai fiscal year: 1 October of the year before to 30 September, in Thai time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FiscalYear {
+    /// Buddhist Era, e.g. 2570 (1 October 2026 – 30 September 2027).
+    pub year: i32,
+}
+
+impl FiscalYear {
+    pub fn parse(s: &str) -> Result<FiscalYear, ReportError> {
+        match s.trim().parse::<i32>() {
+            Ok(y) if (2500..=2700).contains(&y) => Ok(FiscalYear { year: y }),
+            _ => Err(ReportError::BadParameter(format!("fiscal year '{s}' is not a Buddhist-Era year like 2570"))),
+        }
+    }
+
+    /// The fiscal year of a day.
+    pub fn of(day: NaiveDate) -> FiscalYear {
+        FiscalYear { year: day.year() + 543 + i32::from(day.month() >= 10) }
+    }
+
+    pub fn first_day(self) -> NaiveDate {
+        NaiveDate::from_ymd_opt(self.year - 544, 10, 1).unwrap_or_default()
+    }
+
+    pub fn last_day(self) -> NaiveDate {
+        NaiveDate::from_ymd_opt(self.year - 543, 9, 30).unwrap_or_default()
+    }
+
+    /// The SQL condition on a UTC timestamp column for this year in Thai time (UTC+7).
+    pub fn condition(self, column: &str) -> String {
+        let start = self.first_day().and_hms_opt(0, 0, 0).unwrap_or_default() - Duration::hours(7);
+        let end = self.last_day().and_hms_opt(0, 0, 0).unwrap_or_default() + Duration::hours(24 - 7);
+        format!("{column} >= TIMESTAMP '{}' AND {column} < TIMESTAMP '{}'", start.format("%Y-%m-%dT%H:%M:%S"), end.format("%Y-%m-%dT%H:%M:%S"))
+    }
+
+    /// The months of the year up to `until` (all twelve for a past year), as (CE year, month).
+    fn months(self, until: NaiveDate) -> Vec<(i32, u32)> {
+        let mut out = Vec::new();
+        let mut d = self.first_day();
+        while d <= self.last_day() && d <= until {
+            out.push((d.year(), d.month()));
+            d = if d.month() == 12 { NaiveDate::from_ymd_opt(d.year() + 1, 1, 1) } else { NaiveDate::from_ymd_opt(d.year(), d.month() + 1, 1) }.unwrap_or(self.last_day() + Duration::days(1));
+        }
+        out
+    }
+}
+
+fn month_th((year, month): (i32, u32)) -> String {
+    format!("{} {}", thai::MONTHS[(month as usize).saturating_sub(1) % 12], year + 543)
+}
+
+fn q(e: impl std::fmt::Display) -> ReportError {
+    ReportError::Query(e.to_string())
+}
+
+async fn run(ctx: &SessionContext, sql: &str) -> Result<Vec<Vec<Cell>>, ReportError> {
+    let df = ctx.sql(sql).await.map_err(|e| q(format!("{e} (in: {sql})")))?;
+    cells(&df.collect().await.map_err(|e| q(format!("{e} (in: {sql})")))?)
+}
+
+fn int(row: &[Cell], i: usize) -> i64 {
+    row.get(i).and_then(Cell::as_i64).unwrap_or(0)
+}
+
+fn fig(key: &'static str, label: &'static str, value: i64, unit: &'static str) -> Figure {
+    Figure { key, label, value: Some(value as f64), kind: Kind::Count, unit }
+}
+
+fn role_th(role: &str) -> String {
+    Role::parse(role).map_or_else(|| role.to_string(), |r| thai::role(r).to_string())
+}
+
+/// A report's audit object (`area 56010000 overview`, `quality 2026-06-10 All`) as Thai readers know it.
+fn report_th(object: &str) -> String {
+    let words: Vec<&str> = object.split(' ').collect();
+    match words.as_slice() {
+        ["area", code, "report", ext] => format!("รายงาน{} เขต {code} ({})", msg::REPORT_TITLE, ext.to_uppercase()),
+        ["school", code, "report", ext] => format!("รายงาน{} โรงเรียน {code} ({})", msg::REPORT_TITLE, ext.to_uppercase()),
+        ["area", code, "district", d] => format!("หน้า{} เขต {code}", khlang_query::reference::district_th(d)),
+        ["area", code, page] => format!("หน้า{} เขต {code}", page_th(page)),
+        ["school", code, page] => format!("หน้า{} โรงเรียน {code}", page_th(page)),
+        ["quality", snapshot, ..] => format!("รายงานคุณภาพข้อมูล {}", thai::date_be(snapshot)),
+        ["ingest_runs,rejected_rows"] => "หน้าการนำเข้าข้อมูล".into(),
+        ["audit_log"] => "หน้าสถิติการใช้งาน".into(),
+        ["usage", fy, ..] => format!("รายงานการใช้งานคลังข้อมูล ปีงบประมาณ {fy}"),
+        _ => object.to_string(),
+    }
+}
+
+fn page_th(page: &str) -> String {
+    match crate::report::Domain::parse(page) {
+        Some(d) => d.title().to_string(),
+        None if page == "overview" => "ภาพรวม".into(),
+        None => page.to_string(),
+    }
+}
+
+/// A report event worth counting: a page or file someone opened, not each chart picture on a page.
+const REPORT_EVENTS: &str = "action = 'report' AND object NOT LIKE '% chart %'";
+
+/// The usage report of `fy`, as the warehouse stands now (the calendar judged on `on`: today, or the
+/// year's last day for a past year).
+pub async fn build(q_svc: &QueryService, fy: FiscalYear, on: NaiveDate) -> Result<Doc, ReportError> {
+    let admin = Principal::local_admin();
+    let ctx = q_svc.session_for(&admin).await?;
+    let wh = q_svc.warehouse().clone();
+    let at = fy.condition("at");
+    let started = fy.condition("started_at");
+    let on = on.min(fy.last_day());
+    let months = fy.months(on);
+    let has = |t: &str| ctx.table_exist(t).unwrap_or(false);
+    let mut parts = Vec::new();
+
+    // 1. Loads and their outcome.
+    let mut loads = Part { title: "การนำเข้าข้อมูล".into(), sheet: "การนำเข้าข้อมูล".into(), figures: vec![], charts: vec![], tables: vec![], notes: vec![] };
+    if has("ingest_runs") {
+        let totals = run(
+            &ctx,
+            &format!(
+                "SELECT count(DISTINCT run_id), count(DISTINCT run_id) FILTER (WHERE status <> 'ok'), count(*) FILTER (WHERE feed <> '(run)'), \
+                        coalesce(sum(rows_loaded), 0), coalesce(sum(rows_rejected), 0) FROM ingest_runs WHERE {started}"
+            ),
+        )
+        .await?;
+        let t = totals.first().cloned().unwrap_or_default();
+        loads.figures = vec![
+            fig("usage_runs", "ครั้งที่นำเข้าข้อมูล", int(&t, 0), "ครั้ง"),
+            fig("usage_runs_failed", "นำเข้าไม่สำเร็จ", int(&t, 1), "ครั้ง"),
+            fig("usage_feed_loads", "ชุดข้อมูลที่นำเข้า", int(&t, 2), "ชุด"),
+            fig("usage_rows_loaded", "แถวที่นำเข้า", int(&t, 3), "แถว"),
+            fig("usage_rows_rejected", "แถวที่ถูกปฏิเสธ", int(&t, 4), "แถว"),
+        ];
+        let mut by_feed = Table::new(
+            "usage_loads_by_feed",
+            "การนำเข้าแยกตามชุดข้อมูล",
+            &[("ชุดข้อมูล", Kind::Text), ("ครั้ง", Kind::Count), ("สำเร็จ", Kind::Count), ("ไม่สำเร็จ", Kind::Count), ("แถวที่อ่าน", Kind::Count), ("แถวที่นำเข้า", Kind::Count), ("แถวที่ถูกปฏิเสธ", Kind::Count)],
+        );
+        by_feed.rows = run(
+            &ctx,
+            &format!(
+                "SELECT feed, count(*), count(*) FILTER (WHERE status = 'ok'), count(*) FILTER (WHERE status <> 'ok'), coalesce(sum(rows_read), 0), \
+                        coalesce(sum(rows_loaded), 0), coalesce(sum(rows_rejected), 0) FROM ingest_runs WHERE {started} GROUP BY feed ORDER BY 2 DESC, feed"
+            ),
+        )
+        .await?;
+        for r in &mut by_feed.rows {
+            let f = r[0].text();
+            r[0] = Cell::Text(if f == "(run)" { "ทั้งรอบ (หยุดก่อนนำเข้า)".into() } else { format!("{} ({f})", calendar::feed_th(&f)) });
+        }
+        let per_month: HashMap<(i64, i64), (i64, i64)> = run(
+            &ctx,
+            &format!(
+                "SELECT date_part('year', s), date_part('month', s), count(*) FILTER (WHERE ok), count(*) FILTER (WHERE NOT ok) \
+                 FROM (SELECT run_id, min(started_at) + INTERVAL '7' HOUR AS s, bool_and(status = 'ok') AS ok FROM ingest_runs WHERE {started} GROUP BY run_id) r GROUP BY 1, 2"
+            ),
+        )
+        .await?
+        .into_iter()
+        .map(|r| ((int(&r, 0), int(&r, 1)), (int(&r, 2), int(&r, 3))))
+        .collect();
+        let mut monthly = Table::new("usage_loads_by_month", "การนำเข้ารายเดือน", &[("เดือน", Kind::Text), ("สำเร็จ", Kind::Count), ("ไม่สำเร็จ", Kind::Count)]);
+        for m in &months {
+            let (ok, failed) = per_month.get(&(i64::from(m.0), i64::from(m.1))).copied().unwrap_or((0, 0));
+            monthly.rows.push(vec![Cell::Text(month_th(*m)), Cell::Int(ok), Cell::Int(failed)]);
+        }
+        loads.charts.push(Chart { kind: ChartKind::Stacked, table: monthly });
+        loads.tables.push(by_feed);
+        loads.notes.push("ครั้งที่นำเข้า: รอบการนำเข้า (khlang ingest หรือรอบกลางคืน) ที่เริ่มในปีงบประมาณ นับตาม ingest_runs.run_id; ไม่สำเร็จ: รอบที่มีชุดข้อมูลใดไม่สำเร็จ ซึ่งไม่มีข้อมูลใดถูกเผยแพร่".into());
+    }
+    parts.push(loads);
+
+    // 2. Rejected rows by rule, and what the next load of the same feed fixed.
+    let mut rejected = Part { title: "คุณภาพข้อมูลที่นำเข้า".into(), sheet: "คุณภาพข้อมูล".into(), figures: vec![], charts: vec![], tables: vec![], notes: vec![] };
+    if has("ingest_runs") && has("rejected_rows") {
+        let fixes = fixed_by_next(&ctx, &started).await?;
+        let all = run(&ctx, &format!("SELECT r.rule, count(*) FROM rejected_rows r JOIN ingest_runs i ON i.run_id = r.run_id AND i.feed = r.feed WHERE {} GROUP BY r.rule", fy.condition("i.started_at"))).await?;
+        let mut by_rule = Table::new(
+            "usage_rejected_by_rule",
+            "แถวที่ถูกปฏิเสธแยกตามกฎ และที่แก้ไขแล้วในการนำเข้ารอบถัดไป",
+            &[("กฎที่ไม่ผ่าน", Kind::Text), ("แถวที่ถูกปฏิเสธ", Kind::Count), ("ในการนำเข้าครั้งสุดท้ายของรอบ", Kind::Count), ("แก้ไขแล้วในรอบถัดไป", Kind::Count), ("ยังถูกปฏิเสธในรอบถัดไป", Kind::Count), ("รอรอบถัดไป", Kind::Count)],
+        );
+        let mut rules: Vec<(String, i64)> = all.iter().map(|r| (r[0].text(), int(r, 1))).collect();
+        rules.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let (mut fixed_total, mut last_total) = (0, 0);
+        for (rule, n) in &rules {
+            let f = fixes.get(rule).copied().unwrap_or_default();
+            fixed_total += f.fixed;
+            last_total += f.last;
+            by_rule.rows.push(vec![Cell::Text(format!("{} ({rule})", quality::rule_th(rule))), Cell::Int(*n), Cell::Int(f.last), Cell::Int(f.fixed), Cell::Int(f.still), Cell::Int(f.waiting)]);
+        }
+        rejected.figures = vec![
+            fig("usage_rejected", "แถวที่ถูกปฏิเสธ", rules.iter().map(|r| r.1).sum(), "แถว"),
+            fig("usage_rejected_fixed", "แก้ไขแล้วในรอบถัดไป", fixed_total, "แถว"),
+            fig("usage_rejected_last", "ในการนำเข้าครั้งสุดท้ายของรอบ", last_total, "แถว"),
+        ];
+        let mut chart = Table::new("usage_rejected_chart", "แถวที่ถูกปฏิเสธและที่แก้ไขแล้ว แยกตามกฎ", &[("กฎ", Kind::Text), ("ในการนำเข้าครั้งสุดท้ายของรอบ", Kind::Count), ("แก้ไขแล้วในรอบถัดไป", Kind::Count)]);
+        chart.rows = by_rule.rows.iter().take(10).map(|r| vec![Cell::Text(r[0].text().split(" (").next().unwrap_or_default().to_string()), r[2].clone(), r[3].clone()]).collect();
+        rejected.charts.push(Chart { kind: ChartKind::Bars, table: chart });
+        rejected.tables.push(by_rule);
+        rejected.notes.push(
+            "รอบ: ข้อมูลชุดเดียวกันของวันที่หรือปีเดียวกัน (เช่น นักเรียน ณ 10 มิ.ย.); การนำเข้าซ้ำในรอบเดียวกันนับเฉพาะครั้งสุดท้าย. แก้ไขแล้ว: ในการนำเข้าครั้งสุดท้ายของรอบถัดไปของชุดข้อมูลเดียวกัน \
+             โรงเรียนนั้นมีแถวที่ผิดกฎเดียวกันน้อยลงเท่าใด (โรงเรียนและกฎเดียวกัน); รอรอบถัดไป: ยังไม่มีการนำเข้ารอบถัดไป"
+                .into(),
+        );
+    }
+    parts.push(rejected);
+
+    // 3. Schools against the reporting calendar.
+    let mut late = Part { title: "การส่งข้อมูลตามปฏิทินการรายงาน".into(), sheet: "ปฏิทินการรายงาน".into(), figures: vec![], charts: vec![], tables: vec![], notes: vec![] };
+    let deadlines: Vec<_> = Calendar::new(wh.clone()).list().await?.into_iter().filter(|d| d.due >= fy.first_day() && d.due <= fy.last_day()).collect();
+    let mut per_deadline = Table::new(
+        "usage_calendar",
+        "การส่งข้อมูลตามกำหนด",
+        &[("กำหนดส่ง", Kind::Text), ("วันที่", Kind::Text), ("โรงเรียน", Kind::Count), ("ส่งทันกำหนด", Kind::Count), ("ส่งล่าช้า", Kind::Count), ("ยังไม่ส่ง (เลยกำหนด)", Kind::Count), ("มีแถวที่ถูกปฏิเสธค้าง", Kind::Count)],
+    );
+    let mut late_list = Table::new(
+        "usage_late_schools",
+        "โรงเรียนที่ส่งข้อมูลล่าช้า (ล่าช้ามากที่สุด 100 แห่งแรก)",
+        &[("กำหนดส่ง", Kind::Text), (msg::C_SCHOOL_CODE, Kind::Text), ("ชื่อโรงเรียน", Kind::Text), ("สถานะ", Kind::Text), ("ล่าช้า (วัน)", Kind::Count)],
+    );
+    let mut late_rows = Vec::new();
+    let mut late_total = 0;
+    for d in &deadlines {
+        let status = calendar::status(q_svc, &admin, d, on).await?;
+        let count = |f: &dyn Fn(&calendar::SchoolStatus) -> bool| status.iter().filter(|s| f(s)).count() as i64;
+        let (on_time, sent_late, missing) = (count(&|s| s.submitted_at.is_some() && !s.late()), count(&|s| s.submitted_at.is_some() && s.late()), count(&|s| s.submitted_at.is_none() && s.late()));
+        late_total += sent_late + missing;
+        per_deadline.rows.push(vec![
+            Cell::Text(d.name.clone()),
+            Cell::Text(thai::date_be(&d.due.to_string())),
+            Cell::Int(status.len() as i64),
+            Cell::Int(on_time),
+            Cell::Int(sent_late),
+            Cell::Int(missing),
+            Cell::Int(count(&|s| s.rejected_open > 0)),
+        ]);
+        for s in status.into_iter().filter(calendar::SchoolStatus::late) {
+            late_rows.push(((s.days_late, s.submitted_at.is_none()), vec![Cell::Text(d.name.clone()), Cell::Text(s.school_code.clone()), Cell::Text(s.school_name.clone()), Cell::Text(s.status_th().into()), Cell::Int(s.days_late)]));
+        }
+    }
+    late_rows.sort_by_key(|r| std::cmp::Reverse(r.0));
+    late_list.rows = late_rows.into_iter().take(100).map(|(_, r)| r).collect();
+    late.figures = vec![fig("usage_deadlines", "กำหนดส่งในปีงบประมาณ", deadlines.len() as i64, "รายการ"), fig("usage_late", "โรงเรียนที่ล่าช้า (รายกำหนดส่ง)", late_total, "แห่ง")];
+    let mut chart = Table::new("usage_calendar_chart", "การส่งข้อมูลตามกำหนดส่ง", &[("กำหนดส่ง", Kind::Text), ("ทันกำหนด", Kind::Count), ("ล่าช้า", Kind::Count), ("ยังไม่ส่ง", Kind::Count)]);
+    chart.rows = per_deadline.rows.iter().map(|r| vec![r[0].clone(), r[3].clone(), r[4].clone(), r[5].clone()]).collect();
+    late.charts.push(Chart { kind: ChartKind::Stacked, table: chart });
+    late.tables.push(per_deadline);
+    late.tables.push(late_list);
+    late.notes.push(format!("กำหนดส่งที่ครบกำหนดในปีงบประมาณ ตามปฏิทินการรายงาน (khlang calendar), ณ วันที่ {}; รายชื่อทั้งหมด: khlang calendar status", thai::date_be(&on.to_string())));
+    parts.push(late);
+
+    // 4. Users and sign-ins by role.
+    let mut people = Part { title: "ผู้ใช้และการเข้าสู่ระบบ".into(), sheet: "ผู้ใช้".into(), figures: vec![], charts: vec![], tables: vec![], notes: vec![] };
+    let users = Users::new(wh.clone()).list().await?;
+    let today = khlang_query::reference::thai_today();
+    let mut accounts: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    for u in &users {
+        let e = accounts.entry(u.role.as_str().to_string()).or_default();
+        e.0 += 1;
+        if u.expires.is_some_and(|d| d < today) {
+            e.1 += 1;
+        }
+    }
+    let mut sign_ins: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    let mut failed = 0;
+    let (mut queries, mut exports, mut reports) = (0, 0, 0);
+    if has("audit_log") {
+        for r in run(&ctx, &format!("SELECT role, count(*), count(DISTINCT user_name) FROM audit_log WHERE action = 'login' AND {at} GROUP BY role")).await? {
+            sign_ins.insert(r[0].text(), (int(&r, 1), int(&r, 2)));
+        }
+        let t = run(
+            &ctx,
+            &format!(
+                "SELECT count(*) FILTER (WHERE action = 'login_failed'), count(*) FILTER (WHERE action = 'query'), count(*) FILTER (WHERE action = 'export'), \
+                        count(*) FILTER (WHERE {REPORT_EVENTS}) FROM audit_log WHERE {at}"
+            ),
+        )
+        .await?;
+        let t = t.first().cloned().unwrap_or_default();
+        (failed, queries, exports, reports) = (int(&t, 0), int(&t, 1), int(&t, 2), int(&t, 3));
+    }
+    let mut by_role = Table::new(
+        "usage_users_by_role",
+        "ผู้ใช้และการเข้าสู่ระบบแยกตามบทบาท",
+        &[("บทบาท", Kind::Text), ("บัญชีผู้ใช้", Kind::Count), ("บัญชีหมดอายุ", Kind::Count), ("ผู้ใช้ที่เข้าสู่ระบบ", Kind::Count), ("ครั้งที่เข้าสู่ระบบ", Kind::Count)],
+    );
+    let mut roles: Vec<&String> = accounts.keys().chain(sign_ins.keys()).collect();
+    roles.sort();
+    roles.dedup();
+    for role in roles {
+        let (n, expired) = accounts.get(role).copied().unwrap_or_default();
+        let (logins, who) = sign_ins.get(role).copied().unwrap_or_default();
+        by_role.rows.push(vec![Cell::Text(role_th(role)), Cell::Int(n), Cell::Int(expired), Cell::Int(who), Cell::Int(logins)]);
+    }
+    people.figures = vec![
+        fig("usage_accounts", "บัญชีผู้ใช้", users.len() as i64, "บัญชี"),
+        fig("usage_logins", "ครั้งที่เข้าสู่ระบบ", sign_ins.values().map(|v| v.0).sum(), "ครั้ง"),
+        fig("usage_logins_failed", "เข้าสู่ระบบไม่สำเร็จ", failed, "ครั้ง"),
+    ];
+    let mut chart = Table::new("usage_logins_chart", "การเข้าสู่ระบบแยกตามบทบาท", &[("บทบาท", Kind::Text), ("ครั้งที่เข้าสู่ระบบ", Kind::Count)]);
+    chart.rows = by_role.rows.iter().map(|r| vec![r[0].clone(), r[4].clone()]).collect();
+    people.charts.push(Chart { kind: ChartKind::Bars, table: chart });
+    people.tables.push(by_role);
+    people.notes.push("บัญชีผู้ใช้: ณ วันที่จัดทำรายงาน; การเข้าสู่ระบบ: ทางเว็บ, HTTP API และโปรแกรมที่ต่อด้วยโพรโทคอล PostgreSQL ในปีงบประมาณ".into());
+    parts.push(people);
+
+    // 5. Queries, exports and reports by month and by table.
+    let mut use_part = Part { title: "การใช้ข้อมูล".into(), sheet: "การใช้ข้อมูล".into(), figures: vec![], charts: vec![], tables: vec![], notes: vec![] };
+    use_part.figures = vec![fig("usage_queries", "คำสั่ง SQL", queries, "ครั้ง"), fig("usage_exports", "ส่งออกข้อมูล", exports, "ครั้ง"), fig("usage_reports", "เปิดรายงาน", reports, "ครั้ง")];
+    if has("audit_log") {
+        let per_month: HashMap<(i64, i64), Vec<Cell>> = run(
+            &ctx,
+            &format!(
+                "SELECT date_part('year', t), date_part('month', t), count(*) FILTER (WHERE action = 'query'), count(*) FILTER (WHERE action = 'export'), \
+                        count(*) FILTER (WHERE {REPORT_EVENTS}) FROM (SELECT at + INTERVAL '7' HOUR AS t, action, object FROM audit_log WHERE {at}) a GROUP BY 1, 2"
+            ),
+        )
+        .await?
+        .into_iter()
+        .map(|r| ((int(&r, 0), int(&r, 1)), r[2..].to_vec()))
+        .collect();
+        let mut monthly = Table::new("usage_by_month", "การใช้ข้อมูลรายเดือน", &[("เดือน", Kind::Text), ("คำสั่ง SQL", Kind::Count), ("ส่งออกข้อมูล", Kind::Count), ("เปิดรายงาน", Kind::Count)]);
+        for m in &months {
+            let mut row = vec![Cell::Text(month_th(*m))];
+            row.extend(per_month.get(&(i64::from(m.0), i64::from(m.1))).cloned().unwrap_or_else(|| vec![Cell::Int(0); 3]));
+            monthly.rows.push(row);
+        }
+        use_part.charts.push(Chart { kind: ChartKind::Bars, table: monthly });
+        let mut by_table = Table::new("usage_by_table", "การใช้ข้อมูลแยกตามตาราง", &[("ตาราง", Kind::Text), ("คำสั่ง SQL", Kind::Count), ("ส่งออกข้อมูล", Kind::Count), ("แถวที่ส่งออก", Kind::Count)]);
+        by_table.rows = run(
+            &ctx,
+            &format!(
+                "SELECT t, count(*) FILTER (WHERE action = 'query'), count(*) FILTER (WHERE action = 'export'), coalesce(sum(rows) FILTER (WHERE action = 'export'), 0) \
+                 FROM (SELECT action, rows, unnest(string_to_array(object, ',')) AS t FROM audit_log WHERE action IN ('query', 'export') AND object <> '' AND {at}) u \
+                 GROUP BY t ORDER BY 2 + 3 DESC, t"
+            ),
+        )
+        .await?;
+        by_table.rows.sort_by(|a, b| (int(b, 1) + int(b, 2)).cmp(&(int(a, 1) + int(a, 2))).then(a[0].text().cmp(&b[0].text())));
+        use_part.tables.push(by_table);
+        let mut kinds = Table::new("usage_reports_by_kind", "รายงานที่เปิดแยกตามประเภท", &[("ประเภท", Kind::Text), ("ครั้ง", Kind::Count), ("ผู้ใช้", Kind::Count)]);
+        let mut per_kind: BTreeMap<String, (i64, std::collections::BTreeSet<String>)> = BTreeMap::new();
+        for r in run(&ctx, &format!("SELECT object, user_name, count(*) FROM audit_log WHERE {REPORT_EVENTS} AND {at} GROUP BY 1, 2")).await? {
+            let e = per_kind.entry(report_kind(&r[0].text())).or_default();
+            e.0 += int(&r, 2);
+            e.1.insert(r[1].text());
+        }
+        let mut k: Vec<_> = per_kind.into_iter().collect();
+        k.sort_by_key(|r| std::cmp::Reverse(r.1.0));
+        kinds.rows = k.into_iter().map(|(name, (n, users))| vec![Cell::Text(name), Cell::Int(n), Cell::Int(users.len() as i64)]).collect();
+        use_part.tables.push(kinds);
+    }
+    use_part.notes.push("คำสั่ง SQL: ทุกช่องทาง (เว็บ, HTTP API, PostgreSQL); ส่งออกข้อมูล: ผลลัพธ์เป็นไฟล์ CSV, XLSX, Parquet หรือ Arrow; เปิดรายงาน: หน้ารายงานและไฟล์ PDF/XLSX (ไม่นับภาพแผนภูมิในหน้า)".into());
+    parts.push(use_part);
+
+    // 6. The most-used saved queries and reports.
+    let mut top = Part { title: "คำสั่งที่บันทึกไว้และรายงานที่ใช้มากที่สุด".into(), sheet: "ที่ใช้มากที่สุด".into(), figures: vec![], charts: vec![], tables: vec![], notes: vec![] };
+    if has("audit_log") {
+        let mark_len = SAVED_MARK.chars().count() + 1;
+        let mut saved = Table::new("usage_top_saved", "คำสั่งที่บันทึกไว้ที่ใช้มากที่สุด", &[("คำสั่งที่บันทึกไว้", Kind::Text), ("ครั้ง", Kind::Count), ("ผู้ใช้", Kind::Count)]);
+        saved.rows = run(
+            &ctx,
+            &format!(
+                "SELECT substr(split_part(sql_text, chr(10), 1), {mark_len}) AS name, count(*), count(DISTINCT user_name) FROM audit_log \
+                 WHERE action IN ('query', 'export') AND starts_with(sql_text, '{}') AND {at} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10",
+                SAVED_MARK.replace('\'', "''")
+            ),
+        )
+        .await?;
+        let mut opened = Table::new("usage_top_reports", "รายงานที่เปิดมากที่สุด", &[("รายงาน", Kind::Text), ("ครั้ง", Kind::Count), ("ผู้ใช้", Kind::Count)]);
+        opened.rows = run(&ctx, &format!("SELECT object, count(*), count(DISTINCT user_name) FROM audit_log WHERE {REPORT_EVENTS} AND {at} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10")).await?;
+        for r in &mut opened.rows {
+            r[0] = Cell::Text(report_th(&r[0].text()));
+        }
+        top.figures = vec![fig("usage_saved_runs", "ครั้งที่ใช้คำสั่งที่บันทึกไว้", saved.rows.iter().map(|r| int(r, 1)).sum(), "ครั้ง")];
+        if !saved.rows.is_empty() {
+            let mut chart = Table::new("usage_top_saved_chart", "คำสั่งที่บันทึกไว้ที่ใช้มากที่สุด", &[("คำสั่ง", Kind::Text), ("ครั้ง", Kind::Count)]);
+            chart.rows = saved.rows.iter().map(|r| vec![r[0].clone(), r[1].clone()]).collect();
+            top.charts.push(Chart { kind: ChartKind::Bars, table: chart });
+        }
+        top.tables.push(saved);
+        top.tables.push(opened);
+    }
+    parts.push(top);
+
+    // 7. Access requests and publishing approvals.
+    let mut process = Part { title: "คำร้องขอเข้าถึงข้อมูลและการอนุมัติเผยแพร่".into(), sheet: "คำร้องและการอนุมัติ".into(), figures: vec![], charts: vec![], tables: vec![], notes: vec![] };
+    if has("audit_log") {
+        let t = run(
+            &ctx,
+            &format!(
+                "SELECT count(*) FILTER (WHERE action = 'access_request'), count(*) FILTER (WHERE action = 'access_grant' AND object LIKE 'request % granted%'), \
+                        count(*) FILTER (WHERE action = 'access_refuse'), count(*) FILTER (WHERE action = 'publish_propose'), \
+                        count(*) FILTER (WHERE action = 'publish_approve'), count(*) FILTER (WHERE action = 'publish_return') FROM audit_log WHERE {at}"
+            ),
+        )
+        .await?;
+        let t = t.first().cloned().unwrap_or_default();
+        process.figures = vec![
+            fig("usage_requests", "คำร้องขอเข้าถึงข้อมูล", int(&t, 0), "ฉบับ"),
+            fig("usage_requests_granted", "อนุญาต", int(&t, 1), "ฉบับ"),
+            fig("usage_requests_refused", "ไม่อนุญาต", int(&t, 2), "ฉบับ"),
+            fig("usage_proposed", "เสนอขออนุมัติเผยแพร่", int(&t, 3), "ครั้ง"),
+            fig("usage_approved", "อนุมัติเผยแพร่", int(&t, 4), "ครั้ง"),
+            fig("usage_returned", "ส่งกลับให้ทบทวน", int(&t, 5), "ครั้ง"),
+        ];
+    }
+    let in_year = |t: DateTime<Utc>| {
+        let d = khlang_query::reference::thai_date(t);
+        d >= fy.first_day() && d <= fy.last_day()
+    };
+    let mut requests = Table::new(
+        "usage_access_requests",
+        "คำร้องขอเข้าถึงข้อมูลที่พิจารณาแล้ว",
+        &[("เลขที่", Kind::Count), ("ผู้ขอ", Kind::Text), ("หน่วยงาน", Kind::Text), ("ข้อมูลที่ขอ", Kind::Text), ("ผลการพิจารณา", Kind::Text), ("วันที่", Kind::Text), ("ถึงวันที่ / เหตุผล", Kind::Text)],
+    );
+    for r in Requests::new(wh.clone()).list().await?.into_iter().filter(|r| r.decided_at.is_some_and(in_year)) {
+        let (state, detail) = match r.state {
+            RequestState::Granted => ("อนุญาต", r.expires.map(|d| thai::date_be(&d.to_string())).unwrap_or_default()),
+            RequestState::Refused => ("ไม่อนุญาต", r.reason.clone().unwrap_or_default()),
+            RequestState::Pending => ("รอพิจารณา", String::new()),
+        };
+        requests.rows.push(vec![
+            Cell::Int(i64::from(r.id)),
+            Cell::Text(r.form.full_name.clone()),
+            Cell::Text(r.form.agency.clone()),
+            Cell::Text(r.form.data.clone()),
+            Cell::Text(state.into()),
+            Cell::Text(r.decided_at.map(thai::datetime_be).unwrap_or_default()),
+            Cell::Text(detail),
+        ]);
+    }
+    let mut approvals = Table::new(
+        "usage_approvals",
+        "การเสนอและอนุมัติเผยแพร่",
+        &[("วันที่", Kind::Text), ("เขตพื้นที่", Kind::Text), ("ข้อมูล ณ", Kind::Text), ("ข้อมูลชุดที่", Kind::Count), ("การพิจารณา", Kind::Text), ("โดย", Kind::Text), ("เหตุผล", Kind::Text)],
+    );
+    for a in Approvals::new(wh.clone()).history().await?.into_iter().filter(|a| in_year(a.at)) {
+        approvals.rows.push(vec![
+            Cell::Text(thai::datetime_be(a.at)),
+            Cell::Text(a.area.clone().unwrap_or_else(|| "ทุกเขต".into())),
+            Cell::Text(thai::date_be(&a.snapshot.to_string())),
+            Cell::Int(a.state as i64),
+            Cell::Text(a.decision.thai().into()),
+            Cell::Text(a.by.clone()),
+            Cell::Text(a.reason.clone().unwrap_or_default()),
+        ]);
+    }
+    process.tables.push(requests);
+    process.tables.push(approvals);
+    parts.push(process);
+
+    let commit = wh.committed().await.map_err(q)?;
+    let state = commit.as_ref().map_or(0, |c| c.seq);
+    let now = Utc::now();
+    Ok(Doc {
+        heading: TITLE.into(),
+        name: format!("(Big Data) ประจำปีงบประมาณ {}", fy.year),
+        lines: vec![
+            format!("ระหว่างวันที่ {} ถึง {}", thai::date_be_long(&fy.first_day().to_string()), thai::date_be_long(&fy.last_day().to_string())),
+            "แบบบันทึกและรายงานผลการพัฒนาและการใช้งานระบบคลังข้อมูล (แบบ 7.1/7.2) เสนอผู้อำนวยการสำนักงานเขตพื้นที่การศึกษา".into(),
+        ],
+        parts,
+        footer: format!("จาก audit_log, ingest_runs และ rejected_rows · {} {state} · ข้อมูลถึงวันที่ {}", msg::DATA_VERSION, thai::date_be(&on.to_string())),
+        generated: format!("{} {}", msg::GENERATED, thai::datetime_be(now)),
+        keywords: vec!["Big Data".into(), "คลังข้อมูล".into(), format!("ปีงบประมาณ {}", fy.year)],
+        summary: false,
+    })
+}
+
+/// The kind of a report from its audit object: the four-domain report, a dashboard page, the quality report...
+fn report_kind(object: &str) -> String {
+    let words: Vec<&str> = object.split(' ').collect();
+    match words.as_slice() {
+        [_, _, "report", ext] => format!("รายงาน{} ({})", msg::REPORT_TITLE, ext.to_uppercase()),
+        ["area", _, "district", _] => "หน้าอำเภอ".into(),
+        ["area", _, _] => "หน้าแดชบอร์ดเขตพื้นที่".into(),
+        ["school", _, _] => "หน้าแดชบอร์ดโรงเรียน".into(),
+        ["quality", ..] => "รายงานคุณภาพข้อมูล".into(),
+        ["usage", ..] => "รายงานการใช้งานคลังข้อมูล".into(),
+        _ => report_th(object),
+    }
+}
+
+/// Rejected rows of the last load of each period, by rule: how many the next period's last load of
+/// the same feed no longer had (same school, same rule), how many it still had, and how many wait
+/// for a next period.
+#[derive(Debug, Clone, Copy, Default)]
+struct Fixes {
+    last: i64,
+    fixed: i64,
+    still: i64,
+    waiting: i64,
+}
+
+async fn fixed_by_next(ctx: &SessionContext, started_in_year: &str) -> Result<HashMap<String, Fixes>, ReportError> {
+    // Every good load, of every year: the next period may come after the year's end.
+    let runs = run(
+        ctx,
+        &format!(
+            "SELECT run_id, feed, coalesce(scope, ''), to_unixtime(started_at), {started_in_year} FROM ingest_runs \
+             WHERE status = 'ok' AND feed <> '(run)' ORDER BY started_at, run_id"
+        ),
+    )
+    .await?;
+    // Per feed, its periods in order, each with its last load (and whether that load is in the year).
+    let mut periods: BTreeMap<String, Vec<(String, String, bool)>> = BTreeMap::new();
+    for r in &runs {
+        let (run_id, feed, scope) = (r[0].text(), r[1].text(), r[2].text());
+        let in_year = matches!(r.get(4), Some(Cell::Text(t)) if t == "true") || matches!(r.get(4), Some(Cell::Int(1)));
+        let list = periods.entry(feed).or_default();
+        // A whole-table feed (`all`) has no periods: each load is the next one.
+        match list.iter_mut().find(|p| p.0 == scope && scope != "all") {
+            Some(p) => {
+                p.1 = run_id;
+                p.2 = in_year;
+            }
+            None => list.push((scope, run_id, in_year)),
+        }
+    }
+    // (feed, its last load of a period in the year, the next period's last load).
+    let mut pairs: Vec<(String, String, Option<String>)> = Vec::new();
+    for (feed, list) in &periods {
+        for (i, p) in list.iter().enumerate().filter(|(_, p)| p.2) {
+            pairs.push((feed.clone(), p.1.clone(), list.get(i + 1).map(|n| n.1.clone())));
+        }
+    }
+    let mut out: HashMap<String, Fixes> = HashMap::new();
+    if pairs.is_empty() {
+        return Ok(out);
+    }
+    let quote = |s: &str| format!("'{}'", s.replace('\'', "''"));
+    let ids: std::collections::BTreeSet<String> = pairs.iter().flat_map(|(_, a, b)| std::iter::once(a.clone()).chain(b.clone())).map(|id| quote(&id)).collect();
+    // One run loads every feed: rejected rows are counted per run and feed, as (school, rule, rows).
+    type Counts = Vec<(String, String, i64)>;
+    let mut counts: HashMap<(String, String), Counts> = HashMap::new();
+    let sql = format!(
+        "SELECT run_id, feed, coalesce(school_code, ''), rule, count(*) FROM rejected_rows WHERE run_id IN ({}) GROUP BY 1, 2, 3, 4",
+        ids.into_iter().collect::<Vec<_>>().join(", ")
+    );
+    for r in run(ctx, &sql).await? {
+        counts.entry((r[0].text(), r[1].text())).or_default().push((r[2].text(), r[3].text(), int(&r, 4)));
+    }
+    for (feed, run_id, next) in &pairs {
+        let later: HashMap<(&str, &str), i64> = next
+            .as_ref()
+            .and_then(|n| counts.get(&(n.clone(), feed.clone())))
+            .map(|rows| rows.iter().map(|(school, rule, n)| ((school.as_str(), rule.as_str()), *n)).collect())
+            .unwrap_or_default();
+        for (school, rule, n) in counts.get(&(run_id.clone(), feed.clone())).map(Vec::as_slice).unwrap_or_default() {
+            let f = out.entry(rule.clone()).or_default();
+            f.last += n;
+            if next.is_some() {
+                let still = later.get(&(school.as_str(), rule.as_str())).copied().unwrap_or(0);
+                f.fixed += (n - still).max(0);
+                f.still += (*n).min(still);
+            } else {
+                f.waiting += n;
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fiscal_year_bounds_in_thai_time() {
+        let fy = FiscalYear::parse("2570").unwrap_or(FiscalYear { year: 0 });
+        assert_eq!(fy.first_day().to_string(), "2026-10-01");
+        assert_eq!(fy.last_day().to_string(), "2027-09-30");
+        assert_eq!(fy.condition("at"), "at >= TIMESTAMP '2026-09-30T17:00:00' AND at < TIMESTAMP '2027-09-30T17:00:00'");
+        assert_eq!(FiscalYear::of(NaiveDate::from_ymd_opt(2026, 10, 1).unwrap_or_default()).year, 2570);
+        assert_eq!(FiscalYear::of(NaiveDate::from_ymd_opt(2026, 9, 30).unwrap_or_default()).year, 2569);
+        let months = fy.months(NaiveDate::from_ymd_opt(2026, 12, 3).unwrap_or_default());
+        assert_eq!(months, vec![(2026, 10), (2026, 11), (2026, 12)]);
+        assert_eq!(month_th(months[0]), "ต.ค. 2569");
+        assert_eq!(fy.months(fy.last_day() + Duration::days(400)).len(), 12);
+        assert!(FiscalYear::parse("70").is_err());
+    }
+
+    #[test]
+    fn report_objects_read_in_thai() {
+        assert_eq!(report_kind("area 56010000 report pdf"), "รายงานข้อมูลสารสนเทศ 4 ด้าน (PDF)");
+        assert_eq!(report_th("area 56010000 overview"), "หน้าภาพรวม เขต 56010000");
+        assert_eq!(report_th("school 1056010001 academic"), "หน้าด้านการบริหารวิชาการ โรงเรียน 1056010001");
+    }
+}
+
+#[derive(Debug, serde::Deserialize, Default)]
+pub struct Params {
+    pub fiscal_year: Option<String>,
+    /// html (default), pdf or xlsx.
+    pub format: Option<String>,
+}
+
+/// `/admin/usage-report?fiscal_year=2570[&format=pdf|xlsx]`: the yearly report, for admins.
+pub async fn page(
+    axum::extract::State(st): axum::extract::State<crate::AppState>,
+    caller: Result<khlang_query::api::Caller, khlang_query::api::ApiError>,
+    axum::extract::Query(p): axum::extract::Query<Params>,
+) -> axum::response::Response {
+    use axum::http::{StatusCode, header};
+    use axum::response::{Html, IntoResponse};
+    let Some(caller) = crate::pages::signed_in(caller) else { return crate::sign_in_first("/admin/usage-report") };
+    if caller.who.role != Role::Admin {
+        return crate::pages::error_page(StatusCode::FORBIDDEN, "หน้านี้สำหรับผู้ดูแลระบบ");
+    }
+    let today = khlang_query::reference::thai_today();
+    let fy = match p.fiscal_year.as_deref().filter(|s| !s.is_empty()) {
+        Some(s) => match FiscalYear::parse(s) {
+            Ok(fy) => fy,
+            Err(e) => return crate::pages::error_page(StatusCode::BAD_REQUEST, &e.to_string()),
+        },
+        None => FiscalYear::of(today),
+    };
+    let format = p.format.as_deref().unwrap_or("html");
+    if !matches!(format, "html" | "pdf" | "xlsx") {
+        return crate::pages::error_page(StatusCode::BAD_REQUEST, &format!("format '{format}' is not html, pdf or xlsx"));
+    }
+    // This opening counts in the report it opens, as on the command line.
+    st.svc.audit.record(khlang_query::audit::Event::new(&caller.who, khlang_query::audit::Action::Report, format!("usage {} {format}", fy.year), caller.client.clone()));
+    st.svc.audit.flush().await;
+    let doc = match build(&st.svc.q, fy, today).await {
+        Ok(d) => d,
+        Err(e) => return crate::pages::error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    };
+    let file = format!("usage_report_{}", fy.year);
+    let made = match format {
+        "pdf" => tokio::task::spawn_blocking(move || crate::pdf::render(&doc).map(|b| (b, "application/pdf"))).await,
+        "xlsx" => tokio::task::spawn_blocking(move || crate::xlsx::render(&doc).map(|b| (b, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))).await,
+        _ => {
+            let years: String = (fy.year.min(FiscalYear::of(today).year) - 4..=FiscalYear::of(today).year)
+                .rev()
+                .map(|y| format!("<option value=\"{y}\"{}>{y}</option>", if y == fy.year { " selected" } else { "" }))
+                .collect();
+            let body = format!(
+                "<form class=\"chooser\" method=\"get\">ปีงบประมาณ <select name=\"fiscal_year\">{years}</select> <button>แสดง</button></form>\
+                 <p><a href=\"/admin/usage-report?fiscal_year={y}&format=pdf\" download>PDF</a> · <a href=\"/admin/usage-report?fiscal_year={y}&format=xlsx\" download>XLSX</a></p>{}",
+                crate::doc::html(&doc),
+                y = fy.year
+            );
+            return Html(crate::shell(&caller.who, &doc.title(), &body)).into_response();
+        }
+    };
+    match made {
+        Ok(Ok((bytes, mime))) => {
+            ([(header::CONTENT_TYPE, mime.to_string()), (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file}.{format}\""))], bytes).into_response()
+        }
+        Ok(Err(e)) => crate::pages::error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        Err(e) => crate::pages::error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
