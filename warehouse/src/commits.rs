@@ -59,11 +59,24 @@ impl Warehouse {
     }
 
     /// The latest published state; `None` for a warehouse no load has finished in.
+    /// Asked before every statement: after the first time it is one existence check (of the next
+    /// commit's file) rather than a listing and a read.
     pub async fn committed(&self) -> Result<Option<Commit>, WarehouseError> {
-        match self.commit_seqs().await?.last() {
-            Some(&seq) => Ok(Some(self.read_commit(seq).await?)),
-            None => Ok(None),
+        let seen = self.latest.lock().ok().and_then(|l| l.clone());
+        if let Some(c) = seen {
+            let (store, prefix) = self.commit_store()?;
+            if let Err(object_store::Error::NotFound { .. }) = store.head(&prefix.clone().join(format!("{:020}.json", c.seq + 1))).await {
+                return Ok(Some(c));
+            }
         }
+        let latest = match self.commit_seqs().await?.last() {
+            Some(&seq) => Some(self.read_commit(seq).await?),
+            None => None,
+        };
+        if let (Some(c), Ok(mut l)) = (&latest, self.latest.lock()) {
+            *l = Some(c.clone());
+        }
+        Ok(latest)
     }
 
     /// The published state `seq`; `None` when there is none of that number.

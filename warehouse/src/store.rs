@@ -50,6 +50,9 @@ pub struct WriterLock {
 #[derive(Debug, Clone)]
 pub struct Warehouse {
     root: Url,
+    /// The latest published state seen, shared by clones: commits are never rewritten, so finding
+    /// a newer one only takes asking whether the next number exists.
+    pub(crate) latest: std::sync::Arc<std::sync::Mutex<Option<crate::Commit>>>,
 }
 
 impl Warehouse {
@@ -59,7 +62,7 @@ impl Warehouse {
             location: location.to_string(),
             message: e.to_string(),
         })?;
-        Ok(Warehouse { root })
+        Ok(Warehouse { root, latest: Default::default() })
     }
 
     pub fn location(&self) -> &Url {
