@@ -228,7 +228,8 @@ fn pdf_and_xlsx_reports_read_back() {
     assert!(personnel.rows().any(|r| r.iter().any(|c| *c == "ครูตามเกณฑ์")), "Thai headers");
 }
 
-fn group(n: i64) -> String {
+/// `n` with thousands separators, as the reports print it.
+pub fn group(n: i64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {

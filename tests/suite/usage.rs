@@ -6,6 +6,7 @@
 use calamine::Reader as _;
 
 use crate::common::{Env, assert_ok};
+use crate::dashboards::group;
 use crate::server::{Server, add_user};
 
 /// The fiscal year (Buddhist Era) of today in Thai time: from 1 October.
@@ -13,18 +14,6 @@ fn this_fiscal_year() -> i32 {
     use chrono::Datelike as _;
     let today = (chrono::Utc::now() + chrono::Duration::hours(7)).date_naive();
     today.year() + 543 + i32::from(today.month() >= 10)
-}
-
-fn grouped(n: i64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[test]
@@ -211,7 +200,7 @@ fn the_usage_report_shows_what_the_audit_log_and_the_load_log_hold() {
     }
     for (label, unit) in [("แถวที่นำเข้า", "แถว"), ("แถวที่ถูกปฏิเสธ", "แถว")] {
         let v = value("การนำเข้าข้อมูล", label);
-        assert!(text.contains(&format!("{} {unit}", grouped(v))), "the PDF lacks {label} {}", grouped(v));
+        assert!(text.contains(&format!("{} {unit}", group(v))), "the PDF lacks {label} {}", group(v));
     }
     assert!(text.contains("นักเรียนรายเขต"), "the saved query in the PDF");
     assert!(text.contains(&school), "the late school in the PDF");
