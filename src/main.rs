@@ -63,6 +63,17 @@ enum FileFormatArg {
     Html,
 }
 
+impl From<FileFormatArg> for khlang_dashboards::batch::FileFormat {
+    fn from(f: FileFormatArg) -> Self {
+        use khlang_dashboards::batch::FileFormat;
+        match f {
+            FileFormatArg::Pdf => FileFormat::Pdf,
+            FileFormatArg::Xlsx => FileFormat::Xlsx,
+            FileFormatArg::Html => FileFormat::Html,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum ReportFormat {
     Html,
@@ -626,14 +637,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if subjects.is_empty() {
                 anyhow::bail!("no report asked for: give --area CODE, --school CODE or --all-areas");
             }
-            let formats: Vec<FileFormat> = format
-                .iter()
-                .map(|f| match f {
-                    FileFormatArg::Pdf => FileFormat::Pdf,
-                    FileFormatArg::Xlsx => FileFormat::Xlsx,
-                    FileFormatArg::Html => FileFormat::Html,
-                })
-                .collect();
+            let formats: Vec<FileFormat> = format.into_iter().map(FileFormat::from).collect();
             let started = std::time::Instant::now();
             let bar = progress_bar(subjects.len() as u64);
             let done = |s: &Subject| {
@@ -733,19 +737,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let svc = sql_service(&cfg, &cfg.warehouse)?;
             let who = khlang_query::Principal::local_admin();
-            let formats: Vec<&str> = format.iter().map(|f| match f { FileFormatArg::Pdf => "pdf", FileFormatArg::Xlsx => "xlsx", FileFormatArg::Html => "html" }).collect();
-            svc.audit.record(khlang_query::audit::Event::new(&who, khlang_query::audit::Action::Report, format!("usage {} {}", fy.year, formats.join(",")), "cli"));
+            let formats: Vec<khlang_dashboards::batch::FileFormat> = format.into_iter().map(Into::into).collect();
+            let exts: Vec<&str> = formats.iter().map(|f| f.ext()).collect();
+            svc.audit.record(khlang_query::audit::Event::new(&who, khlang_query::audit::Action::Report, format!("usage {} {}", fy.year, exts.join(",")), "cli"));
             svc.audit.flush().await;
             let doc = usage::build(&svc.q, fy, today).await?;
             std::fs::create_dir_all(&out).with_context(|| format!("cannot create the folder {}", out.display()))?;
             for f in formats {
-                let bytes = match f {
-                    "pdf" => khlang_dashboards::pdf::render(&doc)?,
-                    "xlsx" => khlang_dashboards::xlsx::render(&doc)?,
-                    _ => khlang_dashboards::thai::page(&doc.title(), &khlang_dashboards::doc::html(&doc)).into_bytes(),
-                };
-                let path = out.join(format!("usage_report_{}.{f}", fy.year));
-                std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+                let path = out.join(format!("usage_report_{}.{}", fy.year, f.ext()));
+                std::fs::write(&path, doc.render(f)?).with_context(|| format!("cannot write {}", path.display()))?;
                 eprintln!("wrote {}", path.display());
             }
         }

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use khlang_query::{Principal, QueryService};
 
 use crate::report::{self, Params, ReportError, Subject};
-use crate::{pdf, xlsx};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileFormat {
@@ -56,9 +55,8 @@ pub async fn write(q: &QueryService, subjects: &[Subject], params: &Params, form
             let mut files = Vec::new();
             for f in formats {
                 let bytes = match f {
-                    FileFormat::Pdf => pdf::render(&r.doc())?,
-                    FileFormat::Xlsx => xlsx::render(&r.doc())?,
                     FileFormat::Html => crate::pages::report_html(&r).into_bytes(),
+                    printed => r.doc().render(printed)?,
                 };
                 let path = out.join(format!("{}_{}.{}", r.subject.kind(), r.subject.code(), f.ext()));
                 std::fs::write(&path, bytes).map_err(|e| ReportError::Render { format: "files", message: format!("cannot write {}: {e}", path.display()) })?;

@@ -1,7 +1,8 @@
 //! A printable document: what the PDF and the XLSX renderers draw. The four-domain report and the
 //! yearly report on the warehouse's use are both turned into one, so they print alike.
 
-use crate::report::{Chart, Figure, Table};
+use crate::batch::FileFormat;
+use crate::report::{Chart, Figure, ReportError, Table};
 
 /// One part of a document: a chapter in the PDF, a sheet in the workbook.
 #[derive(Debug, Clone)]
@@ -39,6 +40,15 @@ pub struct Doc {
 impl Doc {
     pub fn title(&self) -> String {
         format!("{} {}", self.heading, self.name)
+    }
+
+    /// The document as a file: PDF, XLSX, or a web page of its own.
+    pub fn render(&self, format: FileFormat) -> Result<Vec<u8>, ReportError> {
+        match format {
+            FileFormat::Pdf => crate::pdf::render(self),
+            FileFormat::Xlsx => crate::xlsx::render(self),
+            FileFormat::Html => Ok(crate::thai::page(&self.title(), &html(self)).into_bytes()),
+        }
     }
 }
 

@@ -91,9 +91,9 @@ impl Params {
             None => None,
         };
         let fiscal_year = match fiscal_year.filter(|s| !s.is_empty()) {
-            Some(s) => match s.parse::<i32>() {
-                Ok(y) if (2500..=2700).contains(&y) => Some(y),
-                _ => return Err(ReportError::BadParameter(format!("fiscal_year '{s}' is not a Buddhist-Era year like 2569"))),
+            Some(s) => match reference::fiscal_year_be(s) {
+                Some(y) => Some(y),
+                None => return Err(ReportError::BadParameter(format!("fiscal_year '{s}' is not a Buddhist-Era year like 2569"))),
             },
             None => None,
         };
@@ -368,7 +368,7 @@ impl Report {
 }
 
 /// Rows of a query as cells: integers as `Int`, other numbers (decimals too) as `Num`, the rest as text.
-async fn rows(ctx: &SessionContext, sql: &str) -> Result<Vec<Vec<Cell>>, ReportError> {
+pub(crate) async fn rows(ctx: &SessionContext, sql: &str) -> Result<Vec<Vec<Cell>>, ReportError> {
     let batches = ctx.sql(sql).await.map_err(|e| ReportError::Query(format!("{e} (in: {sql})")))?.collect().await.map_err(|e| ReportError::Query(format!("{e} (in: {sql})")))?;
     cells(&batches)
 }

@@ -18,8 +18,9 @@ use khlang_query::saved::SAVED_MARK;
 use khlang_query::users::Users;
 use khlang_query::{Principal, QueryService, Role, SessionContext};
 
+use crate::batch::FileFormat;
 use crate::doc::{Doc, Part};
-use crate::report::{Cell, Chart, ChartKind, Figure, Kind, ReportError, Table, cells};
+use crate::report::{Cell, Chart, ChartKind, Figure, Kind, ReportError, Table, rows};
 use crate::{calendar, msg, quality, thai};
 
 pub const TITLE: &str = "รายงานผลการพัฒนาและการใช้งานระบบคลังข้อมูล";
@@ -33,15 +34,14 @@ pub struct FiscalYear {
 
 impl FiscalYear {
     pub fn parse(s: &str) -> Result<FiscalYear, ReportError> {
-        match s.trim().parse::<i32>() {
-            Ok(y) if (2500..=2700).contains(&y) => Ok(FiscalYear { year: y }),
-            _ => Err(ReportError::BadParameter(format!("fiscal year '{s}' is not a Buddhist-Era year like 2570"))),
-        }
+        khlang_query::reference::fiscal_year_be(s)
+            .map(|year| FiscalYear { year })
+            .ok_or_else(|| ReportError::BadParameter(format!("fiscal year '{s}' is not a Buddhist-Era year like 2570")))
     }
 
     /// The fiscal year of a day.
     pub fn of(day: NaiveDate) -> FiscalYear {
-        FiscalYear { year: day.year() + 543 + i32::from(day.month() >= 10) }
+        FiscalYear { year: khlang_query::reference::fiscal_year_quarter(day.year(), day.month()).0 }
     }
 
     pub fn first_day(self) -> NaiveDate {
@@ -50,6 +50,11 @@ impl FiscalYear {
 
     pub fn last_day(self) -> NaiveDate {
         NaiveDate::from_ymd_opt(self.year - 543, 9, 30).unwrap_or_default()
+    }
+
+    /// Whether a moment falls in this year (in Thai time).
+    pub fn holds(self, t: DateTime<Utc>) -> bool {
+        (self.first_day()..=self.last_day()).contains(&khlang_query::reference::thai_date(t))
     }
 
     /// The SQL condition on a UTC timestamp column for this year in Thai time (UTC+7).
@@ -73,15 +78,6 @@ impl FiscalYear {
 
 fn month_th((year, month): (i32, u32)) -> String {
     format!("{} {}", thai::MONTHS[(month as usize).saturating_sub(1) % 12], year + 543)
-}
-
-fn q(e: impl std::fmt::Display) -> ReportError {
-    ReportError::Query(e.to_string())
-}
-
-async fn run(ctx: &SessionContext, sql: &str) -> Result<Vec<Vec<Cell>>, ReportError> {
-    let df = ctx.sql(sql).await.map_err(|e| q(format!("{e} (in: {sql})")))?;
-    cells(&df.collect().await.map_err(|e| q(format!("{e} (in: {sql})")))?)
 }
 
 fn int(row: &[Cell], i: usize) -> i64 {
@@ -140,7 +136,7 @@ pub async fn build(q_svc: &QueryService, fy: FiscalYear, on: NaiveDate) -> Resul
     // 1. Loads and their outcome.
     let mut loads = Part { title: "การนำเข้าข้อมูล".into(), sheet: "การนำเข้าข้อมูล".into(), figures: vec![], charts: vec![], tables: vec![], notes: vec![] };
     if has("ingest_runs") {
-        let totals = run(
+        let totals = rows(
             &ctx,
             &format!(
                 "SELECT count(DISTINCT run_id), count(DISTINCT run_id) FILTER (WHERE status <> 'ok'), count(*) FILTER (WHERE feed <> '(run)'), \
@@ -161,7 +157,7 @@ pub async fn build(q_svc: &QueryService, fy: FiscalYear, on: NaiveDate) -> Resul
             "การนำเข้าแยกตามชุดข้อมูล",
             &[("ชุดข้อมูล", Kind::Text), ("ครั้ง", Kind::Count), ("สำเร็จ", Kind::Count), ("ไม่สำเร็จ", Kind::Count), ("แถวที่อ่าน", Kind::Count), ("แถวที่นำเข้า", Kind::Count), ("แถวที่ถูกปฏิเสธ", Kind::Count)],
         );
-        by_feed.rows = run(
+        by_feed.rows = rows(
             &ctx,
             &format!(
                 "SELECT feed, count(*), count(*) FILTER (WHERE status = 'ok'), count(*) FILTER (WHERE status <> 'ok'), coalesce(sum(rows_read), 0), \
@@ -173,7 +169,7 @@ pub async fn build(q_svc: &QueryService, fy: FiscalYear, on: NaiveDate) -> Resul
             let f = r[0].text();
             r[0] = Cell::Text(if f == "(run)" { "ทั้งรอบ (หยุดก่อนนำเข้า)".into() } else { format!("{} ({f})", calendar::feed_th(&f)) });
         }
-        let per_month: HashMap<(i64, i64), (i64, i64)> = run(
+        let per_month: HashMap<(i64, i64), (i64, i64)> = rows(
             &ctx,
             &format!(
                 "SELECT date_part('year', s), date_part('month', s), count(*) FILTER (WHERE ok), count(*) FILTER (WHERE NOT ok) \
@@ -198,8 +194,8 @@ pub async fn build(q_svc: &QueryService, fy: FiscalYear, on: NaiveDate) -> Resul
     // 2. Rejected rows by rule, and what the next load of the same feed fixed.
     let mut rejected = Part { title: "คุณภาพข้อมูลที่นำเข้า".into(), sheet: "คุณภาพข้อมูล".into(), figures: vec![], charts: vec![], tables: vec![], notes: vec![] };
     if has("ingest_runs") && has("rejected_rows") {
-        let fixes = fixed_by_next(&ctx, &started).await?;
-        let all = run(&ctx, &format!("SELECT r.rule, count(*) FROM rejected_rows r JOIN ingest_runs i ON i.run_id = r.run_id AND i.feed = r.feed WHERE {} GROUP BY r.rule", fy.condition("i.started_at"))).await?;
+        let fixes = fixed_by_next(&ctx, fy).await?;
+        let all = rows(&ctx, &format!("SELECT r.rule, count(*) FROM rejected_rows r JOIN ingest_runs i ON i.run_id = r.run_id AND i.feed = r.feed WHERE {} GROUP BY r.rule", fy.condition("i.started_at"))).await?;
         let mut by_rule = Table::new(
             "usage_rejected_by_rule",
             "แถวที่ถูกปฏิเสธแยกตามกฎ และที่แก้ไขแล้วในการนำเข้ารอบถัดไป",
@@ -291,10 +287,10 @@ pub async fn build(q_svc: &QueryService, fy: FiscalYear, on: NaiveDate) -> Resul
     let mut failed = 0;
     let (mut queries, mut exports, mut reports) = (0, 0, 0);
     if has("audit_log") {
-        for r in run(&ctx, &format!("SELECT role, count(*), count(DISTINCT user_name) FROM audit_log WHERE action = 'login' AND {at} GROUP BY role")).await? {
+        for r in rows(&ctx, &format!("SELECT role, count(*), count(DISTINCT user_name) FROM audit_log WHERE action = 'login' AND {at} GROUP BY role")).await? {
             sign_ins.insert(r[0].text(), (int(&r, 1), int(&r, 2)));
         }
-        let t = run(
+        let t = rows(
             &ctx,
             &format!(
                 "SELECT count(*) FILTER (WHERE action = 'login_failed'), count(*) FILTER (WHERE action = 'query'), count(*) FILTER (WHERE action = 'export'), \
@@ -334,7 +330,7 @@ pub async fn build(q_svc: &QueryService, fy: FiscalYear, on: NaiveDate) -> Resul
     let mut use_part = Part { title: "การใช้ข้อมูล".into(), sheet: "การใช้ข้อมูล".into(), figures: vec![], charts: vec![], tables: vec![], notes: vec![] };
     use_part.figures = vec![fig("usage_queries", "คำสั่ง SQL", queries, "ครั้ง"), fig("usage_exports", "ส่งออกข้อมูล", exports, "ครั้ง"), fig("usage_reports", "เปิดรายงาน", reports, "ครั้ง")];
     if has("audit_log") {
-        let per_month: HashMap<(i64, i64), Vec<Cell>> = run(
+        let per_month: HashMap<(i64, i64), Vec<Cell>> = rows(
             &ctx,
             &format!(
                 "SELECT date_part('year', t), date_part('month', t), count(*) FILTER (WHERE action = 'query'), count(*) FILTER (WHERE action = 'export'), \
@@ -353,20 +349,19 @@ pub async fn build(q_svc: &QueryService, fy: FiscalYear, on: NaiveDate) -> Resul
         }
         use_part.charts.push(Chart { kind: ChartKind::Bars, table: monthly });
         let mut by_table = Table::new("usage_by_table", "การใช้ข้อมูลแยกตามตาราง", &[("ตาราง", Kind::Text), ("คำสั่ง SQL", Kind::Count), ("ส่งออกข้อมูล", Kind::Count), ("แถวที่ส่งออก", Kind::Count)]);
-        by_table.rows = run(
+        by_table.rows = rows(
             &ctx,
             &format!(
                 "SELECT t, count(*) FILTER (WHERE action = 'query'), count(*) FILTER (WHERE action = 'export'), coalesce(sum(rows) FILTER (WHERE action = 'export'), 0) \
                  FROM (SELECT action, rows, unnest(string_to_array(object, ',')) AS t FROM audit_log WHERE action IN ('query', 'export') AND object <> '' AND {at}) u \
-                 GROUP BY t ORDER BY 2 + 3 DESC, t"
+                 GROUP BY t ORDER BY count(*) DESC, t"
             ),
         )
         .await?;
-        by_table.rows.sort_by(|a, b| (int(b, 1) + int(b, 2)).cmp(&(int(a, 1) + int(a, 2))).then(a[0].text().cmp(&b[0].text())));
         use_part.tables.push(by_table);
         let mut kinds = Table::new("usage_reports_by_kind", "รายงานที่เปิดแยกตามประเภท", &[("ประเภท", Kind::Text), ("ครั้ง", Kind::Count), ("ผู้ใช้", Kind::Count)]);
         let mut per_kind: BTreeMap<String, (i64, std::collections::BTreeSet<String>)> = BTreeMap::new();
-        for r in run(&ctx, &format!("SELECT object, user_name, count(*) FROM audit_log WHERE {REPORT_EVENTS} AND {at} GROUP BY 1, 2")).await? {
+        for r in rows(&ctx, &format!("SELECT object, user_name, count(*) FROM audit_log WHERE {REPORT_EVENTS} AND {at} GROUP BY 1, 2")).await? {
             let e = per_kind.entry(report_kind(&r[0].text())).or_default();
             e.0 += int(&r, 2);
             e.1.insert(r[1].text());
@@ -384,7 +379,7 @@ pub async fn build(q_svc: &QueryService, fy: FiscalYear, on: NaiveDate) -> Resul
     if has("audit_log") {
         let mark_len = SAVED_MARK.chars().count() + 1;
         let mut saved = Table::new("usage_top_saved", "คำสั่งที่บันทึกไว้ที่ใช้มากที่สุด", &[("คำสั่งที่บันทึกไว้", Kind::Text), ("ครั้ง", Kind::Count), ("ผู้ใช้", Kind::Count)]);
-        saved.rows = run(
+        saved.rows = rows(
             &ctx,
             &format!(
                 "SELECT substr(split_part(sql_text, chr(10), 1), {mark_len}) AS name, count(*), count(DISTINCT user_name) FROM audit_log \
@@ -394,7 +389,7 @@ pub async fn build(q_svc: &QueryService, fy: FiscalYear, on: NaiveDate) -> Resul
         )
         .await?;
         let mut opened = Table::new("usage_top_reports", "รายงานที่เปิดมากที่สุด", &[("รายงาน", Kind::Text), ("ครั้ง", Kind::Count), ("ผู้ใช้", Kind::Count)]);
-        opened.rows = run(&ctx, &format!("SELECT object, count(*), count(DISTINCT user_name) FROM audit_log WHERE {REPORT_EVENTS} AND {at} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10")).await?;
+        opened.rows = rows(&ctx, &format!("SELECT object, count(*), count(DISTINCT user_name) FROM audit_log WHERE {REPORT_EVENTS} AND {at} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10")).await?;
         for r in &mut opened.rows {
             r[0] = Cell::Text(report_th(&r[0].text()));
         }
@@ -412,7 +407,7 @@ pub async fn build(q_svc: &QueryService, fy: FiscalYear, on: NaiveDate) -> Resul
     // 7. Access requests and publishing approvals.
     let mut process = Part { title: "คำร้องขอเข้าถึงข้อมูลและการอนุมัติเผยแพร่".into(), sheet: "คำร้องและการอนุมัติ".into(), figures: vec![], charts: vec![], tables: vec![], notes: vec![] };
     if has("audit_log") {
-        let t = run(
+        let t = rows(
             &ctx,
             &format!(
                 "SELECT count(*) FILTER (WHERE action = 'access_request'), count(*) FILTER (WHERE action = 'access_grant' AND object LIKE 'request % granted%'), \
@@ -431,16 +426,12 @@ pub async fn build(q_svc: &QueryService, fy: FiscalYear, on: NaiveDate) -> Resul
             fig("usage_returned", "ส่งกลับให้ทบทวน", int(&t, 5), "ครั้ง"),
         ];
     }
-    let in_year = |t: DateTime<Utc>| {
-        let d = khlang_query::reference::thai_date(t);
-        d >= fy.first_day() && d <= fy.last_day()
-    };
     let mut requests = Table::new(
         "usage_access_requests",
         "คำร้องขอเข้าถึงข้อมูลที่พิจารณาแล้ว",
         &[("เลขที่", Kind::Count), ("ผู้ขอ", Kind::Text), ("หน่วยงาน", Kind::Text), ("ข้อมูลที่ขอ", Kind::Text), ("ผลการพิจารณา", Kind::Text), ("วันที่", Kind::Text), ("ถึงวันที่ / เหตุผล", Kind::Text)],
     );
-    for r in Requests::new(wh.clone()).list().await?.into_iter().filter(|r| r.decided_at.is_some_and(in_year)) {
+    for r in Requests::new(wh.clone()).list().await?.into_iter().filter(|r| r.decided_at.is_some_and(|t| fy.holds(t))) {
         let (state, detail) = match r.state {
             RequestState::Granted => ("อนุญาต", r.expires.map(|d| thai::date_be(&d.to_string())).unwrap_or_default()),
             RequestState::Refused => ("ไม่อนุญาต", r.reason.clone().unwrap_or_default()),
@@ -461,7 +452,7 @@ pub async fn build(q_svc: &QueryService, fy: FiscalYear, on: NaiveDate) -> Resul
         "การเสนอและอนุมัติเผยแพร่",
         &[("วันที่", Kind::Text), ("เขตพื้นที่", Kind::Text), ("ข้อมูล ณ", Kind::Text), ("ข้อมูลชุดที่", Kind::Count), ("การพิจารณา", Kind::Text), ("โดย", Kind::Text), ("เหตุผล", Kind::Text)],
     );
-    for a in Approvals::new(wh.clone()).history().await?.into_iter().filter(|a| in_year(a.at)) {
+    for a in Approvals::new(wh.clone()).history().await?.into_iter().filter(|a| fy.holds(a.at)) {
         approvals.rows.push(vec![
             Cell::Text(thai::datetime_be(a.at)),
             Cell::Text(a.area.clone().unwrap_or_else(|| "ทุกเขต".into())),
@@ -476,7 +467,7 @@ pub async fn build(q_svc: &QueryService, fy: FiscalYear, on: NaiveDate) -> Resul
     process.tables.push(approvals);
     parts.push(process);
 
-    let commit = wh.committed().await.map_err(q)?;
+    let commit = wh.committed().await.map_err(|e| ReportError::Query(e.to_string()))?;
     let state = commit.as_ref().map_or(0, |c| c.seq);
     let now = Utc::now();
     Ok(Doc {
@@ -519,21 +510,18 @@ struct Fixes {
     waiting: i64,
 }
 
-async fn fixed_by_next(ctx: &SessionContext, started_in_year: &str) -> Result<HashMap<String, Fixes>, ReportError> {
+async fn fixed_by_next(ctx: &SessionContext, fy: FiscalYear) -> Result<HashMap<String, Fixes>, ReportError> {
     // Every good load, of every year: the next period may come after the year's end.
-    let runs = run(
+    let runs = rows(
         ctx,
-        &format!(
-            "SELECT run_id, feed, coalesce(scope, ''), to_unixtime(started_at), {started_in_year} FROM ingest_runs \
-             WHERE status = 'ok' AND feed <> '(run)' ORDER BY started_at, run_id"
-        ),
+        "SELECT run_id, feed, coalesce(scope, ''), to_unixtime(started_at) FROM ingest_runs WHERE status = 'ok' AND feed <> '(run)' ORDER BY started_at, run_id",
     )
     .await?;
     // Per feed, its periods in order, each with its last load (and whether that load is in the year).
     let mut periods: BTreeMap<String, Vec<(String, String, bool)>> = BTreeMap::new();
     for r in &runs {
         let (run_id, feed, scope) = (r[0].text(), r[1].text(), r[2].text());
-        let in_year = matches!(r.get(4), Some(Cell::Text(t)) if t == "true") || matches!(r.get(4), Some(Cell::Int(1)));
+        let in_year = r.get(3).and_then(Cell::as_i64).and_then(|secs| DateTime::from_timestamp(secs, 0)).is_some_and(|t| fy.holds(t));
         let list = periods.entry(feed).or_default();
         // A whole-table feed (`all`) has no periods: each load is the next one.
         match list.iter_mut().find(|p| p.0 == scope && scope != "all") {
@@ -564,7 +552,7 @@ async fn fixed_by_next(ctx: &SessionContext, started_in_year: &str) -> Result<Ha
         "SELECT run_id, feed, coalesce(school_code, ''), rule, count(*) FROM rejected_rows WHERE run_id IN ({}) GROUP BY 1, 2, 3, 4",
         ids.into_iter().collect::<Vec<_>>().join(", ")
     );
-    for r in run(ctx, &sql).await? {
+    for r in rows(ctx, &sql).await? {
         counts.entry((r[0].text(), r[1].text())).or_default().push((r[2].text(), r[3].text(), int(&r, 4)));
     }
     for (feed, run_id, next) in &pairs {
@@ -655,8 +643,8 @@ pub async fn page(
     };
     let file = format!("usage_report_{}", fy.year);
     let made = match format {
-        "pdf" => tokio::task::spawn_blocking(move || crate::pdf::render(&doc).map(|b| (b, "application/pdf"))).await,
-        "xlsx" => tokio::task::spawn_blocking(move || crate::xlsx::render(&doc).map(|b| (b, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))).await,
+        "pdf" => tokio::task::spawn_blocking(move || doc.render(FileFormat::Pdf).map(|b| (b, "application/pdf"))).await,
+        "xlsx" => tokio::task::spawn_blocking(move || doc.render(FileFormat::Xlsx).map(|b| (b, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))).await,
         _ => {
             let years: String = (fy.year.min(FiscalYear::of(today).year) - 4..=FiscalYear::of(today).year)
                 .rev()

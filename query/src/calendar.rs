@@ -68,9 +68,9 @@ pub fn parse_period(feed: &str, period: &str) -> Result<Period, QueryError> {
             .map(Period::Snapshot)
             .map_err(|_| bad(format!("the period of a {feed} deadline is its snapshot date like 2026-06-10, not '{period}'"))),
         "budget" => {
-            let parsed = period.split_once("-Q").and_then(|(y, q)| Some((y.parse::<i32>().ok()?, q.parse::<i32>().ok()?)));
+            let parsed = period.split_once("-Q").and_then(|(y, q)| Some((crate::reference::fiscal_year_be(y)?, q.parse::<i32>().ok()?)));
             match parsed {
-                Some((fiscal_year, quarter)) if (2500..=2700).contains(&fiscal_year) && (1..=4).contains(&quarter) => Ok(Period::Quarter { fiscal_year, quarter }),
+                Some((fiscal_year, quarter)) if (1..=4).contains(&quarter) => Ok(Period::Quarter { fiscal_year, quarter }),
                 _ => Err(bad(format!("the period of a budget deadline is a Buddhist-Era fiscal year and quarter like 2569-Q2, not '{period}'"))),
             }
         }

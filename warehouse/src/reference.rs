@@ -321,6 +321,12 @@ pub fn disbursement_target(fiscal_year: i32, quarter: i32) -> Option<f64> {
     rows.iter().filter(|(from, to, q, _)| *q == quarter && fiscal_year >= *from && to.is_none_or(|t| fiscal_year <= t)).map(|r| r.3).next_back()
 }
 
+/// A Buddhist-Era fiscal year as people type it (`2569`): digits in the range Khlang's data can
+/// hold; `None` otherwise (a CE year like 2026, two digits, text).
+pub fn fiscal_year_be(s: &str) -> Option<i32> {
+    s.trim().parse::<i32>().ok().filter(|y| (2500..=2700).contains(y))
+}
+
 /// Fiscal year (BE) and quarter 1..4 of a date given as CE year and month.
 pub fn fiscal_year_quarter(ce_year: i32, month: u32) -> (i32, i32) {
     let be = ce_year + 543;
