@@ -10,6 +10,7 @@
 
 mod auth;
 mod catalog;
+mod probes;
 mod rewrite;
 mod settings;
 
@@ -34,7 +35,11 @@ use datafusion_postgres::hooks::cursor::CursorStatementHook;
 use datafusion_postgres::hooks::transactions::TransactionStatementHook;
 use datafusion_postgres::pgwire;
 use datafusion_postgres::{DfSessionService, QueryHook};
-use futures::{Sink, Stream, StreamExt as _};
+use datafusion_postgres::arrow_pg::datatypes::df::encode_dataframe;
+use datafusion_postgres::arrow_pg::datatypes::{arrow_schema_to_pg_fields, encode_recordbatch};
+use futures::{FutureExt as _, Sink, Stream, StreamExt as _};
+use pgwire::api::portal::Format;
+use pgwire::types::format::FormatOptions;
 use pgwire::api::portal::Portal;
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::results::{CopyResponse, FieldInfo, Response};
@@ -207,12 +212,22 @@ impl QueryHook for ReadOnly {
 struct ConnSession {
     seq: u64,
     ctx: Arc<SessionContext>,
-    service: Arc<DfSessionService>,
+    hooks: Vec<Arc<dyn QueryHook>>,
+    /// datafusion-postgres's service, for the extended protocol only: made at the first
+    /// extended statement, since making one builds its own SQL parser (most of a connect's cost
+    /// for clients that use only the simple protocol).
+    service: std::sync::OnceLock<Arc<DfSessionService>>,
+}
+
+impl ConnSession {
+    fn service(&self) -> Arc<DfSessionService> {
+        self.service.get_or_init(|| Arc::new(DfSessionService::new_with_hooks(self.ctx.clone(), self.hooks.clone()))).clone()
+    }
 }
 
 /// Per-connection state kept in pgwire's session extensions.
 struct Conn {
-    session: tokio::sync::Mutex<Option<ConnSession>>,
+    session: tokio::sync::Mutex<Option<Arc<ConnSession>>>,
     settings: Arc<Settings>,
     activity: Arc<Activity>,
 }
@@ -222,19 +237,22 @@ pub struct Handlers {
     svc: SqlService,
     params: Arc<Parameters>,
     sessions: Arc<SessionCache>,
+    probes: Arc<probes::Probes>,
     parser: Arc<KhlangParser>,
 }
 
 impl Handlers {
     fn new(svc: SqlService, params: Arc<Parameters>) -> Self {
         let sessions = Arc::new(SessionCache::default());
+        let probes = Arc::new(probes::Probes::default());
         let parser = Arc::new(KhlangParser {
             svc: svc.clone(),
             params: params.clone(),
             sessions: sessions.clone(),
+            probes: probes.clone(),
             any: Arc::new(DfSessionService::new(Arc::new(SessionContext::new()))),
         });
-        Handlers { svc, params, sessions, parser }
+        Handlers { svc, params, sessions, probes, parser }
     }
 }
 
@@ -322,7 +340,7 @@ async fn conn_session<C: ClientInfo + ?Sized>(
     params: &Parameters,
     client: &C,
     sql: &str,
-) -> PgWireResult<(Arc<Principal>, Arc<Conn>, Arc<SessionContext>, Arc<DfSessionService>)> {
+) -> PgWireResult<(Arc<Principal>, Arc<Conn>, Arc<ConnSession>)> {
     let who = principal_of(client)?;
     let conn = conn_of(client, params);
     let commit = svc.q.warehouse().committed().await.map_err(|e| pg_err("ERROR", "XX000", e.to_string()))?;
@@ -335,7 +353,7 @@ async fn conn_session<C: ClientInfo + ?Sized>(
     if let Some(s) = slot.as_ref()
         && s.seq == seq
     {
-        return Ok((who, conn.clone(), s.ctx.clone(), s.service.clone()));
+        return Ok((who, conn.clone(), s.clone()));
     }
     let internal = |e: &dyn std::fmt::Display| pg_err("ERROR", "XX000", e.to_string());
     let state = match sessions.get(seq, &who) {
@@ -356,9 +374,9 @@ async fn conn_session<C: ClientInfo + ?Sized>(
     let ctx = Arc::new(ctx);
     let hooks: Vec<Arc<dyn QueryHook>> =
         vec![Arc::new(ReadOnly), Arc::new(SessionHook { settings: conn.settings.clone() }), Arc::new(CursorStatementHook), Arc::new(TransactionStatementHook)];
-    let service = Arc::new(DfSessionService::new_with_hooks(ctx.clone(), hooks));
-    *slot = Some(ConnSession { seq, ctx: ctx.clone(), service: service.clone() });
-    Ok((who, conn.clone(), ctx, service))
+    let session = Arc::new(ConnSession { seq, ctx, hooks, service: std::sync::OnceLock::new() });
+    *slot = Some(session.clone());
+    Ok((who, conn.clone(), session))
 }
 
 /// Wraps a result's row stream: counts rows, stops at the deadline or a cancel request, holds the
@@ -431,6 +449,27 @@ where
     })
 }
 
+/// A statement's rows: a plan to run, or a catalog answer kept for every connection of the caller.
+enum Answer {
+    Frame(datafusion::dataframe::DataFrame),
+    Kept(Arc<probes::Answer>),
+}
+
+impl Answer {
+    async fn encode(self, format: &Format, options: Arc<FormatOptions>) -> PgWireResult<pgwire::api::results::QueryResponse> {
+        match self {
+            Answer::Frame(df) => encode_dataframe(df, format, Some(options)).await,
+            Answer::Kept(kept) => {
+                let fields = Arc::new(arrow_schema_to_pg_fields(&kept.schema, format, Some(options))?);
+                let batches = kept.batches.clone();
+                let f = fields.clone();
+                let rows = futures::stream::iter(batches.into_iter().flat_map(move |b| encode_recordbatch(f.clone(), b)));
+                Ok(pgwire::api::results::QueryResponse::new(fields, rows))
+            }
+        }
+    }
+}
+
 #[async_trait]
 impl SimpleQueryHandler for Handlers {
     async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
@@ -441,54 +480,71 @@ impl SimpleQueryHandler for Handlers {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let svc = &self.svc;
-        let (who, conn, ctx, service) = conn_session(svc, &self.sessions, &self.params, client, query).await?;
+        let (who, conn, session) = conn_session(svc, &self.sessions, &self.params, client, query).await?;
+        let ctx = &session.ctx;
         let addr = client_addr(client);
-        let statements = pg_parser().parse(query).map_err(|e| to_pg_error(&e.to_string(), query, svc))?;
+        let mut statements = pg_parser().parse(query).map_err(|e| to_pg_error(&e.to_string(), query, svc))?;
         let deadline = deadline_of(svc, &conn);
         // COPY … TO STDOUT is ours: the export goes through the same scoped tables.
         if let [stmt @ Statement::Copy { to: true, target: CopyTarget::Stdout, .. }] = statements.as_slice() {
             let token = begin(client, &conn, query);
-            return Ok(vec![self.copy_out(&who, &ctx, stmt, query, &addr, deadline, token).await?]);
+            return Ok(vec![self.copy_out(&who, ctx, stmt, query, &addr, deadline, token).await?]);
+        }
+        if statements.is_empty() {
+            return Ok(vec![Response::EmptyQuery]);
         }
         let is_query = statements.iter().any(|s| matches!(s, Statement::Query(_) | Statement::Explain { .. }));
-        let permit = if is_query { Some(svc.heavy_permit().await.map_err(|e| to_pg_error(&e.to_string(), query, svc))?) } else { None };
-        let tables = if is_query {
-            match ctx.state().create_logical_plan(query).await {
-                Ok(plan) => tables_of(&plan),
-                Err(_) => Vec::new(),
-            }
-        } else {
-            Vec::new()
-        };
-        let mut token = begin(client, &conn, query);
-        let rewritten = rewrite::for_datafusion(&statements);
-        let run = rewritten.as_deref().unwrap_or(query);
-        let responses = guarded(svc, deadline, &mut token, async {
-            <DfSessionService as SimpleQueryHandler>::do_query(&service, client, run).await.map_err(|e| map_err(e, query, svc))
-        })
-        .await;
-        let responses = match responses {
-            Ok(r) => r,
-            Err(e) => {
-                if is_query {
-                    svc.audit.record(Event::new(&who, Action::Query, tables.join(","), addr).with_sql(&format!("{query} -- failed")));
+        let mut permit = if is_query { Some(svc.heavy_permit().await.map_err(|e| to_pg_error(&e.to_string(), query, svc))?) } else { None };
+        rewrite::apply(&mut statements);
+        let mut out = Vec::with_capacity(statements.len());
+        'statement: for statement in &statements {
+            let mut token = begin(client, &conn, query);
+            for hook in &session.hooks {
+                if let Some(r) = hook.handle_simple_query(statement, ctx, client).await {
+                    out.push(r.map_err(|e| map_err(e, query, svc))?);
+                    continue 'statement;
                 }
-                return Err(e);
             }
-        };
-        let mut out = Vec::with_capacity(responses.len());
-        let mut permit = permit;
-        for r in responses {
-            match r {
-                Response::Query(mut q) if is_query => {
-                    let event = Event::new(&who, Action::Query, tables.join(","), addr.clone());
-                    let rows = std::mem::replace(&mut q.data_rows, Box::pin(futures::stream::empty()));
-                    let token = begin(client, &conn, query);
-                    q.data_rows = Box::pin(watch(rows, svc.clone(), query.to_string(), deadline, token, permit.take(), event));
-                    out.push(Response::Query(q));
+            // Planned once: the plan that runs also names the tables for the audit record. A
+            // catalog statement's answer may be one kept from an earlier connection (`probes`).
+            let text = statement.to_string();
+            let planned = guarded(svc, deadline, &mut token, async {
+                if let Some(kept) = self.probes.get(session.seq, &who, &text) {
+                    return Ok((kept.tables.clone(), Answer::Kept(kept)));
                 }
-                r => out.push(r),
+                // Writes were refused by the `ReadOnly` hook above.
+                let plan = ctx.state().create_logical_plan(&text).await?;
+                let tables = tables_of(&plan);
+                if !probes::cacheable(&plan) {
+                    return Ok((tables, Answer::Frame(ctx.execute_logical_plan(plan).await?)));
+                }
+                let df = ctx.execute_logical_plan(plan).await?;
+                let schema = Arc::new(df.schema().as_arrow().clone());
+                let kept = Arc::new(probes::Answer { schema, batches: df.collect().await?, tables: tables.clone() });
+                self.probes.put(session.seq, &who, &text, kept.clone());
+                Ok::<_, datafusion::error::DataFusionError>((tables, Answer::Kept(kept)))
             }
+            .map(|r| r.map_err(|e| map_err(PgWireError::ApiError(Box::new(e)), query, svc))))
+            .await;
+            let (tables, answer) = match planned {
+                Ok(p) => p,
+                Err(e) => {
+                    if is_query {
+                        svc.audit.record(Event::new(&who, Action::Query, String::new(), addr).with_sql(&format!("{query} -- failed")));
+                    }
+                    return Err(e);
+                }
+            };
+            let format = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
+            let mut q = answer.encode(&Format::UnifiedText, format).await.map_err(|e| map_err(e, query, svc))?;
+            if !matches!(statement, Statement::Query(_) | Statement::Explain { .. }) {
+                out.push(Response::Query(q));
+                continue;
+            }
+            let event = Event::new(&who, Action::Query, tables.join(","), addr.clone());
+            let rows = std::mem::replace(&mut q.data_rows, Box::pin(futures::stream::empty()));
+            q.data_rows = Box::pin(watch(rows, svc.clone(), query.to_string(), deadline, token, permit.take(), event));
+            out.push(Response::Query(q));
         }
         Ok(out)
     }
@@ -562,6 +618,7 @@ pub struct KhlangParser {
     svc: SqlService,
     params: Arc<Parameters>,
     sessions: Arc<SessionCache>,
+    probes: Arc<probes::Probes>,
     /// Any session service: describing a parsed statement does not depend on the session.
     any: Arc<DfSessionService>,
 }
@@ -574,10 +631,20 @@ impl QueryParser for KhlangParser {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
-        let (_, _, _, service) = conn_session(&self.svc, &self.sessions, &self.params, client, sql).await?;
-        let parser = <DfSessionService as ExtendedQueryHandler>::query_parser(&service);
+        let (who, _, session) = conn_session(&self.svc, &self.sessions, &self.params, client, sql).await?;
+        let key = format!("{sql}\n{types:?}");
+        if let Some(kept) = self.probes.plan(session.seq, &who, &key) {
+            return Ok(Some(kept));
+        }
+        let parser = <DfSessionService as ExtendedQueryHandler>::query_parser(&session.service());
         let rewritten = pg_parser().parse(sql).ok().and_then(|st| rewrite::for_datafusion(&st));
-        parser.parse_sql(client, rewritten.as_deref().unwrap_or(sql), types).await.map_err(|e| map_err(e, sql, &self.svc))
+        let parsed = parser.parse_sql(client, rewritten.as_deref().unwrap_or(sql), types).await.map_err(|e| map_err(e, sql, &self.svc))?;
+        if let Some(st @ (_, Some((Statement::Query(_), plan)))) = &parsed
+            && probes::cacheable(plan)
+        {
+            self.probes.put_plan(session.seq, &who, &key, st);
+        }
+        Ok(parsed)
     }
 
     fn get_parameter_types(&self, stmt: &Self::Statement) -> PgWireResult<Vec<Type>> {
@@ -607,7 +674,8 @@ impl ExtendedQueryHandler for Handlers {
     {
         let svc = &self.svc;
         let sql = portal.statement.statement.0.clone();
-        let (who, conn, _ctx, service) = conn_session(svc, &self.sessions, &self.params, client, &sql).await?;
+        let (who, conn, session) = conn_session(svc, &self.sessions, &self.params, client, &sql).await?;
+        let service = session.service();
         let addr = client_addr(client);
         let (tables, is_query) = match &portal.statement.statement.1 {
             Some((stmt, plan)) => (tables_of(plan), matches!(stmt, Statement::Query(_) | Statement::Explain { .. })),
@@ -619,8 +687,30 @@ impl ExtendedQueryHandler for Handlers {
         let permit = svc.heavy_permit().await.map_err(|e| to_pg_error(&e.to_string(), &sql, svc))?;
         let deadline = deadline_of(svc, &conn);
         let mut token = begin(client, &conn, &sql);
+        // A catalog statement without parameters: its answer may be kept for every connection.
+        let kept = match &portal.statement.statement.1 {
+            Some((_, plan)) if portal.parameters.is_empty() && probes::cacheable(plan) => Some(plan),
+            _ => None,
+        };
         let r = guarded(svc, deadline, &mut token, async {
-            <DfSessionService as ExtendedQueryHandler>::do_query(&service, client, portal, max_rows).await.map_err(|e| map_err(e, &sql, svc))
+            let Some(plan) = kept else {
+                return <DfSessionService as ExtendedQueryHandler>::do_query(&service, client, portal, max_rows).await.map_err(|e| map_err(e, &sql, svc));
+            };
+            let answer = match self.probes.get(session.seq, &who, &sql) {
+                Some(answer) => answer,
+                None => {
+                    let run = async {
+                        let df = session.ctx.execute_logical_plan(plan.clone()).await?;
+                        let schema = Arc::new(df.schema().as_arrow().clone());
+                        Ok::<_, datafusion::error::DataFusionError>(Arc::new(probes::Answer { schema, batches: df.collect().await?, tables: tables.clone() }))
+                    };
+                    let answer = run.await.map_err(|e| map_err(PgWireError::ApiError(Box::new(e)), &sql, svc))?;
+                    self.probes.put(session.seq, &who, &sql, answer.clone());
+                    answer
+                }
+            };
+            let format = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
+            Ok(Response::Query(Answer::Kept(answer).encode(&portal.result_column_format, format).await.map_err(|e| map_err(e, &sql, svc))?))
         })
         .await;
         match r {

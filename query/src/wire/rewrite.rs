@@ -209,6 +209,17 @@ fn parse_expr(sql: &str) -> Option<Expr> {
 ///   alongside `unnest(a)` row by row.
 pub fn for_datafusion(statements: &[Statement]) -> Option<String> {
     let mut statements = statements.to_vec();
+    apply(&mut statements).then(|| {
+        statements
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
+    })
+}
+
+/// Rewrites `statements` in place as [`for_datafusion`] describes; true if anything changed.
+pub fn apply(statements: &mut [Statement]) -> bool {
     let mut changed = false;
     for st in statements.iter_mut() {
         let _ = visit_expressions_mut(st, |e| {
@@ -289,13 +300,7 @@ pub fn for_datafusion(statements: &[Statement]) -> Option<String> {
             ControlFlow::<()>::Continue(())
         });
     }
-    changed.then(|| {
-        statements
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("; ")
-    })
+    changed
 }
 
 #[cfg(test)]
