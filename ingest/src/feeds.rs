@@ -95,7 +95,9 @@ pub const PERSONNEL: Feed = Feed {
         c("as_of_date", "วันที่ข้อมูล", true),
         c("citizen_id", "เลขประจำตัวประชาชน", true),
         c("school_code", "รหัสโรงเรียน", true),
-        c("area_code", "รหัสเขตพื้นที่", true),
+        // Only office staff (no school) need it; a school-only HRMS export leaves it out and each
+        // person takes their school's area.
+        c("area_code", "รหัสเขตพื้นที่", false),
         c("position", "ตำแหน่ง", true),
         c("academic_standing", "วิทยฐานะ", true),
         c("major_subject", "วิชาเอก", false),

@@ -565,7 +565,8 @@ pub fn personnel(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
         bad_citizen_id("citizen_id"),
         check(has_school.clone().and(school_known(ctx, "school_code").not()), "school_code_unknown", concat_str([text("school code '"), t("school_code"), lit("' is not in the schools feed")], "", true)),
         check(
-            has_school.clone().not().and(t("area_code").is_in(series(ctx.area_codes.clone()), false).not()),
+            // A blank area is unknown too (`is_in` of a null is null, which would pass the check).
+            has_school.clone().not().and(blank("area_code").or(t("area_code").is_in(series(ctx.area_codes.clone()), false).not())),
             "area_code_unknown",
             concat_str([text("office staff need a known area_code, got '"), t("area_code").fill_null(lit("")), lit("'")], "", true),
         ),

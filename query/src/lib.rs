@@ -73,6 +73,9 @@ impl From<datafusion::error::DataFusionError> for QueryError {
     }
 }
 
+/// Memory kept for Parquet footers and page indexes across queries.
+const FOOTER_CACHE_BYTES: usize = 256 << 20;
+
 /// The query service over one warehouse.
 #[derive(Debug, Clone)]
 pub struct QueryService {
@@ -82,6 +85,8 @@ pub struct QueryService {
     cache: Arc<Mutex<Option<session::Cached>>>,
     /// Sessions of the latest published state, by kind of caller.
     sessions: Arc<session::SessionCache>,
+    /// Parquet footers already read, shared by every session (data files never change).
+    footers: Arc<datafusion::execution::cache::cache_manager::FileMetadataCache>,
 }
 
 impl QueryService {
@@ -90,7 +95,8 @@ impl QueryService {
     }
 
     pub fn with_limits(wh: Warehouse, limits: Limits) -> Self {
-        Self { wh, limits, cache: Arc::new(Mutex::new(None)), sessions: Arc::default() }
+        let footers = Arc::new(datafusion::execution::cache::default_cache::DefaultCache::new(FOOTER_CACHE_BYTES).with_name("khlang_footers"));
+        Self { wh, limits, cache: Arc::new(Mutex::new(None)), sessions: Arc::default(), footers }
     }
 
     pub fn limits(&self) -> &Limits {

@@ -10,6 +10,7 @@ use datafusion::datasource::TableProvider;
 use datafusion::error::DataFusionError;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::context::SessionState;
+use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::Expr;
@@ -340,7 +341,8 @@ impl QueryService {
     }
 
     fn runtime(&self) -> Result<Arc<datafusion::execution::runtime_env::RuntimeEnv>, QueryError> {
-        Ok(RuntimeEnvBuilder::new().with_memory_pool(Arc::new(FairSpillPool::new(self.limits.memory_bytes))).build_arc()?)
+        let caches = CacheManagerConfig::default().with_file_metadata_cache(Some(self.footers.clone())).with_metadata_cache_limit(crate::FOOTER_CACHE_BYTES);
+        Ok(RuntimeEnvBuilder::new().with_memory_pool(Arc::new(FairSpillPool::new(self.limits.memory_bytes))).with_cache_manager(caches).build_arc()?)
     }
 
     fn new_context(&self) -> Result<SessionContext, QueryError> {

@@ -223,3 +223,57 @@ fn a_broken_ministry_database_is_refused_with_a_clear_error_and_no_partial_load(
     assert_eq!(env.count("SELECT count(DISTINCT run_id) FROM ingest_runs WHERE status = 'failed'"), 5);
     assert_eq!(env.count("SELECT count(*) FROM enrollments"), enrolled);
 }
+
+/// A copy of `pull` whose personnel files, like a school-only HRMS export, have no area_code column.
+fn pull_without_personnel_area(env: &Env, pull: &Path, out: &str) -> PathBuf {
+    let out = env.path(out);
+    std::fs::create_dir_all(&out).unwrap();
+    for f in std::fs::read_dir(pull).unwrap().flatten() {
+        let name = f.file_name().to_string_lossy().to_string();
+        if !name.starts_with("personnel_") {
+            std::fs::copy(f.path(), out.join(&name)).unwrap();
+            continue;
+        }
+        let text = std::fs::read_to_string(f.path()).unwrap();
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let area = header.iter().position(|c| *c == "area_code").expect("an area_code column to drop");
+        let drop = |l: &str| l.split(',').enumerate().filter(|(i, _)| *i != area).map(|(_, v)| v).collect::<Vec<_>>().join(",");
+        let kept: Vec<String> = std::iter::once(drop(&header.join(","))).chain(lines.map(drop)).collect();
+        std::fs::write(out.join(&name), kept.join("\n") + "\n").unwrap();
+    }
+    out
+}
+
+#[test]
+fn a_school_only_hrms_export_takes_each_persons_area_from_their_school() {
+    let env = Env::new();
+    let pull = env.generate("pull", 43, "utf8-english");
+    let school_only = pull_without_personnel_area(&env, &pull, "school_only");
+    let (full, from_files, from_pg) = (env.path("wh_full"), env.path("wh_files"), env.path("wh_pg"));
+    assert_ok(&env.ingest_into(&pull, &full), "ingest of the full pull");
+    assert_ok(&env.ingest_into(&school_only, &from_files), "ingest of personnel without area_code from files");
+
+    // Everyone at a school is loaded with the school's area, exactly as when the file names it.
+    let at_schools = "SELECT as_of_date, area_code, school_code, person_key, position, salary_baht FROM personnel WHERE school_code IS NOT NULL ORDER BY as_of_date, person_key";
+    let (a, b) = (env.sql_csv_in(&full, at_schools), env.sql_csv_in(&from_files, at_schools));
+    assert!(a.lines().count() > 20, "{a}");
+    assert_eq!(a, b, "school staff's areas from their schools");
+    // Office staff (no school) cannot be placed without an area: each is rejected with the rule.
+    let office = env.count_in(&full, "SELECT count(*) FROM personnel WHERE school_code IS NULL");
+    assert!(office > 0, "the pull has office staff");
+    let rejected = env.count_in(&from_files, "SELECT count(*) FROM rejected_rows WHERE feed = 'personnel' AND rule = 'area_code_unknown'");
+    // (Office staff with another fault of their own are rejected here too.)
+    assert!(rejected >= office, "office staff without an area are rejected, not dropped: {rejected} of {office}");
+    assert_eq!(env.count_in(&from_files, "SELECT count(*) FROM personnel WHERE school_code IS NULL"), 0);
+
+    // The same export as a ministry database table without the column loads the same rows.
+    let pg = Pg::start();
+    pg.psql("postgres", "CREATE DATABASE ministry");
+    pg.load_pull("ministry", "hrms", &school_only);
+    let o = ingest_url(&env, &from_pg, &pg.url("ministry", "hrms"));
+    assert_ok(&o, "ingest of personnel without area_code from PostgreSQL");
+    assert_eq!(env.sql_csv_in(&from_pg, at_schools), b, "the database's school staff");
+    let rules = "SELECT feed, rule, count(*) FROM rejected_rows GROUP BY 1, 2 ORDER BY 1, 2";
+    assert_eq!(env.sql_csv_in(&from_pg, rules), env.sql_csv_in(&from_files, rules), "the same rejections from the database");
+}

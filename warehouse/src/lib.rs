@@ -4,6 +4,7 @@
 pub mod commits;
 pub mod derive;
 pub mod docs;
+pub mod files;
 pub mod reference;
 pub mod schema;
 pub mod secret;

@@ -285,11 +285,16 @@ impl Warehouse {
         }
     }
 
-    /// A DataFusion table provider over the table at a version.
+    /// A DataFusion table provider over the table at a version: DataFusion's own Parquet scan over
+    /// the version's files (`files::TableFiles`), or Delta's scan for a table that needs it.
     pub async fn provider(&self, name: &str, at: At) -> Result<Option<Arc<dyn TableProvider>>, WarehouseError> {
         let Some(table) = self.load(name, at).await? else { return Ok(None) };
         let p = table.table_provider().await.map_err(|e| WarehouseError::Query { message: e.to_string() })?;
-        Ok(Some(p))
+        // A plain Parquet scan over the version's files, with the columns Delta's scan would show.
+        match crate::files::TableFiles::of(name, &table, p.schema())? {
+            Some(files) => Ok(Some(Arc::new(files))),
+            None => Ok(Some(p)),
+        }
     }
 }
 
