@@ -56,8 +56,11 @@ pub fn chromium(env: &Env, server: &Server, user: Option<&str>, paths: &[String]
     let out = env.path(&format!("shots-{}-{}", user.unwrap_or("anonymous"), crate::server::free_port()));
     std::fs::create_dir_all(&out).unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser.py");
+    // Chromium's own scratch folders (org.chromium.Chromium.*) go to the test's folder, removed with it.
+    let tmp = out.join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
     let mut c = Command::new("python3");
-    c.arg(script).args(["--base", &format!("http://127.0.0.1:{}", server.http)]);
+    c.env("TMPDIR", &tmp).arg(script).args(["--base", &format!("http://127.0.0.1:{}", server.http)]);
     if let Some(u) = user {
         c.args(["--user", u, "--password", PASSWORD]);
     }
