@@ -8,6 +8,7 @@ pub mod calendar;
 pub mod audit;
 pub mod export;
 pub mod fold;
+mod per_state;
 pub mod requests;
 pub mod saved;
 pub mod scram;

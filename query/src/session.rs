@@ -18,6 +18,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use khlang_warehouse::{At, Commit, Warehouse, schema};
 
 use crate::access::{Principal, Role, Scope, ScopedTable, row_filter};
+use crate::per_state::PerState;
 use crate::{QueryError, QueryService};
 
 /// `submission_status`: for every student snapshot and every open school, how many students it
@@ -105,9 +106,9 @@ pub(crate) type Cached = (u64, Arc<Providers>);
 /// every connection and request of the same kind of caller would repeat that. A cached session is
 /// handed out as a copy with its own memory budget: the tables and views are shared, settings and
 /// functions registered later are the copy's own.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SessionCache {
-    map: Mutex<HashMap<(u64, Role, Scope), SessionState>>,
+    map: PerState<(Role, Scope), SessionState>,
     /// The public's session of approved figures, by the latest state and the length of the
     /// approval history (which only grows).
     approved: Mutex<Option<((u64, usize), SessionState)>>,
@@ -116,20 +117,20 @@ pub struct SessionCache {
 /// Distinct callers kept per published state (each school's users are one scope).
 const CACHED_SCOPES: usize = 512;
 
+impl Default for SessionCache {
+    fn default() -> Self {
+        SessionCache { map: PerState::new(CACHED_SCOPES), approved: Mutex::default() }
+    }
+}
 
 impl SessionCache {
     pub fn get(&self, seq: u64, who: &Principal) -> Option<SessionState> {
-        self.map.lock().ok()?.get(&(seq, who.role, who.scope.clone())).cloned()
+        self.map.get(seq, (who.role, who.scope.clone()))
     }
 
     /// Keeps `state` for `who` at `seq`, dropping sessions of older states.
     pub fn put(&self, seq: u64, who: &Principal, state: SessionState) {
-        let Ok(mut map) = self.map.lock() else { return };
-        map.retain(|(s, _, _), _| *s == seq);
-        if map.len() >= CACHED_SCOPES {
-            map.clear();
-        }
-        map.insert((seq, who.role, who.scope.clone()), state);
+        self.map.put(seq, (who.role, who.scope.clone()), state);
     }
 }
 

@@ -518,10 +518,7 @@ impl SimpleQueryHandler for Handlers {
                 if !probes::cacheable(&plan) {
                     return Ok((tables, Answer::Frame(ctx.execute_logical_plan(plan).await?)));
                 }
-                let df = ctx.execute_logical_plan(plan).await?;
-                let schema = Arc::new(df.schema().as_arrow().clone());
-                let kept = Arc::new(probes::Answer { schema, batches: df.collect().await?, tables: tables.clone() });
-                self.probes.put(session.seq, &who, &text, kept.clone());
+                let kept = self.probes.answer(session.seq, &who, &text, &tables, ctx.execute_logical_plan(plan)).await?;
                 Ok::<_, datafusion::error::DataFusionError>((tables, Answer::Kept(kept)))
             }
             .map(|r| r.map_err(|e| map_err(PgWireError::ApiError(Box::new(e)), query, svc))))
@@ -696,19 +693,11 @@ impl ExtendedQueryHandler for Handlers {
             let Some(plan) = kept else {
                 return <DfSessionService as ExtendedQueryHandler>::do_query(&service, client, portal, max_rows).await.map_err(|e| map_err(e, &sql, svc));
             };
-            let answer = match self.probes.get(session.seq, &who, &sql) {
-                Some(answer) => answer,
-                None => {
-                    let run = async {
-                        let df = session.ctx.execute_logical_plan(plan.clone()).await?;
-                        let schema = Arc::new(df.schema().as_arrow().clone());
-                        Ok::<_, datafusion::error::DataFusionError>(Arc::new(probes::Answer { schema, batches: df.collect().await?, tables: tables.clone() }))
-                    };
-                    let answer = run.await.map_err(|e| map_err(PgWireError::ApiError(Box::new(e)), &sql, svc))?;
-                    self.probes.put(session.seq, &who, &sql, answer.clone());
-                    answer
-                }
-            };
+            let answer = self
+                .probes
+                .answer(session.seq, &who, &sql, &tables, session.ctx.execute_logical_plan(plan.clone()))
+                .await
+                .map_err(|e| map_err(PgWireError::ApiError(Box::new(e)), &sql, svc))?;
             let format = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
             Ok(Response::Query(Answer::Kept(answer).encode(&portal.result_column_format, format).await.map_err(|e| map_err(e, &sql, svc))?))
         })

@@ -9,15 +9,18 @@
 //! `pg_settings`, `df_settings`), and calls no function that is volatile or answers per connection
 //! or per moment (`current_user`, `current_setting`, `pg_backend_pid`, `now`, …).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::future::Future;
+use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion::dataframe::DataFrame;
+use datafusion::error::DataFusionError;
 use datafusion::logical_expr::{Expr, LogicalPlan, Volatility};
 
 use crate::access::{Principal, Role, Scope};
+use crate::per_state::PerState;
 
 /// Stable functions whose answer depends only on the session's tables (the same for every
 /// connection of one caller at one published state).
@@ -58,7 +61,12 @@ const KEPT: usize = 256;
 /// Rows an answer may have to be kept (the largest catalog tables have a few thousand).
 const MAX_ROWS: usize = 20_000;
 
-type Key = (u64, Role, Scope, String);
+/// A caller's kind and a statement's text.
+type Key = (Role, Scope, String);
+
+fn key(who: &Principal, sql: &str) -> Key {
+    (who.role, who.scope.clone(), sql.to_string())
+}
 
 /// One kept answer: its rows and the tables it read (for the audit record).
 #[derive(Debug)]
@@ -68,46 +76,54 @@ pub struct Answer {
     pub tables: Vec<String>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Probes {
-    map: Mutex<HashMap<Key, Arc<Answer>>>,
+    answers: PerState<Key, Arc<Answer>>,
     /// Extended-protocol statements parsed and planned, by their text and parameter types.
-    plans: Mutex<HashMap<Key, super::DfStatement>>,
+    plans: PerState<Key, super::DfStatement>,
+}
+
+impl Default for Probes {
+    fn default() -> Self {
+        Probes { answers: PerState::new(KEPT), plans: PerState::new(KEPT) }
+    }
 }
 
 impl Probes {
     pub fn get(&self, seq: u64, who: &Principal, sql: &str) -> Option<Arc<Answer>> {
-        self.map.lock().ok()?.get(&(seq, who.role, who.scope.clone(), sql.to_string())).cloned()
+        self.answers.get(seq, key(who, sql))
     }
 
-    /// Keeps `answer` when it is small enough, dropping the answers of older states.
-    pub fn put(&self, seq: u64, who: &Principal, sql: &str, answer: Arc<Answer>) {
-        if answer.batches.iter().map(RecordBatch::num_rows).sum::<usize>() > MAX_ROWS {
-            return;
+    /// The kept answer of `sql` (a [`cacheable`] statement reading `tables`), or the answer of
+    /// running `frame`, kept when it is small enough.
+    pub async fn answer(
+        &self,
+        seq: u64,
+        who: &Principal,
+        sql: &str,
+        tables: &[String],
+        frame: impl Future<Output = Result<DataFrame, DataFusionError>>,
+    ) -> Result<Arc<Answer>, DataFusionError> {
+        if let Some(kept) = self.get(seq, who, sql) {
+            return Ok(kept);
         }
-        let Ok(mut map) = self.map.lock() else { return };
-        map.retain(|(s, ..), _| *s == seq);
-        if map.len() >= KEPT {
-            map.clear();
+        let df = frame.await?;
+        let schema = Arc::new(df.schema().as_arrow().clone());
+        let answer = Arc::new(Answer { schema, batches: df.collect().await?, tables: tables.to_vec() });
+        if answer.batches.iter().map(RecordBatch::num_rows).sum::<usize>() <= MAX_ROWS {
+            self.answers.put(seq, key(who, sql), answer.clone());
         }
-        map.insert((seq, who.role, who.scope.clone(), sql.to_string()), answer);
+        Ok(answer)
     }
-}
 
-impl Probes {
-    pub fn plan(&self, seq: u64, who: &Principal, key: &str) -> Option<super::DfStatement> {
-        self.plans.lock().ok()?.get(&(seq, who.role, who.scope.clone(), key.to_string())).cloned()
+    pub fn plan(&self, seq: u64, who: &Principal, key_text: &str) -> Option<super::DfStatement> {
+        self.plans.get(seq, key(who, key_text))
     }
 
     /// Keeps a parsed statement whose plan is [`cacheable`] (its plan binds no connection's own
     /// functions, so any connection of the caller may run it).
-    pub fn put_plan(&self, seq: u64, who: &Principal, key: &str, statement: &super::DfStatement) {
-        let Ok(mut plans) = self.plans.lock() else { return };
-        plans.retain(|(s, ..), _| *s == seq);
-        if plans.len() >= KEPT {
-            plans.clear();
-        }
-        plans.insert((seq, who.role, who.scope.clone(), key.to_string()), statement.clone());
+    pub fn put_plan(&self, seq: u64, who: &Principal, key_text: &str, statement: &super::DfStatement) {
+        self.plans.put(seq, key(who, key_text), statement.clone());
     }
 }
 
