@@ -46,11 +46,10 @@ pub struct TableFiles {
     name: String,
     /// The columns as the table shows them, in the contract's order.
     schema: SchemaRef,
-    /// The columns stored in the files, then the partition columns: the order a file scan gives.
-    scan_schema: SchemaRef,
-    file_schema: SchemaRef,
-    partition_cols: Vec<FieldRef>,
-    /// For each of the table's columns, its place in `scan_schema`.
+    /// The columns stored in the files, then the partition columns: the order a file scan gives
+    /// (`table_schema()`).
+    scan: TableSchema,
+    /// For each of the table's columns, its place in the scan's columns.
     to_scan: Vec<usize>,
     store_url: ObjectStoreUrl,
     store: Arc<dyn ObjectStore>,
@@ -73,12 +72,11 @@ impl TableFiles {
             .collect::<std::result::Result<Vec<FieldRef>, _>>()
             .map_err(|e| WarehouseError::Schema { table: name.into(), message: e.to_string() })?;
         let file_fields: Vec<FieldRef> = schema.fields().iter().filter(|f| !partition_names.contains(f.name())).cloned().collect();
-        let file_schema = Arc::new(Schema::new(file_fields.clone()));
-        let scan_schema = Arc::new(Schema::new(file_fields.into_iter().chain(partition_cols.iter().cloned()).collect::<Vec<_>>()));
+        let scan = TableSchema::builder(Arc::new(Schema::new(file_fields))).with_table_partition_cols(partition_cols.clone()).build();
         let to_scan = schema
             .fields()
             .iter()
-            .map(|f| scan_schema.index_of(f.name()))
+            .map(|f| scan.table_schema().index_of(f.name()))
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|e| WarehouseError::Schema { table: name.into(), message: e.to_string() })?;
 
@@ -103,7 +101,7 @@ impl TableFiles {
                     None => ScalarValue::try_from(f.data_type()),
                 })
                 .collect::<Result<Vec<_>>>()?;
-            let stats = file_statistics(&file_schema, view.stats().as_deref());
+            let stats = file_statistics(scan.file_schema(), view.stats().as_deref());
             let mut file = PartitionedFile::new(path, size).with_partition_values(partition_values).with_statistics(Arc::new(stats));
             if let Some(t) = chrono::DateTime::from_timestamp_millis(view.modification_time()) {
                 file.object_meta.last_modified = t;
@@ -113,9 +111,7 @@ impl TableFiles {
         Ok(Some(TableFiles {
             name: name.to_string(),
             schema,
-            scan_schema,
-            file_schema,
-            partition_cols,
+            scan,
             to_scan,
             store_url,
             store: log_store.root_object_store(None),
@@ -126,10 +122,11 @@ impl TableFiles {
     /// The files whose partition values and statistics may hold rows matching `filters`.
     fn pruned(&self, state: &dyn Session, filters: &[Expr]) -> Vec<PartitionedFile> {
         let Some(predicate) = conjunction(filters.iter().cloned()) else { return self.files.clone() };
-        let kept = DFSchema::try_from(self.scan_schema.clone())
+        let schema = self.scan.table_schema();
+        let kept = DFSchema::try_from(schema.clone())
             .and_then(|df_schema| state.create_physical_expr(predicate, &df_schema))
-            .and_then(|expr| PruningPredicateBuilder::new().with_file_schema(self.scan_schema.clone()).try_build(expr))
-            .and_then(|p| p.prune(&FileStats { files: &self.files, schema: &self.scan_schema }));
+            .and_then(|expr| PruningPredicateBuilder::new().with_file_schema(schema.clone()).try_build(expr))
+            .and_then(|p| p.prune(&FileStats { files: &self.files, schema }));
         match kept {
             Ok(kept) => self.files.iter().zip(kept).filter(|(_, keep)| *keep).map(|(f, _)| f.clone()).collect(),
             Err(e) => {
@@ -285,16 +282,15 @@ impl TableProvider for TableFiles {
         }
         let file_stats: Vec<Arc<Statistics>> = files.iter().filter_map(|f| f.statistics.clone()).collect();
         let statistics = if file_stats.len() == files.len() {
-            Statistics::try_merge_iter(file_stats.iter().map(|s| s.as_ref()), &self.scan_schema)?
+            Statistics::try_merge_iter(file_stats.iter().map(|s| s.as_ref()), self.scan.table_schema())?
         } else {
-            Statistics::new_unknown(&self.scan_schema)
+            Statistics::new_unknown(self.scan.table_schema())
         };
         let columns: Vec<usize> = match projection {
             Some(p) => p.iter().map(|i| self.to_scan.get(*i).copied().ok_or_else(|| DataFusionError::Plan(format!("table {} has no column {i}", self.name)))).collect::<Result<_>>()?,
             None => self.to_scan.clone(),
         };
-        let table_schema = TableSchema::builder(self.file_schema.clone()).with_table_partition_cols(self.partition_cols.clone()).build();
-        let config = FileScanConfigBuilder::new(self.store_url.clone(), Arc::new(ParquetSource::new(table_schema)))
+        let config = FileScanConfigBuilder::new(self.store_url.clone(), Arc::new(ParquetSource::new(self.scan.clone())))
             .with_file_groups(groups(files, state.config().target_partitions()))
             .with_statistics(statistics)
             .with_projection_indices(Some(columns))?
