@@ -1,5 +1,6 @@
 //! One configuration: defaults, then `khlang.toml`, then `KHLANG_*` environment variables, then flags.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -36,6 +37,11 @@ pub struct FileConfig {
     /// How passwords travel over the wire protocol: `scram-sha-256` (default) or `password`
     /// (cleartext: only over TLS or for old clients on a trusted network).
     pub wire_auth: Option<String>,
+    /// How to reach an object-store warehouse (`s3://…`): the standard AWS settings, such as
+    /// `aws_endpoint_url`, `aws_region`, `aws_access_key_id`, `aws_secret_access_key`,
+    /// `aws_allow_http`. The environment's `AWS_*` variables override them.
+    #[serde(default)]
+    pub storage: BTreeMap<String, String>,
     /// The pulls the schedule loads, in order.
     #[serde(default)]
     pub sources: Vec<SourceConfig>,
@@ -71,7 +77,32 @@ pub struct Config {
     pub tls_key: Option<PathBuf>,
     pub tls_required: bool,
     pub wire_auth: String,
+    /// The `[storage]` keys of the file (the environment's `AWS_*` variables are added when the
+    /// warehouse is opened); secrets are not shown.
+    #[serde(serialize_with = "redacted")]
+    pub storage: BTreeMap<String, String>,
     pub sources: Vec<SourceConfig>,
+}
+
+fn redacted<S: serde::Serializer>(storage: &BTreeMap<String, String>, s: S) -> Result<S::Ok, S::Error> {
+    let shown: BTreeMap<&str, &str> = storage
+        .iter()
+        .map(|(k, v)| (k.as_str(), if k.to_ascii_lowercase().contains("secret") || k.to_ascii_lowercase().contains("token") { "(hidden)" } else { v.as_str() }))
+        .collect();
+    shown.serialize(s)
+}
+
+impl Config {
+    /// Opens the configured warehouse; an object store is first probed for conditional writes.
+    pub async fn open_warehouse(&self) -> anyhow::Result<khlang_warehouse::Warehouse> {
+        self.open_warehouse_at(&self.warehouse).await
+    }
+
+    pub async fn open_warehouse_at(&self, location: &str) -> anyhow::Result<khlang_warehouse::Warehouse> {
+        let wh = khlang_warehouse::Warehouse::open_with(location, &self.storage)?;
+        wh.check_conditional_writes().await?;
+        Ok(wh)
+    }
 }
 
 pub const DEFAULT_HTTP: &str = "127.0.0.1:8080";

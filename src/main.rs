@@ -14,7 +14,7 @@ use config::{Config, FileConfig};
 use khlang_ingest::generate::{self, GenerateOptions, Scale, Style};
 use khlang_ingest::schedule;
 use khlang_query::{Format, QueryService};
-use khlang_warehouse::{Secret, Warehouse, secret};
+use khlang_warehouse::{Secret, secret};
 
 #[derive(Parser, Debug)]
 #[command(name = "khlang", version, about = "Khlang (คลังข้อมูล): the education data warehouse of a Thai Educational Service Area Office")]
@@ -22,7 +22,7 @@ struct Cli {
     /// Configuration file (default: ./khlang.toml when present).
     #[arg(long, global = true, env = "KHLANG_CONFIG")]
     config: Option<PathBuf>,
-    /// Warehouse location: a directory or a file:// URL.
+    /// Warehouse location: a directory, a file:// URL or s3://BUCKET/PREFIX.
     #[arg(long, global = true, env = "KHLANG_WAREHOUSE")]
     warehouse: Option<String>,
     /// File holding the installation secret for keyed hashes of citizen IDs (created on first use).
@@ -340,6 +340,7 @@ fn resolve(cli: &Cli, http: Option<&String>, pg: Option<&String>) -> anyhow::Res
             }
             v
         },
+        storage: file.storage,
         sources: file.sources,
     })
 }
@@ -371,7 +372,7 @@ async fn run_sources(cfg: &Config) -> anyhow::Result<Vec<khlang_ingest::IngestRe
     if cfg.sources.is_empty() {
         anyhow::bail!("nothing to load: give --from, or list [[sources]] (name, from) in the config file");
     }
-    let wh = Warehouse::open(&cfg.warehouse)?;
+    let wh = cfg.open_warehouse().await?;
     let secret = Secret::load_or_create(&cfg.secret_file)?;
     let mut reports = Vec::new();
     let mut failed = Vec::new();
@@ -404,7 +405,7 @@ fn progress_bar(len: u64) -> Option<indicatif::ProgressBar> {
 }
 
 async fn run_ingest(cfg: &Config, from: &khlang_ingest::Source) -> anyhow::Result<khlang_ingest::IngestReport> {
-    let wh = Warehouse::open(&cfg.warehouse)?;
+    let wh = cfg.open_warehouse().await?;
     let secret = Secret::load_or_create(&cfg.secret_file)?;
     let pb = std::sync::Mutex::new(None::<indicatif::ProgressBar>);
     let progress = |msg: &str, done: u64, total: u64| {
@@ -447,7 +448,7 @@ fn print_report(r: &khlang_ingest::IngestReport) {
 }
 
 async fn print_sql(cfg: &Config, sql: &str, format: FormatArg, as_of: Option<&str>) -> anyhow::Result<()> {
-    let q = QueryService::new(Warehouse::open(&cfg.warehouse)?);
+    let q = QueryService::new(cfg.open_warehouse().await?);
     let batches = match as_of {
         Some(t) => {
             let t = khlang_query::parse_time(t).ok_or_else(|| anyhow::anyhow!("--as-of '{t}' is not a time like 2026-06-10T17:00:00+07:00 or 2026-06-10 17:00 (Thai time)"))?;
@@ -551,7 +552,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     Ok::<(), anyhow::Error>(())
                 }
             };
-            let svc = sql_service(&cfg, &cfg.warehouse)?;
+            let svc = sql_service(&cfg).await?;
             if svc.users.list().await?.is_empty() {
                 tracing::warn!("there are no users yet, so nobody can sign in: add one with `khlang user add NAME --role admin` (password on standard input)");
             }
@@ -571,7 +572,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Sql { format, as_of, sql } => print_sql(&cfg, &sql, format, as_of.as_deref()).await?,
         Command::History { limit } => {
-            let wh = Warehouse::open(&cfg.warehouse)?;
+            let wh = cfg.open_warehouse().await?;
             let commits = wh.commits().await?;
             println!("{:>6}  {:<25}  {:<28}  tables", "commit", "published (Thai time)", "run");
             for c in commits.iter().rev().take(limit) {
@@ -600,7 +601,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 (None, Some(s)) => Scope::School(s),
                 (None, None) => Scope::All,
             };
-            let q = QueryService::new(Warehouse::open(&cfg.warehouse)?);
+            let q = QueryService::new(cfg.open_warehouse().await?);
             let report = quality::build(&q, &snapshot, scope).await?;
             let bytes = match format {
                 ReportFormat::Html => report.html().into_bytes(),
@@ -624,7 +625,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Report { area, school, all_areas, snapshot, fiscal_year, format, out } => {
             use khlang_dashboards::batch::{self, FileFormat};
             use khlang_dashboards::report::{Params, Subject};
-            let q = QueryService::new(Warehouse::open(&cfg.warehouse)?);
+            let q = QueryService::new(cfg.open_warehouse().await?);
             let params = Params::parse(snapshot.as_deref(), fiscal_year.as_deref())?;
             let mut subjects = Vec::new();
             let areas = if all_areas { batch::all_areas(&q).await? } else { area };
@@ -670,7 +671,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("loading it into {} ...", demo_cfg.warehouse);
             let report = run_ingest(&demo_cfg, &khlang_ingest::Source::Folder(pull.clone())).await?;
             print_report(&report);
-            let svc = sql_service(&demo_cfg, &demo_cfg.warehouse)?;
+            let svc = sql_service(&demo_cfg).await?;
             let password = "khlang-demo";
             svc.users.add("demo", khlang_query::Role::Admin, None, None, password).await?;
             // The demo's admin approves the load for the public at once, so /public has figures.
@@ -692,7 +693,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             svc.audit.flush().await;
         }
         Command::User { what } => {
-            let users = khlang_query::users::Users::new(Warehouse::open(&cfg.warehouse)?);
+            let users = khlang_query::users::Users::new(cfg.open_warehouse().await?);
             match what {
                 UserCmd::Add { name, role, area, school } => {
                     let role = match role {
@@ -735,7 +736,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(y) => FiscalYear::parse(&y)?,
                 None => FiscalYear::of(today),
             };
-            let svc = sql_service(&cfg, &cfg.warehouse)?;
+            let svc = sql_service(&cfg).await?;
             let who = khlang_query::Principal::local_admin();
             let formats: Vec<khlang_dashboards::batch::FileFormat> = format.into_iter().map(Into::into).collect();
             let exts: Vec<&str> = formats.iter().map(|f| f.ext()).collect();
@@ -749,8 +750,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 eprintln!("wrote {}", path.display());
             }
         }
-        Command::Calendar { what } => calendar::run(&QueryService::new(Warehouse::open(&cfg.warehouse)?), what).await?,
-        Command::Publish { what } => publish::run(&sql_service(&cfg, &cfg.warehouse)?, what).await?,
+        Command::Calendar { what } => calendar::run(&QueryService::new(cfg.open_warehouse().await?), what).await?,
+        Command::Publish { what } => publish::run(&sql_service(&cfg).await?, what).await?,
         Command::Tls { what: TlsCmd::SelfSigned { out, hosts } } => {
             let hosts = if hosts.is_empty() { vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()] } else { hosts };
             let (crt, key) = khlang_query::tls::self_signed(&hosts, &out)?;
@@ -803,8 +804,8 @@ fn read_password(name: &str) -> anyhow::Result<String> {
 }
 
 /// The SQL service of a warehouse, with the configured limits and the audit writer started.
-fn sql_service(cfg: &Config, warehouse: &str) -> anyhow::Result<khlang_query::SqlService> {
-    let wh = Warehouse::open(warehouse)?;
+async fn sql_service(cfg: &Config) -> anyhow::Result<khlang_query::SqlService> {
+    let wh = cfg.open_warehouse().await?;
     let limits = khlang_query::Limits {
         memory_bytes: usize::try_from(cfg.query_memory_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX),
         timeout: std::time::Duration::from_secs(cfg.query_timeout_seconds),

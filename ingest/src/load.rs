@@ -17,7 +17,7 @@ use crate::pg::{self, PgSource};
 use crate::read::{self, FILE_COL, LINE_COL};
 use crate::to_arrow;
 use crate::transform::{self, Checked, Context, DETAIL_COL, RAW_COL, RULE_COL};
-use khlang_warehouse::{Secret, Warehouse, WriteMode, derive, schema};
+use khlang_warehouse::{Secret, Warehouse, WriteMode, WriterLock, derive, schema};
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct FeedReport {
@@ -249,27 +249,32 @@ pub async fn ingest(wh: &Warehouse, secret: &Secret, source: &Source, progress: 
     let started = Utc::now();
     let run_id = format!("{}-{}", started.format("%Y%m%dT%H%M%SZ"), &uuid::Uuid::new_v4().simple().to_string()[..8]);
     // One load at a time; a second is refused at once rather than interleaved.
-    let _lock = wh.lock_writer()?;
-    match ingest_locked(wh, secret, source, progress, &run_id, started).await {
+    let lock = wh.lock_writer().await?;
+    let outcome = match ingest_locked(wh, &lock, secret, source, progress, &run_id, started).await {
         Ok(r) => Ok(r),
         Err(e) => {
-            if let Err(e2) = record_failure(wh, &run_id, &source.shown(), started, &e).await {
+            if let Err(e2) = record_failure(wh, &lock, &run_id, &source.shown(), started, &e).await {
                 tracing::error!(error = %e2, "the failed run could not be recorded in ingest_runs");
             }
             Err(e)
         }
-    }
+    };
+    lock.release().await;
+    outcome
 }
 
 /// Rolls back whatever the failed run wrote and records it as failed.
-async fn record_failure(wh: &Warehouse, run_id: &str, source: &str, started: chrono::DateTime<Utc>, e: &IngestError) -> Result<(), IngestError> {
+async fn record_failure(wh: &Warehouse, lock: &WriterLock, run_id: &str, source: &str, started: chrono::DateTime<Utc>, e: &IngestError) -> Result<(), IngestError> {
     if wh.committed().await?.is_none() {
         // Nothing was ever loaded: there is no run log to write to yet.
         return Ok(());
     }
+    // A load that lost its lease must not roll back the new holder's work.
+    lock.still_held()?;
     wh.recover().await?;
     let row = RunRow { feed: "(run)".into(), rows_read: 0, rows_loaded: 0, rows_rejected: 0, status: "failed", version: None, message: e.to_string(), scope: String::new() };
     wh.write("ingest_runs", vec![runs_batch(run_id, source, started, Utc::now(), &[row])?], WriteMode::Append).await?;
+    lock.still_held()?;
     wh.publish(run_id).await?;
     Ok(())
 }
@@ -340,6 +345,7 @@ const STEPS_AFTER_READ: u64 = 19;
 
 async fn ingest_locked(
     wh: &Warehouse,
+    lock: &WriterLock,
     secret: &Secret,
     source_spec: &Source,
     progress: Progress<'_>,
@@ -490,6 +496,7 @@ async fn ingest_locked(
         .collect();
     wh.write("ingest_runs", vec![runs_batch(&run_id, &source, started, Utc::now(), &rows)?], WriteMode::Append).await?;
     fault_point("wrote:ingest_runs");
+    lock.still_held()?;
     let commit = wh.publish(&run_id).await?;
     fault_point("published");
     step += 1;

@@ -8,19 +8,32 @@ use std::process::{Command, Output};
 
 pub struct Env {
     pub dir: tempfile::TempDir,
+    /// The warehouse's URL when it is not the local `warehouse` folder (an S3 bucket).
+    pub store: Option<String>,
+    /// Variables every command of this environment gets (an object store's endpoint and keys).
+    pub vars: Vec<(String, String)>,
 }
 
 impl Env {
     pub fn new() -> Env {
-        Env { dir: tempfile::Builder::new().prefix("khlang-test-").tempdir().expect("temp dir") }
+        Env { dir: tempfile::Builder::new().prefix("khlang-test-").tempdir().expect("temp dir"), store: None, vars: Vec::new() }
+    }
+
+    /// An environment whose warehouse is `url` on the object store reached with `vars`.
+    pub fn on_store(url: &str, vars: Vec<(String, String)>) -> Env {
+        Env { store: Some(url.to_string()), vars, ..Env::new() }
     }
 
     pub fn path(&self, p: &str) -> PathBuf {
         self.dir.path().join(p)
     }
 
+    /// The warehouse's folder, or its object-store URL (as a path, for the commands' arguments).
     pub fn warehouse(&self) -> PathBuf {
-        self.path("warehouse")
+        match &self.store {
+            Some(url) => PathBuf::from(url),
+            None => self.path("warehouse"),
+        }
     }
 
     /// `khlang` with this environment's warehouse and secret.
@@ -34,6 +47,7 @@ impl Env {
             .env("KHLANG_SECRET_FILE", self.path("secret.key"))
             .env("KHLANG_LOG", "warn")
             .env_remove("KHLANG_CONFIG")
+            .envs(self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .current_dir(self.dir.path());
         c
     }

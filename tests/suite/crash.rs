@@ -3,13 +3,14 @@
 //! a load sees one state, never a mix.
 
 use super::common::*;
+use super::s3::{BUCKET, S3};
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// One query (one session, so one pinned state) over every table the load writes.
-const STATE: &str = "SELECT (SELECT count(*) FROM areas) AS areas, (SELECT count(*) FROM schools) AS schools, \
+pub const STATE: &str = "SELECT (SELECT count(*) FROM areas) AS areas, (SELECT count(*) FROM schools) AS schools, \
     (SELECT count(*) FROM enrollments) AS enrollments, (SELECT count(DISTINCT student_key) FROM enrollments) AS students, \
     (SELECT count(*) FROM personnel) AS personnel, (SELECT count(*) FROM budget_lines) AS budget, \
     (SELECT sum(allocated_baht) FROM budget_lines) AS allocated, (SELECT count(*) FROM test_results) AS tests, \
@@ -58,13 +59,28 @@ fn reference_states(env: &Env, a: &Path, b: &Path) -> (String, String, Duration)
 #[test]
 fn a_load_killed_after_any_step_leaves_the_previous_state_and_the_next_load_is_exact() {
     let env = Env::new();
+    let wh = env.warehouse();
+    killed_after_each_step(&env, &|| log_files(&wh));
+}
+
+#[test]
+fn on_s3_a_load_killed_after_any_step_leaves_the_previous_state_and_the_next_load_is_exact() {
+    let scratch = Env::new();
+    let s3 = S3::start(&scratch.path("moto.log"));
+    let env = Env::on_store(&format!("s3://{BUCKET}/wh"), s3.vars());
+    killed_after_each_step(&env, &|| s3.log_files("wh"));
+}
+
+/// Kills a load after each of its steps, then checks the next load; `logs` lists the warehouse's
+/// `_delta_log` files.
+fn killed_after_each_step(env: &Env, logs: &dyn Fn() -> Vec<String>) {
     let a = env.generate("a", 11, "mixed");
     let b = env.generate("b", 12, "mixed");
-    let (s_a, s_ab, _) = reference_states(&env, &a, &b);
+    let (s_a, s_ab, _) = reference_states(env, &a, &b);
 
     let wh = env.warehouse();
     assert_ok(&env.ingest(&a), "load of A");
-    assert_eq!(state(&env, &wh), s_a);
+    assert_eq!(state(env, &wh), s_a);
     let steps = [
         "recovered",
         "read",
@@ -79,18 +95,18 @@ fn a_load_killed_after_any_step_leaves_the_previous_state_and_the_next_load_is_e
         "wrote:ingest_runs",
     ];
     for step in steps {
-        let o = ingest_with_fault(&env, &wh, &b, step);
+        let o = ingest_with_fault(env, &wh, &b, step);
         assert!(killed(&o), "the load was not killed after {step}: {:?} {}", o.status, String::from_utf8_lossy(&o.stderr));
-        assert_eq!(state(&env, &wh), s_a, "after a kill after {step}, readers do not see the previous state");
+        assert_eq!(state(env, &wh), s_a, "after a kill after {step}, readers do not see the previous state");
     }
     // The tables really were written before the kills (so the test proves something): the newest
     // enrollments version is past the published one.
-    assert!(log_files(&wh).iter().filter(|f| f.starts_with("enrollments/")).count() > 2);
+    assert!(logs().iter().filter(|f| f.starts_with("enrollments/")).count() > 2);
 
     let o = env.ingest(&b);
     assert_ok(&o, "load of B after the kills");
-    assert_eq!(state(&env, &wh), s_ab, "after the kills, the next load does not end at the right state");
-    runs_are_whole(&env, &wh);
+    assert_eq!(state(env, &wh), s_ab, "after the kills, the next load does not end at the right state");
+    runs_are_whole(env, &wh);
 }
 
 #[test]
@@ -139,7 +155,25 @@ fn a_load_killed_at_random_moments_never_shows_a_mix_to_readers() {
 
 #[test]
 fn a_second_load_at_the_same_time_is_refused() {
-    let env = Env::new();
+    second_load_refused(&Env::new());
+}
+
+#[test]
+fn on_s3_a_second_load_at_the_same_time_is_refused_and_the_state_stays_exact() {
+    let scratch = Env::new();
+    let s3 = S3::start(&scratch.path("moto.log"));
+    let env = Env::on_store(&format!("s3://{BUCKET}/wh"), s3.vars());
+    let reference = env.path("reference");
+    let a = second_load_refused(&env);
+    assert_ok(&env.ingest_into(&a, &reference), "reference load");
+    assert_ok(&env.ingest_into(&a, &reference), "reference reload");
+    assert_eq!(state(&env, &env.warehouse()), state(&env, &reference), "the published state after a refused load");
+    runs_are_whole(&env, &env.warehouse());
+    assert!(s3.keys("wh/_khlang/writer").is_empty(), "the winner's lease is left behind");
+}
+
+/// Starts a load, then a second while the first runs; the second must be refused. Returns the pull.
+fn second_load_refused(env: &Env) -> std::path::PathBuf {
     let a = env.generate("a", 31, "mixed");
     assert_ok(&env.ingest(&a), "first load");
     let mut first = env.cmd().args(["ingest", "--from"]).arg(&a).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn ingest");
@@ -150,4 +184,5 @@ fn a_second_load_at_the_same_time_is_refused() {
     assert!(!second.status.success(), "two loads ran at once");
     let stderr = String::from_utf8_lossy(&second.stderr);
     assert!(stderr.contains("another load is writing"), "{stderr}");
+    a
 }

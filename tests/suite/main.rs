@@ -12,6 +12,7 @@ mod pg;
 mod publishing;
 mod quality;
 mod requests;
+mod s3;
 mod schedule;
 mod server;
 mod common;

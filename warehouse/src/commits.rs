@@ -36,10 +36,8 @@ fn err(message: impl std::fmt::Display) -> WarehouseError {
 }
 
 impl Warehouse {
-    fn commit_store(&self) -> Result<(Box<dyn ObjectStore>, StorePath), WarehouseError> {
-        let (store, root) = object_store::parse_url(self.location()).map_err(err)?;
-        let prefix = StorePath::from(format!("{}/{COMMITS}", root.as_ref().trim_end_matches('/')).trim_start_matches('/'));
-        Ok((store, prefix))
+    fn commit_store(&self) -> Result<(&std::sync::Arc<dyn ObjectStore>, StorePath), WarehouseError> {
+        Ok(self.object(COMMITS))
     }
 
     /// Sequence numbers of every published commit, ascending.

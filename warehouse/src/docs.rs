@@ -12,10 +12,8 @@ fn err(name: &str, e: impl std::fmt::Display) -> WarehouseError {
 }
 
 impl Warehouse {
-    fn doc_path(&self, name: &str) -> Result<(Box<dyn ObjectStore>, StorePath), WarehouseError> {
-        let (store, root) = object_store::parse_url(self.location()).map_err(|e| err(name, e))?;
-        let path = StorePath::from(format!("{}/_khlang/{name}", root.as_ref().trim_end_matches('/')).trim_start_matches('/'));
-        Ok((store, path))
+    fn doc_path(&self, name: &str) -> Result<(&std::sync::Arc<dyn ObjectStore>, StorePath), WarehouseError> {
+        Ok(self.object(&format!("_khlang/{name}")))
     }
 
     /// The document's bytes; `None` when it was never written.

@@ -5,14 +5,17 @@ pub mod commits;
 pub mod derive;
 pub mod docs;
 pub mod files;
+pub mod lease;
 pub mod reference;
 pub mod schema;
 pub mod secret;
+pub mod storage;
 pub mod store;
 
 pub use secret::Secret;
 pub use commits::Commit;
-pub use store::{At, Warehouse, WriteMode, WriterLock};
+pub use lease::WriterLock;
+pub use store::{At, Warehouse, WriteMode};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WarehouseError {

@@ -1,7 +1,8 @@
-//! Delta tables on object_store: a local directory (path or `file://` URL) by default. Every write is
-//! one Delta commit, so a reader sees the table before or after it, never between.
+//! Delta tables on object_store: a local directory (path or `file://` URL) by default, or an
+//! S3-compatible bucket (`s3://BUCKET/PREFIX`). Every write is one Delta commit, so a reader sees the
+//! table before or after it, never between.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use arrow::record_batch::RecordBatch;
@@ -11,6 +12,8 @@ use deltalake::kernel::StructType;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel as _;
 use deltalake::protocol::SaveMode;
 use deltalake::{DeltaTable, TableProperty};
+use object_store::ObjectStore;
+use object_store::path::Path as StorePath;
 use url::Url;
 
 pub use datafusion::prelude::SessionContext;
@@ -41,32 +44,63 @@ pub enum At {
     Timestamp(DateTime<Utc>),
 }
 
-/// Held while a load writes; released when dropped or when the process ends.
-#[derive(Debug)]
-pub struct WriterLock {
-    _file: Option<std::fs::File>,
-}
-
 #[derive(Debug, Clone)]
 pub struct Warehouse {
     root: Url,
+    /// The object store holding the warehouse, and the warehouse's folder in it.
+    store: Arc<dyn ObjectStore>,
+    prefix: StorePath,
+    /// How to reach the store (`aws_endpoint_url`, `aws_region`, …), given to every Delta table.
+    options: Arc<HashMap<String, String>>,
     /// The latest published state seen, shared by clones: commits are never rewritten, so finding
     /// a newer one only takes asking whether the next number exists.
     pub(crate) latest: std::sync::Arc<std::sync::Mutex<Option<crate::Commit>>>,
 }
 
 impl Warehouse {
-    /// Opens (creating if needed) the warehouse at a local path or URL.
+    /// Opens (creating if needed) the warehouse at a local path or URL, reaching an object store
+    /// with the standard `AWS_*` variables of the environment.
     pub fn open(location: &str) -> Result<Warehouse, WarehouseError> {
-        let root = deltalake::ensure_table_uri(location).map_err(|e| WarehouseError::Location {
-            location: location.to_string(),
-            message: e.to_string(),
-        })?;
-        Ok(Warehouse { root, latest: Default::default() })
+        Self::open_with(location, &BTreeMap::new())
+    }
+
+    /// Like `open`, with storage settings (`aws_endpoint_url = …`, the `[storage]` keys of the
+    /// configuration file) that the environment's `AWS_*` variables override.
+    pub fn open_with(location: &str, settings: &BTreeMap<String, String>) -> Result<Warehouse, WarehouseError> {
+        let bad = |message: String| WarehouseError::Location { location: location.to_string(), message };
+        if location.starts_with("s3://") || location.starts_with("s3a://") {
+            static HANDLERS: std::sync::Once = std::sync::Once::new();
+            HANDLERS.call_once(|| deltalake::aws::register_handlers(None));
+        }
+        let root = deltalake::ensure_table_uri(location).map_err(|e| bad(e.to_string()))?;
+        let mut options = crate::storage::options(settings, std::env::vars()).map_err(bad)?;
+        if root.scheme() == "file" {
+            options.clear();
+        }
+        let (store, prefix) = object_store::parse_url_opts(&root, options.iter()).map_err(|e| bad(e.to_string()))?;
+        Ok(Warehouse { root, store: Arc::from(store), prefix, options: Arc::new(options), latest: Default::default() })
     }
 
     pub fn location(&self) -> &Url {
         &self.root
+    }
+
+    /// The store and the path of `rel` (e.g. `_khlang/users.json`) under the warehouse's folder.
+    pub(crate) fn object(&self, rel: &str) -> (&Arc<dyn ObjectStore>, StorePath) {
+        let path = self.prefix.parts().chain(StorePath::from(rel).parts()).collect();
+        (&self.store, path)
+    }
+
+    /// Whether the warehouse is a local directory (not an object store).
+    pub fn is_local(&self) -> bool {
+        self.root.scheme() == "file"
+    }
+
+    fn builder(&self, name: &str, url: Url) -> Result<DeltaTable, WarehouseError> {
+        deltalake::DeltaTableBuilder::from_url(url)
+            .map(|b| b.with_storage_options(self.options.as_ref().clone()))
+            .and_then(|b| b.build())
+            .map_err(|e| WarehouseError::delta(name, e))
     }
 
     fn table_url(&self, name: &str) -> Result<Url, WarehouseError> {
@@ -105,8 +139,7 @@ impl Warehouse {
         if url.scheme() == "file" && url.to_file_path().is_ok_and(|p| !p.exists()) {
             return Ok(None);
         }
-        let table = deltalake::DeltaTableBuilder::from_url(url).and_then(|b| b.build()).map_err(|e| WarehouseError::delta(name, e))?;
-        Ok(Some(table))
+        Ok(Some(self.builder(name, url)?))
     }
 
     pub async fn version(&self, name: &str) -> Result<Option<u64>, WarehouseError> {
@@ -132,7 +165,7 @@ impl Warehouse {
                 continue;
             }
             let url = deltalake::ensure_table_uri(self.table_url(def.name)?.as_str()).map_err(|e| WarehouseError::delta(def.name, e))?;
-            let table = deltalake::DeltaTableBuilder::from_url(url).and_then(|b| b.build()).map_err(|e| WarehouseError::delta(def.name, e))?;
+            let table = self.builder(def.name, url)?;
             let delta_schema: StructType = def.schema.as_ref().try_into_kernel().map_err(|e| WarehouseError::delta(def.name, e.into()))?;
             table
                 .create()
@@ -264,25 +297,6 @@ impl Warehouse {
         let table = self.load(name, At::Latest).await?.ok_or_else(|| WarehouseError::UnknownTable(name.to_string()))?;
         let (table, _) = table.restore().with_version_to_restore(version as _).await.map_err(|e| WarehouseError::delta(name, e))?;
         table.version().ok_or_else(|| WarehouseError::UnknownTable(name.to_string()))
-    }
-
-    /// Takes the warehouse's writer lock: one load at a time. The lock is an OS file lock on a local
-    /// warehouse, so it goes with the process however it ends (a killed load never leaves it held).
-    pub fn lock_writer(&self) -> Result<WriterLock, WarehouseError> {
-        let Ok(dir) = self.root.to_file_path() else {
-            // Object stores have no file locks; the conditional put of `publish` still refuses a
-            // second writer's commit.
-            return Ok(WriterLock { _file: None });
-        };
-        let dir = dir.join("_khlang");
-        let lock_err = |e: std::io::Error| WarehouseError::Location { location: dir.display().to_string(), message: e.to_string() };
-        std::fs::create_dir_all(&dir).map_err(lock_err)?;
-        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(dir.join("writer.lock")).map_err(lock_err)?;
-        match file.try_lock() {
-            Ok(()) => Ok(WriterLock { _file: Some(file) }),
-            Err(std::fs::TryLockError::WouldBlock) => Err(WarehouseError::Busy { location: self.root.to_string() }),
-            Err(std::fs::TryLockError::Error(e)) => Err(lock_err(e)),
-        }
     }
 
     /// A DataFusion table provider over the table at a version: DataFusion's own Parquet scan over
