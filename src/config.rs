@@ -95,11 +95,7 @@ fn redacted<S: serde::Serializer>(storage: &BTreeMap<String, String>, s: S) -> R
 impl Config {
     /// Opens the configured warehouse; an object store is first probed for conditional writes.
     pub async fn open_warehouse(&self) -> anyhow::Result<khlang_warehouse::Warehouse> {
-        self.open_warehouse_at(&self.warehouse).await
-    }
-
-    pub async fn open_warehouse_at(&self, location: &str) -> anyhow::Result<khlang_warehouse::Warehouse> {
-        let wh = khlang_warehouse::Warehouse::open_with(location, &self.storage)?;
+        let wh = khlang_warehouse::Warehouse::open_with(&self.warehouse, &self.storage)?;
         wh.check_conditional_writes().await?;
         Ok(wh)
     }
