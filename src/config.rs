@@ -42,6 +42,8 @@ pub struct FileConfig {
     /// `aws_allow_http`. The environment's `AWS_*` variables override them.
     #[serde(default)]
     pub storage: BTreeMap<String, String>,
+    /// The Ballista scheduler analysts' SQL runs on (`df://HOST:PORT`); none: on this node.
+    pub cluster: Option<String>,
     /// The pulls the schedule loads, in order.
     #[serde(default)]
     pub sources: Vec<SourceConfig>,
@@ -81,6 +83,7 @@ pub struct Config {
     /// warehouse is opened); secrets are not shown.
     #[serde(serialize_with = "redacted")]
     pub storage: BTreeMap<String, String>,
+    pub cluster: Option<String>,
     pub sources: Vec<SourceConfig>,
 }
 
@@ -98,6 +101,11 @@ impl Config {
         let wh = khlang_warehouse::Warehouse::open_with(&self.warehouse, &self.storage)?;
         wh.check_conditional_writes().await?;
         Ok(wh)
+    }
+
+    /// The configured cluster, checked.
+    pub fn cluster(&self) -> anyhow::Result<Option<khlang_query::cluster::Cluster>> {
+        Ok(self.cluster.as_deref().map(khlang_query::cluster::Cluster::parse).transpose()?)
     }
 }
 

@@ -28,6 +28,10 @@ struct Cli {
     /// File holding the installation secret for keyed hashes of citizen IDs (created on first use).
     #[arg(long, global = true, env = "KHLANG_SECRET_FILE")]
     secret_file: Option<PathBuf>,
+    /// Run analysts' SQL (serve's wire protocol and SQL API, `sql`) on a Ballista cluster: its
+    /// scheduler as df://HOST:PORT (setting cluster).
+    #[arg(long, global = true, env = "KHLANG_CLUSTER")]
+    cluster: Option<String>,
     /// Log filter (error, warn, info, debug).
     #[arg(long, global = true, env = "KHLANG_LOG")]
     log: Option<String>,
@@ -235,6 +239,50 @@ enum Command {
         #[command(subcommand)]
         what: TlsCmd,
     },
+    /// A Ballista cluster for analysts' SQL at national scale: one `cluster scheduler`, then a
+    /// `cluster executor` per node; `serve --cluster df://SCHEDULER` sends queries to it.
+    Cluster {
+        #[command(subcommand)]
+        what: ClusterCmd,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ClusterCmd {
+    /// The scheduler: takes queries from `serve --cluster` and `sql --cluster`, cuts them into
+    /// stages and hands the stages to executors (give it the warehouse and [storage] settings: it
+    /// resolves the files a query names, but reads no data).
+    Scheduler {
+        /// Address to listen on (HOST:PORT).
+        #[arg(long, default_value = "127.0.0.1:50050")]
+        bind: SocketAddr,
+        /// The host executors and clients reach the scheduler by (needed when binding 0.0.0.0).
+        #[arg(long)]
+        external_host: Option<String>,
+        /// An executor silent this long (seconds) is taken as lost and its tasks run elsewhere.
+        #[arg(long, default_value_t = 30)]
+        executor_timeout_seconds: u64,
+    },
+    /// An executor: runs query stages, reading the table files from the warehouse itself (give it
+    /// the same warehouse and [storage] settings as `serve`).
+    Executor {
+        /// The scheduler (HOST:PORT).
+        #[arg(long)]
+        scheduler: String,
+        /// Address for results and shuffle data (Arrow Flight); the executor's gRPC service takes
+        /// the next port.
+        #[arg(long, default_value = "127.0.0.1:50051")]
+        bind: SocketAddr,
+        /// The host the scheduler and clients reach this executor by (needed when binding 0.0.0.0).
+        #[arg(long)]
+        external_host: Option<String>,
+        /// Folder for shuffle files and spills (default: a folder under the system's temporary one).
+        #[arg(long)]
+        work_dir: Option<PathBuf>,
+        /// Tasks run at once (default: the number of cores).
+        #[arg(long)]
+        vcores: Option<usize>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -341,6 +389,7 @@ fn resolve(cli: &Cli, http: Option<&String>, pg: Option<&String>) -> anyhow::Res
             v
         },
         storage: file.storage,
+        cluster: cli.cluster.clone().or(file.cluster),
         sources: file.sources,
     })
 }
@@ -448,14 +497,15 @@ fn print_report(r: &khlang_ingest::IngestReport) {
 }
 
 async fn print_sql(cfg: &Config, sql: &str, format: FormatArg, as_of: Option<&str>) -> anyhow::Result<()> {
-    let q = QueryService::new(cfg.open_warehouse().await?);
-    let batches = match as_of {
+    let q = QueryService::new(cfg.open_warehouse().await?).with_cluster(cfg.cluster()?);
+    let ctx = match as_of {
         Some(t) => {
             let t = khlang_query::parse_time(t).ok_or_else(|| anyhow::anyhow!("--as-of '{t}' is not a time like 2026-06-10T17:00:00+07:00 or 2026-06-10 17:00 (Thai time)"))?;
-            q.sql_as_of(sql, t).await?
+            q.session_as_of(t).await?
         }
-        None => q.sql(sql).await?,
+        None => q.session().await?,
     };
+    let batches = q.for_analysts(ctx).sql(sql).await?.collect().await?;
     let f = match format {
         FormatArg::Table => Format::Table,
         FormatArg::Csv => Format::Csv,
@@ -602,7 +652,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 (None, None) => Scope::All,
             };
             let q = QueryService::new(cfg.open_warehouse().await?);
-            let report = quality::build(&q, &snapshot, scope).await?;
+            let report = quality::build(&q, &khlang_query::Principal::local_admin(), &snapshot, scope).await?;
             let bytes = match format {
                 ReportFormat::Html => report.html().into_bytes(),
                 ReportFormat::Csv => report.csv()?,
@@ -760,6 +810,33 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Config { what: ConfigCmd::Show } => {
             println!("{}", toml::to_string_pretty(&cfg)?);
         }
+        Command::Cluster { what: ClusterCmd::Scheduler { bind, external_host, executor_timeout_seconds } } => {
+            let opts = khlang_query::cluster::SchedulerOptions { bind, external_host, executor_timeout: std::time::Duration::from_secs(executor_timeout_seconds) };
+            let wh = khlang_warehouse::Warehouse::open_with(&cfg.warehouse, &cfg.storage)?;
+            println!("Khlang cluster scheduler on {bind}");
+            tokio::select! {
+                r = khlang_query::cluster::run_scheduler(&wh, opts) => r?,
+                _ = stop_signal() => eprintln!("stopping"),
+            }
+        }
+        Command::Cluster { what: ClusterCmd::Executor { scheduler, bind, external_host, work_dir, vcores } } => {
+            // Executors only read: the store's conditional writes are checked by the commands that write.
+            let wh = khlang_warehouse::Warehouse::open_with(&cfg.warehouse, &cfg.storage)?;
+            let opts = khlang_query::cluster::ExecutorOptions {
+                scheduler,
+                bind,
+                external_host,
+                work_dir: work_dir.unwrap_or_else(|| std::env::temp_dir().join(format!("khlang-executor-{}", bind.port()))),
+                vcores: vcores.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)),
+                task_memory_bytes: cfg.query_memory_mb.saturating_mul(1 << 20),
+                heartbeat: std::time::Duration::from_secs(5),
+            };
+            println!("Khlang cluster executor on {bind} for the warehouse {}", wh.location());
+            tokio::select! {
+                r = khlang_query::cluster::run_executor(&wh, opts) => r?,
+                _ = stop_signal() => eprintln!("stopping"),
+            }
+        }
     }
     Ok(())
 }
@@ -813,7 +890,7 @@ async fn sql_service(cfg: &Config) -> anyhow::Result<khlang_query::SqlService> {
         queue_wait: std::time::Duration::from_secs(cfg.query_timeout_seconds.min(30)),
     };
     let audit = khlang_query::audit::Audit::start(wh.clone(), std::time::Duration::from_secs(2), cfg.audit_retention_days);
-    Ok(khlang_query::SqlService::new(QueryService::with_limits(wh, limits), audit))
+    Ok(khlang_query::SqlService::new(QueryService::with_limits(wh, limits).with_cluster(cfg.cluster()?), audit))
 }
 
 /// The server's TLS certificate and key, when configured (read now, so a bad file fails at start).

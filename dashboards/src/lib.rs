@@ -148,7 +148,10 @@ async fn login_submit(State(st): State<AppState>, axum::extract::ConnectInfo(add
     let next = safe_next(f.next.as_deref());
     match st.svc.login(&f.user, &f.password, &addr.ip().to_string(), "web").await {
         Ok(who) => {
-            let token = st.svc.issue_token(who);
+            let token = match st.svc.issue_token(who).await {
+                Ok(t) => t,
+                Err(e) => return pages::error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+            };
             (
                 StatusCode::SEE_OTHER,
                 [
@@ -157,6 +160,9 @@ async fn login_submit(State(st): State<AppState>, axum::extract::ConnectInfo(add
                 ],
             )
                 .into_response()
+        }
+        Err(khlang_query::users::LoginFailure::LockedOut) => {
+            (StatusCode::UNAUTHORIZED, Html(login_page("ใส่รหัสผ่านผิดหลายครั้ง บัญชีถูกระงับชั่วคราว 15 นาที", &next))).into_response()
         }
         Err(_) => (StatusCode::UNAUTHORIZED, Html(login_page("ชื่อผู้ใช้หรือรหัสผ่านไม่ถูกต้อง", &next))).into_response(),
     }
@@ -178,7 +184,9 @@ async fn logout(State(st): State<AppState>, headers: axum::http::HeaderMap) -> R
     let prefix = format!("{}=", khlang_query::api::COOKIE);
     for c in headers.get_all(axum::http::header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')) {
         if let Some(t) = c.trim().strip_prefix(&prefix) {
-            st.svc.revoke_token(t);
+            if let Err(e) = st.svc.revoke_token(t).await {
+                tracing::warn!(error = %e, "cannot end the kept sign-in");
+            }
         }
     }
     (
@@ -268,7 +276,7 @@ async fn quality_page(State(st): State<AppState>, caller: Caller, axum::extract:
         _ => return (StatusCode::FORBIDDEN, Html(thai::page("รายงานคุณภาพข้อมูลนักเรียน", "<p>คุณไม่มีสิทธิ์ดูรายงานของหน่วยงานนี้</p>"))).into_response(),
     };
     st.svc.audit.record(khlang_query::audit::Event::new(who, khlang_query::audit::Action::Report, format!("quality {snapshot} {scope:?}"), caller.client.clone()));
-    let report = match quality::build(q, &snapshot, scope).await {
+    let report = match quality::build(q, who, &snapshot, scope).await {
         Ok(r) => r,
         Err(e @ quality::ReportError::Setting { .. }) => {
             return (StatusCode::NOT_FOUND, Html(thai::page("รายงานคุณภาพข้อมูลนักเรียน", &format!("<p>ไม่พบข้อมูลที่ขอ: {}</p>", thai::escape(&e.to_string()))))).into_response();

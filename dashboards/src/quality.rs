@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use arrow::array::{Array, StringArray};
 use arrow::record_batch::RecordBatch;
-use khlang_query::{QueryError, QueryService, SessionContext};
+use khlang_query::{Principal, QueryError, QueryService, SessionContext};
 
 use crate::thai;
 
@@ -127,13 +127,14 @@ fn sql_text(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
-/// Builds the report of `snapshot` (ISO date) for `scope`.
-pub async fn build(q: &QueryService, snapshot: &str, scope: Scope) -> Result<QualityReport, ReportError> {
+/// Builds the report of `snapshot` (ISO date) for `scope`, read as `who` (through their own scoped
+/// session, so a user sees only the schools and rows of their scope whatever they ask for).
+pub async fn build(q: &QueryService, who: &Principal, snapshot: &str, scope: Scope) -> Result<QualityReport, ReportError> {
     let date = chrono::NaiveDate::parse_from_str(snapshot, "%Y-%m-%d").map_err(|_| ReportError::Setting { setting: "--snapshot".into(), message: format!("'{snapshot}' is not a date like 2026-06-10") })?;
     let snapshot = date.format("%Y-%m-%d").to_string();
     // One published state for every query of the report, and the same one named on it.
     let commit = q.warehouse().committed().await.map_err(QueryError::from)?;
-    let ctx = q.session_of(commit.as_ref()).await?;
+    let ctx = q.session_for_commit(who, commit.as_ref()).await?;
     let known = query_rows(&ctx, &format!("SELECT previous_snapshot FROM submission_status WHERE snapshot_date = DATE {} LIMIT 1", sql_text(&snapshot))).await?;
     let Some(first) = known.first() else {
         let have = query_rows(&ctx, "SELECT string_agg(DISTINCT CAST(snapshot_date AS VARCHAR), ', ') FROM enrollments").await?;
@@ -174,18 +175,30 @@ pub async fn build(q: &QueryService, snapshot: &str, scope: Scope) -> Result<Qua
         && submissions.is_empty() {
             return Err(ReportError::Setting { setting: "--area/--school".into(), message: format!("no open school matches {c}") });
         }
-    // Students rows: those of the latest load of this snapshot. Other feeds: the latest load.
+    // Students rows: those of the latest load of this snapshot. Other feeds: the latest load. Which
+    // loads those are is the run log's metadata, read by the operator (a school user does not read the
+    // warehouse-wide run log); the rows themselves are read as the caller.
+    let operator = q.session_of(commit.as_ref()).await?;
+    let runs = query_rows(
+        &operator,
+        &format!(
+            "SELECT (SELECT run_id FROM ingest_runs WHERE feed = 'students' AND status = 'ok' AND scope LIKE {like} ORDER BY started_at DESC LIMIT 1) AS students_run, \
+                    (SELECT run_id FROM ingest_runs WHERE status = 'ok' ORDER BY started_at DESC LIMIT 1) AS latest_run",
+            like = sql_text(&format!("%{snapshot}%")),
+        ),
+    )
+    .await?;
+    let run = |i: usize| runs.first().and_then(|r| r.get(i).cloned().flatten()).map_or_else(|| "NULL".to_string(), |id| sql_text(&id));
     let rejected = query_rows(
         &ctx,
         &format!(
-            "WITH sr AS (SELECT run_id FROM ingest_runs WHERE feed = 'students' AND status = 'ok' AND scope LIKE {like} ORDER BY started_at DESC LIMIT 1), \
-                  lr AS (SELECT run_id FROM ingest_runs WHERE status = 'ok' ORDER BY started_at DESC LIMIT 1) \
-             SELECT coalesce(s.area_code, ''), coalesce(r.school_code, ''), coalesce(s.school_name, ''), r.feed, r.source_file, r.line_no, r.rule, r.detail \
+            "SELECT coalesce(s.area_code, ''), coalesce(r.school_code, ''), coalesce(s.school_name, ''), r.feed, r.source_file, r.line_no, r.rule, r.detail \
              FROM rejected_rows r LEFT JOIN schools s ON s.school_code = r.school_code \
-             WHERE ((r.feed = 'students' AND r.run_id IN (SELECT run_id FROM sr) AND r.snapshot_date = DATE {d}) \
-                 OR (r.feed <> 'students' AND r.run_id IN (SELECT run_id FROM lr))){school_filter} \
+             WHERE ((r.feed = 'students' AND r.run_id = {students_run} AND r.snapshot_date = DATE {d}) \
+                 OR (r.feed <> 'students' AND r.run_id = {latest_run})){school_filter} \
              ORDER BY 1, 2, r.feed, r.source_file, r.line_no",
-            like = sql_text(&format!("%{snapshot}%")),
+            students_run = run(0),
+            latest_run = run(1),
             d = sql_text(&snapshot)
         ),
     )

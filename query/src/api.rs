@@ -39,6 +39,7 @@ impl From<QueryError> for ApiError {
         let status = match e {
             QueryError::Limit(_) => StatusCode::SERVICE_UNAVAILABLE,
             QueryError::Warehouse(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            QueryError::Cluster(_) => StatusCode::BAD_GATEWAY,
             _ => StatusCode::BAD_REQUEST,
         };
         ApiError(status, e.to_string())
@@ -74,6 +75,7 @@ where
             None => Principal::public(),
             Some(t) => svc
                 .principal_of_token(&t)
+                .await
                 .ok_or_else(|| ApiError(StatusCode::UNAUTHORIZED, "the sign-in token is unknown or expired; sign in again with POST /api/login".into()))?,
         };
         Ok(Caller { who, client })
@@ -91,7 +93,7 @@ async fn login(State(svc): State<SqlService>, ConnectInfo(addr): ConnectInfo<Soc
         .login(&l.user, &l.password, &addr.ip().to_string(), "http")
         .await
         .map_err(|_| ApiError(StatusCode::UNAUTHORIZED, format!("sign-in failed for user \"{}\": unknown user or wrong password", l.user)))?;
-    let token = svc.issue_token(who.clone());
+    let token = svc.issue_token(who.clone()).await?;
     let body = Json(json!({
         "token": token,
         "user": who.user,
@@ -109,7 +111,9 @@ async fn login(State(svc): State<SqlService>, ConnectInfo(addr): ConnectInfo<Soc
 
 async fn logout(State(svc): State<SqlService>, headers: HeaderMap) -> Response {
     if let Some(t) = token_of(&headers) {
-        svc.revoke_token(&t);
+        if let Err(e) = svc.revoke_token(&t).await {
+            tracing::warn!(error = %e, "cannot end the kept sign-in");
+        }
     }
     let mut r = Json(json!({ "signed_out": true })).into_response();
     r.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_static("khlang_session=; Max-Age=0; Path=/"));
@@ -163,6 +167,7 @@ pub async fn run_sql(svc: &SqlService, caller: &Caller, sql: &str, format: Expor
     } else {
         svc.q.session_for_commit(who, commit.as_ref()).await?
     };
+    let ctx = svc.q.for_analysts(ctx);
     let fail = |e: &dyn std::fmt::Display| {
         svc.audit.record(Event::new(who, Action::Query, "", caller.client.clone()).with_sql(&format!("{sql} -- failed")));
         let m = svc.explain_error(&e.to_string());

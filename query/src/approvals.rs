@@ -196,7 +196,7 @@ impl Approvals {
 
     async fn append(&self, entry: Approval) -> Result<(), QueryError> {
         crate::change_doc(&self.wh, DOC, |all: &mut Vec<Approval>| {
-            all.push(entry);
+            all.push(entry.clone());
             Ok(())
         })
         .await

@@ -110,7 +110,7 @@ impl Calendar {
         let name = name.map(str::trim).filter(|n| !n.is_empty()).map_or_else(|| format!("{feed} {period}"), str::to_string);
         crate::change_doc(&self.wh, DOC, |all: &mut Vec<Deadline>| {
             let id = all.iter().map(|d| d.id).max().unwrap_or(0) + 1;
-            let d = Deadline { id, feed: feed.to_string(), period: period.to_string(), due, name, created_by: who.user.clone(), created_at: Utc::now() };
+            let d = Deadline { id, feed: feed.to_string(), period: period.to_string(), due, name: name.clone(), created_by: who.user.clone(), created_at: Utc::now() };
             all.push(d.clone());
             Ok(d)
         })

@@ -6,6 +6,7 @@ pub mod api;
 pub mod approvals;
 pub mod calendar;
 pub mod audit;
+pub mod cluster;
 pub mod export;
 pub mod fold;
 mod per_state;
@@ -28,21 +29,15 @@ pub use access::{Principal, Role, Scope};
 pub use khlang_warehouse::{Commit, reference};
 pub use service::SqlService;
 
-/// One change at a time to the `_khlang` documents this process edits (approvals, access requests,
-/// the calendar): read, change, write back.
-static DOC_CHANGES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// Reads the document `name` (empty when never written), lets `f` change it and writes it back;
-/// nothing is written when `f` fails.
-pub(crate) async fn change_doc<T, R>(wh: &Warehouse, name: &str, f: impl FnOnce(&mut T) -> Result<R, QueryError>) -> Result<R, QueryError>
+/// Reads the document `name` (empty when never written), lets `f` change it and writes it back,
+/// keeping every other writer's change made meanwhile (a compare-and-swap, which also holds on an
+/// object store: a lost race calls `f` again on the newer document); nothing is written when `f`
+/// fails.
+pub(crate) async fn change_doc<T, R>(wh: &Warehouse, name: &str, f: impl FnMut(&mut T) -> Result<R, QueryError>) -> Result<R, QueryError>
 where
     T: serde::Serialize + serde::de::DeserializeOwned + Default,
 {
-    let _one = DOC_CHANGES.lock().await;
-    let mut doc: T = wh.read_json_doc(name).await?.unwrap_or_default();
-    let out = f(&mut doc)?;
-    wh.write_json_doc(name, &doc).await?;
-    Ok(out)
+    wh.change_json_doc(name, f).await
 }
 
 /// SQL options for users' statements: queries only (no DDL, no DML such as `COPY … TO 'file'`, no
@@ -64,6 +59,8 @@ pub enum QueryError {
     Limit(String),
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    #[error("the cluster failed: {0}")]
+    Cluster(#[from] Box<ballista_core::error::BallistaError>),
     #[error("cannot format the result as {format}: {message}")]
     Format { format: String, message: String },
 }
@@ -88,6 +85,8 @@ pub struct QueryService {
     sessions: Arc<session::SessionCache>,
     /// Parquet footers already read, shared by every session (data files never change).
     footers: Arc<datafusion::execution::cache::cache_manager::FileMetadataCache>,
+    /// The Ballista cluster analysts' SQL runs on, when there is one.
+    cluster: Option<Arc<cluster::Cluster>>,
 }
 
 impl QueryService {
@@ -97,7 +96,26 @@ impl QueryService {
 
     pub fn with_limits(wh: Warehouse, limits: Limits) -> Self {
         let footers = Arc::new(datafusion::execution::cache::default_cache::DefaultCache::new(FOOTER_CACHE_BYTES).with_name("khlang_footers"));
-        Self { wh, limits, cache: Arc::new(Mutex::new(None)), sessions: Arc::default(), footers }
+        Self { wh, limits, cache: Arc::new(Mutex::new(None)), sessions: Arc::default(), footers, cluster: None }
+    }
+
+    /// Sends analysts' SQL (the wire protocol, the HTTP SQL API, `khlang sql`) to `cluster`;
+    /// dashboards, reports and the service's own small queries keep running here.
+    pub fn with_cluster(mut self, cluster: Option<cluster::Cluster>) -> Self {
+        self.cluster = cluster.map(Arc::new);
+        self
+    }
+
+    pub fn cluster(&self) -> Option<&cluster::Cluster> {
+        self.cluster.as_deref()
+    }
+
+    /// `ctx` as analysts' SQL runs it: on the cluster when there is one, else here.
+    pub fn for_analysts(&self, ctx: SessionContext) -> SessionContext {
+        match &self.cluster {
+            Some(c) => c.session(ctx),
+            None => ctx,
+        }
     }
 
     pub fn limits(&self) -> &Limits {

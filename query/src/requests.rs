@@ -85,7 +85,7 @@ impl Requests {
         Ok(self.wh.read_json_doc(DOC).await?.unwrap_or_default())
     }
 
-    async fn change<T>(&self, f: impl FnOnce(&mut Vec<Request>) -> Result<T, QueryError>) -> Result<T, QueryError> {
+    async fn change<T>(&self, f: impl FnMut(&mut Vec<Request>) -> Result<T, QueryError>) -> Result<T, QueryError> {
         crate::change_doc(&self.wh, DOC, f).await
     }
 }
@@ -118,7 +118,7 @@ impl SqlService {
                 let id = all.iter().map(|r| r.id).max().unwrap_or(0) + 1;
                 let r = Request {
                     id,
-                    form,
+                    form: form.clone(),
                     filed_at: Utc::now(),
                     filed_from: client.to_string(),
                     state: State::Pending,
@@ -170,7 +170,7 @@ impl SqlService {
                 r.decided_by = Some(who.user.clone());
                 r.decided_at = Some(Utc::now());
                 r.expires = Some(expires);
-                r.setup_token_sha256 = hashed;
+                r.setup_token_sha256 = hashed.clone();
                 Ok(r.clone())
             })
             .await?;

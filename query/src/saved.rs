@@ -79,10 +79,13 @@ impl SavedQueries {
             sql: sql.to_string(),
             saved_at: chrono::Utc::now(),
         };
-        let mut all = self.all().await?;
-        all.retain(|x| !(x.owner == q.owner && x.name == q.name));
-        all.push(q.clone());
-        self.wh.write_json_doc(DOC, &all).await?;
+        self.wh
+            .change_json_doc(DOC, |all: &mut Vec<SavedQuery>| {
+                all.retain(|x| !(x.owner == q.owner && x.name == q.name));
+                all.push(q.clone());
+                Ok::<_, QueryError>(())
+            })
+            .await?;
         Ok(q)
     }
 
@@ -93,13 +96,15 @@ impl SavedQueries {
 
     /// Deletes one of `who`'s own queries; false when they have none of that name.
     pub async fn delete(&self, who: &Principal, name: &str) -> Result<bool, QueryError> {
-        let mut all = self.all().await?;
-        let before = all.len();
-        all.retain(|x| !(x.owner == who.user && x.name == name));
-        if all.len() == before {
+        if !self.all().await?.iter().any(|x| x.owner == who.user && x.name == name) {
             return Ok(false);
         }
-        self.wh.write_json_doc(DOC, &all).await?;
-        Ok(true)
+        self.wh
+            .change_json_doc(DOC, |all: &mut Vec<SavedQuery>| {
+                let before = all.len();
+                all.retain(|x| !(x.owner == who.user && x.name == name));
+                Ok(all.len() < before)
+            })
+            .await
     }
 }

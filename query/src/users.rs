@@ -40,6 +40,8 @@ pub enum LoginFailure {
     NoScope,
     /// A user whose access grant has ended.
     Expired,
+    /// Too many wrong passwords in a row: the account waits a while before it may sign in again.
+    LockedOut,
 }
 
 impl LoginFailure {
@@ -49,6 +51,7 @@ impl LoginFailure {
             LoginFailure::WrongPassword => "wrong password",
             LoginFailure::NoScope => "the user's school is not in the warehouse",
             LoginFailure::Expired => "the user's access has expired",
+            LoginFailure::LockedOut => "the account is locked for a while after repeated wrong passwords",
         }
     }
 }
@@ -81,8 +84,9 @@ impl Users {
         Ok(self.wh.read_json_doc(DOC).await?.unwrap_or_default())
     }
 
-    async fn save(&self, users: &[User]) -> Result<(), QueryError> {
-        Ok(self.wh.write_json_doc(DOC, &users).await?)
+    /// Changes the user list with `f`, keeping every other writer's change made meanwhile.
+    async fn change<R>(&self, f: impl FnMut(&mut Vec<User>) -> Result<R, QueryError>) -> Result<R, QueryError> {
+        self.wh.change_json_doc(DOC, f).await
     }
 
     pub async fn get(&self, name: &str) -> Result<Option<User>, QueryError> {
@@ -130,11 +134,13 @@ impl Users {
             created_at: chrono::Utc::now(),
             expires: None,
         };
-        let mut users = self.list().await?;
-        users.retain(|u| u.name != name);
-        users.push(user.clone());
-        users.sort_by(|a, b| a.name.cmp(&b.name));
-        self.save(&users).await?;
+        self.change(|users| {
+            users.retain(|u| u.name != name);
+            users.push(user.clone());
+            users.sort_by(|a, b| a.name.cmp(&b.name));
+            Ok(())
+        })
+        .await?;
         Ok(user)
     }
 
@@ -151,18 +157,19 @@ impl Users {
             }
         };
         // The checks of `add` (name, role and scope) apply to a grant too.
-        let mut user = self.add(name, role, area, school, password.as_deref().unwrap_or("unchanged-placeholder")).await?;
-        let mut users = self.list().await?;
-        if let Some(u) = users.iter_mut().find(|u| u.name == name) {
-            if let Some(old) = &existing {
-                u.password_hash = old.password_hash.clone();
-                u.scram = old.scram.clone();
-                u.created_at = old.created_at;
-            }
-            u.expires = expires;
-            user = u.clone();
-        }
-        self.save(&users).await?;
+        let added = self.add(name, role, area, school, password.as_deref().unwrap_or("unchanged-placeholder")).await?;
+        let user = self
+            .change(|users| {
+                let Some(u) = users.iter_mut().find(|u| u.name == name) else { return Ok(added.clone()) };
+                if let Some(old) = &existing {
+                    u.password_hash = old.password_hash.clone();
+                    u.scram = old.scram.clone();
+                    u.created_at = old.created_at;
+                }
+                u.expires = expires;
+                Ok(u.clone())
+            })
+            .await?;
         Ok((user, existing.is_none()))
     }
 
@@ -171,41 +178,52 @@ impl Users {
         if password.chars().count() < 8 {
             return Err(bad("the password must be at least 8 characters"));
         }
-        let mut users = self.list().await?;
-        let u = users.iter_mut().find(|u| u.name == name).ok_or_else(|| bad(format!("there is no user named {name}")))?;
-        u.password_hash = hash_password(password)?;
-        u.scram = Some(crate::scram::Verifier::new(password).encode());
-        self.save(&users).await
+        let (hash, scram) = (hash_password(password)?, crate::scram::Verifier::new(password).encode());
+        self.change(|users| {
+            let u = users.iter_mut().find(|u| u.name == name).ok_or_else(|| bad(format!("there is no user named {name}")))?;
+            u.password_hash = hash.clone();
+            u.scram = Some(scram.clone());
+            Ok(())
+        })
+        .await
     }
 
     /// Sets or clears the last day a user may sign in.
     pub async fn set_expiry(&self, name: &str, expires: Option<chrono::NaiveDate>) -> Result<(), QueryError> {
-        let mut users = self.list().await?;
-        let u = users.iter_mut().find(|u| u.name == name).ok_or_else(|| bad(format!("there is no user named {name}")))?;
-        u.expires = expires;
-        self.save(&users).await
+        self.change(|users| {
+            let u = users.iter_mut().find(|u| u.name == name).ok_or_else(|| bad(format!("there is no user named {name}")))?;
+            u.expires = expires;
+            Ok(())
+        })
+        .await
     }
 
     /// Stores the SCRAM verifier of a user's (checked) password.
     pub async fn add_scram(&self, name: &str, password: &str) -> Result<(), QueryError> {
-        let mut users = self.list().await?;
-        if let Some(u) = users.iter_mut().find(|u| u.name == name) {
-            u.scram = Some(crate::scram::Verifier::new(password).encode());
-            self.save(&users).await?;
+        if self.get(name).await?.is_none() {
+            return Ok(());
         }
-        Ok(())
+        let scram = crate::scram::Verifier::new(password).encode();
+        self.change(|users| {
+            if let Some(u) = users.iter_mut().find(|u| u.name == name) {
+                u.scram = Some(scram.clone());
+            }
+            Ok(())
+        })
+        .await
     }
 
     /// Removes a user; false when there was none of that name.
     pub async fn remove(&self, name: &str) -> Result<bool, QueryError> {
-        let mut users = self.list().await?;
-        let before = users.len();
-        users.retain(|u| u.name != name);
-        if users.len() == before {
+        if self.get(name).await?.is_none() {
             return Ok(false);
         }
-        self.save(&users).await?;
-        Ok(true)
+        self.change(|users| {
+            let before = users.len();
+            users.retain(|u| u.name != name);
+            Ok(users.len() < before)
+        })
+        .await
     }
 
     /// Checks a password and returns the user. Argon2 is deliberately slow, so the check runs on a

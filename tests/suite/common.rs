@@ -42,7 +42,22 @@ impl Env {
     }
 
     pub fn cmd_for(&self, warehouse: &Path) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_khlang"));
+        self.with_env(Command::new(env!("CARGO_BIN_EXE_khlang")), warehouse)
+    }
+
+    /// `khlang` with this environment, run inside network namespace `netns` when given.
+    pub fn cmd_in(&self, netns: Option<&str>) -> Command {
+        match netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, env!("CARGO_BIN_EXE_khlang")]);
+                self.with_env(c, &self.warehouse())
+            }
+            None => self.cmd(),
+        }
+    }
+
+    fn with_env(&self, mut c: Command, warehouse: &Path) -> Command {
         c.env("KHLANG_WAREHOUSE", warehouse)
             .env("KHLANG_SECRET_FILE", self.path("secret.key"))
             .env("KHLANG_LOG", "warn")

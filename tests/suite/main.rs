@@ -6,6 +6,7 @@
 mod bad_input;
 mod calendar;
 mod clients;
+mod cluster;
 mod crash;
 mod dashboards;
 mod pg;

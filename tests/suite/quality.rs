@@ -171,6 +171,31 @@ fn the_quality_report_is_served_on_the_web() {
     let html = get("/quality");
     let csv = get("/quality?snapshot=2026-11-10&format=csv");
     let missing = get("/quality?snapshot=2020-06-10");
+
+    // Scoped users read the report through their own session: a school user gets its own rows only,
+    // whatever it asks for; a director of another area gets nothing of this one.
+    let school = env.sql_csv("SELECT school_code FROM rejected_rows WHERE school_code IN (SELECT school_code FROM schools) GROUP BY 1 ORDER BY count(*) DESC LIMIT 1");
+    let school = school.lines().nth(1).unwrap().trim().to_string();
+    let area = env.sql_csv(&format!("SELECT area_code FROM schools WHERE school_code = '{school}'")).lines().nth(1).unwrap().trim().to_string();
+    crate::server::add_user(&env, "kru", "school", &["--school", &school]);
+    crate::server::add_user(&env, "elsewhere", "director", &["--area", "99999999"]);
+    let as_user = |user: &str, path: &str| {
+        let auth = format!("Authorization: Bearer {}", server.login(user));
+        let (status, body) = server.curl(&["-H", &auth, path]);
+        (status, String::from_utf8(body).unwrap())
+    };
+    let (status, own) = as_user("kru", "/quality?snapshot=2026-11-10&format=csv");
+    assert_eq!(status, 200, "{own}");
+    let rows: Vec<&str> = own.lines().skip(1).collect();
+    assert!(!rows.is_empty() && rows.iter().all(|l| l.starts_with(&format!("2026-11-10,{area},{school},"))), "a school user saw other schools' rows: {own}");
+    let everyone = csv.lines().filter(|l| l.starts_with("2026-11-10,")).count();
+    assert!(rows.len() < everyone, "the school user's report is the whole office's");
+    let (status, _) = as_user("kru", &format!("/quality?snapshot=2026-11-10&format=csv&area={area}"));
+    assert_eq!(status, 403, "a school user asked for its whole area");
+    let (status, page) = as_user("elsewhere", &format!("/quality?snapshot=2026-11-10&format=csv&area={area}"));
+    assert_eq!(status, 403, "a director read another area's report: {page}");
+    let (status, page) = as_user("elsewhere", "/quality?snapshot=2026-11-10&format=csv");
+    assert!(status == 404 || (status == 200 && page.lines().skip(1).all(|l| !l.contains(&area))), "a director of another area saw this one: {status} {page}");
     drop(server);
     // The latest snapshot by default, in Thai.
     assert!(html.ends_with("200") && html.contains("รายงานคุณภาพข้อมูลนักเรียน") && html.contains("2569"), "{html}");

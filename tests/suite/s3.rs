@@ -299,3 +299,40 @@ fn a_store_that_ignores_conditional_writes_is_refused_with_one_sentence() {
     let direct = Env::on_store(&format!("s3://{BUCKET}/wh"), s3.vars());
     assert_ok(&direct.ingest(&pull), "the load on the store itself");
 }
+
+/// `khlang user add` from several processes at once, each with its own user: every one is kept.
+fn add_users_at_once(env: &Env, n: usize) -> Vec<String> {
+    use std::io::Write as _;
+    let children: Vec<_> = (0..n)
+        .map(|i| {
+            let mut c = env
+                .cmd()
+                .args(["user", "add", &format!("analyst{i}"), "--role", "analyst"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            c.stdin.take().unwrap().write_all(b"correct horse 42\n").unwrap();
+            c
+        })
+        .collect();
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        assert_ok(&o, "user add at the same time as others");
+    }
+    let o = env.cmd().args(["user", "list"]).output().unwrap();
+    assert_ok(&o, "user list");
+    String::from_utf8(o.stdout).unwrap().lines().skip(1).filter_map(|l| l.split_whitespace().next().map(str::to_string)).collect()
+}
+
+#[test]
+fn users_added_by_several_processes_at_once_are_all_kept_locally_and_on_s3() {
+    let names: Vec<String> = (0..6).map(|i| format!("analyst{i}")).collect();
+    let local = Env::new();
+    assert_eq!(add_users_at_once(&local, 6), names, "local warehouse");
+    let scratch = Env::new();
+    let s3 = S3::start(&scratch.path("moto.log"));
+    let env = Env::on_store(&format!("s3://{BUCKET}/office/warehouse"), s3.vars());
+    assert_eq!(add_users_at_once(&env, 6), names, "S3 warehouse");
+}

@@ -178,6 +178,47 @@ fn bad_sign_ins_are_refused_clearly_and_logged() {
     assert!(!o.status.success() && err.contains("audit_retention_days = 30") && err.contains("90"), "{err}");
 }
 
+#[test]
+fn five_wrong_passwords_lock_the_account_and_sign_ins_outlive_a_restart() {
+    let env = Env::new();
+    add_user(&env, "root", "admin", &[]);
+    add_user(&env, "ana", "analyst", &[]);
+    add_user(&env, "bee", "analyst", &[]);
+    let mut server = Server::start(&env, &[]);
+
+    // A web sign-in, then the server restarts: the same token still works; a signed-out one does not.
+    let kept = server.login("ana");
+    let ended = server.login("bee");
+    let (status, _) = server.curl(&["-X", "POST", "-H", &format!("Authorization: Bearer {ended}"), "/api/logout"]);
+    assert_eq!(status, 200);
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let server = Server::start(&env, &[]);
+    let (status, body) = server.api_sql(&kept, "SELECT 1 AS one", "csv");
+    assert_eq!((status, String::from_utf8_lossy(&body).trim().to_string()), (200, "one\n1".to_string()), "a sign-in kept across the restart");
+    let (status, _) = server.api_sql(&ended, "SELECT 1", "csv");
+    assert_eq!(status, 401, "a signed-out token works again after a restart");
+    let sessions = std::fs::read_to_string(env.path("warehouse/_khlang/sessions.json")).unwrap();
+    assert!(!sessions.contains(&kept) && sessions.contains("token_sha256"), "tokens are kept only as digests: {sessions}");
+
+    // Five wrong passwords in a row lock the account: the right one is refused too, over every channel.
+    for _ in 0..4 {
+        assert!(!server.psql("ana", "wrong password", &["-c", "SELECT 1"]).status.success());
+    }
+    let (status, _) = server.curl(&["-X", "POST", "-H", "Content-Type: application/json", "-d", "{\"user\":\"ana\",\"password\":\"nope\"}", "/api/login"]);
+    assert_eq!(status, 401);
+    let o = server.psql("ana", PASSWORD, &["-c", "SELECT 1"]);
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("password authentication failed"), "a locked account signed in");
+    let (status, _) = server.curl(&["-X", "POST", "-H", "Content-Type: application/json", "-d", &format!("{{\"user\":\"ana\",\"password\":\"{PASSWORD}\"}}"), "/api/login"]);
+    assert_eq!(status, 401, "a locked account signed in over HTTP");
+    // Another account is not affected, and the lock is in the audit log.
+    server.psql_ok("bee", "SELECT 1");
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let log = server.psql_ok("root", "SELECT user_name, object FROM audit_log WHERE action = 'login_failed' ORDER BY at");
+    assert!(log.contains("ana,wire: account locked for 15 minutes after 5 wrong passwords") || log.contains("ana,http: account locked for 15 minutes after 5 wrong passwords"), "{log}");
+    assert!(log.contains("ana,wire: the account is locked for a while after repeated wrong passwords"), "{log}");
+}
+
 /// What a scoped user may see: counts of their own rows, per table, computed by the operator.
 fn own_counts(env: &Env, column: &str, value: &str) -> Vec<(String, u64)> {
     ["enrollments", "personnel", "budget_lines", "test_results", "buildings", "school_snapshot_summary", "schools"]
@@ -191,7 +232,7 @@ fn scalar(csv: &str) -> String {
 }
 
 /// Tries every way out of a scope, over the wire and over HTTP, for one user.
-fn assert_scope_holds(env: &Env, server: &Server, user: &str, column: &str, value: &str, partial: bool) {
+pub fn assert_scope_holds(env: &Env, server: &Server, user: &str, column: &str, value: &str, partial: bool) {
     let own = own_counts(env, column, value);
     for (t, n) in &own {
         assert_eq!(scalar(&server.psql_ok(user, &format!("SELECT count(*) FROM {t}"))), n.to_string(), "{user}: {t}");
@@ -212,13 +253,16 @@ fn assert_scope_holds(env: &Env, server: &Server, user: &str, column: &str, valu
         "SELECT max(n) FROM (SELECT count(*) OVER () AS n FROM enrollments) w".to_string(),
         // Time travel.
         "SELECT count(*) FROM as_of('enrollments', '2100-01-01 00:00')".to_string(),
-        "SELECT count(*) FROM at_version('enrollments', 1)".to_string(),
         // A fully qualified name.
         "SELECT count(*) FROM khlang.public.enrollments".to_string(),
     ];
     for q in &escapes {
         assert_eq!(scalar(&server.psql_ok(user, q)), enrolled, "{user} escaped with {q}");
     }
+    // Time travel to the first version: the user's own rows then.
+    let first = env.count(&format!("SELECT count(*) FROM at_version('enrollments', 1) WHERE {column} = '{value}'"));
+    let q = "SELECT count(*) FROM at_version('enrollments', 1)";
+    assert_eq!(scalar(&server.psql_ok(user, q)), first.to_string(), "{user} escaped with {q}");
     // Other schools' rows do not exist for this user.
     let other = scalar(&server.psql_ok(user, &format!("SELECT count(*) FROM enrollments WHERE {column} <> '{value}'")));
     assert_eq!(other, "0", "{user}");

@@ -91,6 +91,17 @@ impl Warehouse {
         (&self.store, path)
     }
 
+    /// The object store holding the warehouse and the URL its table files are read under
+    /// (`s3://BUCKET`), for engines on other nodes that read them; `None` for a local directory,
+    /// whose files every engine reads through its default local store.
+    pub fn object_store(&self) -> Option<(Url, Arc<dyn ObjectStore>)> {
+        if self.is_local() {
+            return None;
+        }
+        let base = Url::parse(&format!("{}://{}", self.root.scheme(), self.root.host_str().unwrap_or_default())).ok()?;
+        Some((base, self.store.clone()))
+    }
+
     /// Whether the warehouse is a local directory (not an object store).
     pub fn is_local(&self) -> bool {
         self.root.scheme() == "file"

@@ -369,7 +369,7 @@ async fn conn_session<C: ClientInfo + ?Sized>(
             state
         }
     };
-    let ctx = svc.q.session_from(&state).map_err(|e| internal(&e))?;
+    let ctx = svc.q.for_analysts(svc.q.session_from(&state).map_err(|e| internal(&e))?);
     catalog::attach(&ctx, conn.activity.clone());
     let ctx = Arc::new(ctx);
     let hooks: Vec<Arc<dyn QueryHook>> =
