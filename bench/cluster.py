@@ -153,15 +153,25 @@ def main():
 
         sched_port = free_port()
         sched = subprocess.Popen([KHLANG, "cluster", "scheduler", "--bind", f"127.0.0.1:{sched_port}"], env=s3env,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                 stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "scheduler.log"), "w"))
         procs.append(sched)
         wait_port(sched_port, "scheduler", sched)
 
+        def free_pair():
+            """A port whose next port is free too (the executor's gRPC service)."""
+            while True:
+                p = free_port()
+                try:
+                    socket.create_server(("127.0.0.1", p + 1)).close()
+                    return p
+                except OSError:
+                    continue
+
         def executor(i):
-            port = free_port()
+            port = free_pair()
             e = subprocess.Popen([KHLANG, "cluster", "executor", "--scheduler", f"127.0.0.1:{sched_port}", "--bind", f"127.0.0.1:{port}",
                                   "--vcores", "2", "--work-dir", os.path.join(work, f"executor{i}")], env=s3env,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                 stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, f"executor{i}.log"), "w"))
             procs.append(e)
             wait_port(port, f"executor {i}", e)
             time.sleep(6)  # registered with the scheduler (first heartbeat)
