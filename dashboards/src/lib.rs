@@ -183,10 +183,10 @@ fn url_encode(s: &str) -> String {
 async fn logout(State(st): State<AppState>, headers: axum::http::HeaderMap) -> Response {
     let prefix = format!("{}=", khlang_query::api::COOKIE);
     for c in headers.get_all(axum::http::header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')) {
-        if let Some(t) = c.trim().strip_prefix(&prefix) {
-            if let Err(e) = st.svc.revoke_token(t).await {
-                tracing::warn!(error = %e, "cannot end the kept sign-in");
-            }
+        if let Some(t) = c.trim().strip_prefix(&prefix)
+            && let Err(e) = st.svc.revoke_token(t).await
+        {
+            tracing::warn!(error = %e, "cannot end the kept sign-in");
         }
     }
     (

@@ -110,10 +110,10 @@ async fn login(State(svc): State<SqlService>, ConnectInfo(addr): ConnectInfo<Soc
 }
 
 async fn logout(State(svc): State<SqlService>, headers: HeaderMap) -> Response {
-    if let Some(t) = token_of(&headers) {
-        if let Err(e) = svc.revoke_token(&t).await {
-            tracing::warn!(error = %e, "cannot end the kept sign-in");
-        }
+    if let Some(t) = token_of(&headers)
+        && let Err(e) = svc.revoke_token(&t).await
+    {
+        tracing::warn!(error = %e, "cannot end the kept sign-in");
     }
     let mut r = Json(json!({ "signed_out": true })).into_response();
     r.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_static("khlang_session=; Max-Age=0; Path=/"));

@@ -43,6 +43,9 @@ struct Failures {
     locked_until: Option<Instant>,
 }
 
+/// A sign-in already resolved: who, and when it ends.
+type Signed = (Principal, DateTime<Utc>);
+
 fn token_digest(token: &str) -> String {
     hex::encode(sha2::Sha256::digest(token.as_bytes()))
 }
@@ -54,7 +57,7 @@ pub struct SqlService {
     pub audit: Audit,
     heavy: Arc<Semaphore>,
     /// Sign-ins already resolved, by token: who, and when the sign-in ends.
-    tokens: Arc<Mutex<HashMap<String, (Principal, DateTime<Utc>)>>>,
+    tokens: Arc<Mutex<HashMap<String, Signed>>>,
     failures: Arc<Mutex<HashMap<String, Failures>>>,
 }
 
