@@ -9,8 +9,9 @@
 //! which serialise without any codec of ours); the scheduler cuts it into stages at its exchanges
 //! and the executors run them, each reading its files from the warehouse's store. So the cluster
 //! computes the plan one node would have run, over the same files, with the same filters: Delta's
-//! own scan, which cannot be serialised, never travels, and the scheduler needs no access to the
-//! warehouse at all. Plans that read no files (catalogue queries, `EXPLAIN`) run in the client.
+//! own scan, which cannot be serialised, never travels. The scheduler reads no data, but decoding a
+//! Parquet scan looks up its store, so it is given the warehouse's store too. Plans that read no
+//! files (catalogue queries, `EXPLAIN`) or have an input known to be empty run in the client.
 
 use std::sync::Arc;
 
@@ -30,6 +31,7 @@ use datafusion::execution::{SendableRecordBatchStream, SessionStateBuilder, Task
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties};
 use datafusion::physical_planner::{DefaultPhysicalPlanner, PhysicalPlanner as _};
@@ -62,10 +64,6 @@ impl Cluster {
         Ok(Cluster { url: url.to_string(), scheduler: format!("http://{host}:{port}") })
     }
 
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
     /// `ctx` with its queries sent to this cluster: the same tables, views and functions, planned by
     /// the same rules, with the settings Ballista needs for plans cut into stages (no round-robin
     /// repartitioning, no dynamic filters or scalar-subquery operators across stages, string views
@@ -94,7 +92,7 @@ struct ClusterPlanner {
 impl QueryPlanner for ClusterPlanner {
     async fn create_physical_plan(&self, logical_plan: &LogicalPlan, session: &dyn Session) -> Result<Arc<dyn ExecutionPlan>> {
         let plan = DefaultPhysicalPlanner::default().create_physical_plan(logical_plan, session).await?;
-        if matches!(logical_plan, LogicalPlan::Explain(_) | LogicalPlan::Analyze(_)) || !reads_files(&plan)? || has_empty_input(&plan)? {
+        if matches!(logical_plan, LogicalPlan::Explain(_) | LogicalPlan::Analyze(_)) || !reads_files(&plan)? || any_node(&plan, |n| n.is::<EmptyExec>())? {
             return Ok(plan);
         }
         Ok(Arc::new(ClusterExec::new(sort_window_partitions(plan)?, self.cluster.clone())))
@@ -131,38 +129,28 @@ fn sort_window_partitions(plan: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn Execut
             Some(s) => Arc::new(SortExec::new(sort, s.input().clone()).with_preserve_partitioning(s.preserve_partitioning())),
             None => Arc::new(SortExec::new(sort, input.clone()).with_preserve_partitioning(true)),
         };
-        Ok(Transformed::yes(node.with_new_children(vec![sorted])?))
+        let recompute = datafusion::physical_plan::ReplaceChildrenOptions::new(datafusion::physical_plan::execution_plan::ChildrenPropertiesMode::Recompute);
+        Ok(Transformed::yes(node.replace_children(vec![sorted], recompute)?))
     })
     .map(|t| t.data)
 }
 
 /// Whether `plan` scans files (the warehouse's tables) anywhere.
 fn reads_files(plan: &Arc<dyn ExecutionPlan>) -> Result<bool> {
-    let mut files = false;
-    plan.apply(|node| {
-        if node.downcast_ref::<DataSourceExec>().is_some_and(|d| d.data_source().downcast_ref::<FileScanConfig>().is_some()) {
-            files = true;
-            return Ok(TreeNodeRecursion::Stop);
-        }
-        Ok(TreeNodeRecursion::Continue)
-    })?;
-    Ok(files)
+    any_node(plan, |n| n.downcast_ref::<DataSourceExec>().is_some_and(|d| d.data_source().downcast_ref::<FileScanConfig>().is_some()))
 }
 
-/// Whether `plan` has an input known to be empty (a contradictory branch, such as a director's
-/// `area_code <> '…'` under their own area, or a table whose every file was pruned). Ballista 55 does
-/// not finish a job with such a stage beside a file scan (seen with `UNION ALL`: the query waited to
-/// its time limit), so these plans, whose answer is a filter or a union away, run here.
-fn has_empty_input(plan: &Arc<dyn ExecutionPlan>) -> Result<bool> {
-    let mut empty = false;
+/// Whether any node of `plan` is `wanted`. An `EmptyExec` (a contradictory branch, such as a
+/// director's `area_code <> '…'` under their own area, or a table whose every file was pruned) keeps
+/// a plan here: Ballista 55 does not finish a job with such a stage beside a file scan (seen with
+/// `UNION ALL`: the query waited to its time limit).
+fn any_node(plan: &Arc<dyn ExecutionPlan>, wanted: impl Fn(&dyn ExecutionPlan) -> bool) -> Result<bool> {
+    let mut found = false;
     plan.apply(|node| {
-        if node.downcast_ref::<datafusion::physical_plan::empty::EmptyExec>().is_some() {
-            empty = true;
-            return Ok(TreeNodeRecursion::Stop);
-        }
-        Ok(TreeNodeRecursion::Continue)
+        found = wanted(node.as_ref());
+        Ok(if found { TreeNodeRecursion::Stop } else { TreeNodeRecursion::Continue })
     })?;
-    Ok(empty)
+    Ok(found)
 }
 
 /// A planned query that the cluster runs; its rows come back in one stream.

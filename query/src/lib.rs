@@ -106,10 +106,6 @@ impl QueryService {
         self
     }
 
-    pub fn cluster(&self) -> Option<&cluster::Cluster> {
-        self.cluster.as_deref()
-    }
-
     /// `ctx` as analysts' SQL runs it: on the cluster when there is one, else here.
     pub fn for_analysts(&self, ctx: SessionContext) -> SessionContext {
         match &self.cluster {
@@ -149,12 +145,6 @@ impl QueryService {
 
     pub async fn sql(&self, sql: &str) -> Result<Vec<RecordBatch>, QueryError> {
         let ctx = self.session().await?;
-        Ok(ctx.sql(sql).await?.collect().await?)
-    }
-
-    /// Runs SQL over the warehouse as it was published at `t` (time travel, consistent across tables).
-    pub async fn sql_as_of(&self, sql: &str, t: chrono::DateTime<chrono::Utc>) -> Result<Vec<RecordBatch>, QueryError> {
-        let ctx = self.session_as_of(t).await?;
         Ok(ctx.sql(sql).await?.collect().await?)
     }
 }

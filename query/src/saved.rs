@@ -79,13 +79,12 @@ impl SavedQueries {
             sql: sql.to_string(),
             saved_at: chrono::Utc::now(),
         };
-        self.wh
-            .change_json_doc(DOC, |all: &mut Vec<SavedQuery>| {
-                all.retain(|x| !(x.owner == q.owner && x.name == q.name));
-                all.push(q.clone());
-                Ok::<_, QueryError>(())
-            })
-            .await?;
+        crate::change_doc(&self.wh, DOC, |all: &mut Vec<SavedQuery>| {
+            all.retain(|x| !(x.owner == q.owner && x.name == q.name));
+            all.push(q.clone());
+            Ok(())
+        })
+        .await?;
         Ok(q)
     }
 
@@ -96,15 +95,11 @@ impl SavedQueries {
 
     /// Deletes one of `who`'s own queries; false when they have none of that name.
     pub async fn delete(&self, who: &Principal, name: &str) -> Result<bool, QueryError> {
-        if !self.all().await?.iter().any(|x| x.owner == who.user && x.name == name) {
-            return Ok(false);
-        }
-        self.wh
-            .change_json_doc(DOC, |all: &mut Vec<SavedQuery>| {
-                let before = all.len();
-                all.retain(|x| !(x.owner == who.user && x.name == name));
-                Ok(all.len() < before)
-            })
-            .await
+        crate::change_doc(&self.wh, DOC, |all: &mut Vec<SavedQuery>| {
+            let before = all.len();
+            all.retain(|x| !(x.owner == who.user && x.name == name));
+            Ok(all.len() < before)
+        })
+        .await
     }
 }

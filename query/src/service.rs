@@ -108,11 +108,7 @@ impl SqlService {
         if let Ok(mut f) = self.failures.lock() {
             f.remove(&u.name);
         }
-        let area = match &u.school {
-            Some(s) => self.school_area(s).await,
-            None => None,
-        };
-        match crate::users::principal(&u, area) {
+        match self.principal_now(&u).await {
             Ok(who) => {
                 self.audit.record(Event::new(&who, Action::Login, channel, client));
                 Ok(who)
@@ -122,6 +118,15 @@ impl SqlService {
                 Err(why)
             }
         }
+    }
+
+    /// Who `u` is now: a school user's area is the one the latest published `schools` gives.
+    async fn principal_now(&self, u: &crate::users::User) -> Result<Principal, LoginFailure> {
+        let area = match &u.school {
+            Some(s) => self.school_area(s).await,
+            None => None,
+        };
+        crate::users::principal(u, area)
     }
 
     /// Records a refused sign-in, with the reason the client is not told. The
@@ -174,14 +179,12 @@ impl SqlService {
         let now = Utc::now();
         let expires_at = now + TOKEN_LIFETIME;
         let kept = KeptSession { token_sha256: token_digest(&token), user: who.user.clone(), issued_at: now, expires_at };
-        self.q
-            .warehouse()
-            .change_json_doc(SESSIONS, |all: &mut Vec<KeptSession>| {
-                all.retain(|s| s.expires_at > now);
-                all.push(kept.clone());
-                Ok::<_, QueryError>(())
-            })
-            .await?;
+        crate::change_doc(self.q.warehouse(), SESSIONS, |all: &mut Vec<KeptSession>| {
+            all.retain(|s| s.expires_at > now);
+            all.push(kept.clone());
+            Ok(())
+        })
+        .await?;
         if let Ok(mut t) = self.tokens.lock() {
             t.retain(|_, (_, until)| *until > now);
             t.insert(token.clone(), (who, expires_at));
@@ -201,11 +204,7 @@ impl SqlService {
         let kept: Vec<KeptSession> = self.q.warehouse().read_json_doc(SESSIONS).await.ok()??;
         let s = kept.into_iter().find(|s| s.token_sha256 == digest && s.expires_at > now)?;
         let u = self.users.get(&s.user).await.ok()??;
-        let area = match &u.school {
-            Some(school) => self.school_area(school).await,
-            None => None,
-        };
-        let who = crate::users::principal(&u, area).ok()?;
+        let who = self.principal_now(&u).await.ok()?;
         if let Ok(mut t) = self.tokens.lock() {
             t.insert(token.to_string(), (who.clone(), s.expires_at));
         }
@@ -219,13 +218,11 @@ impl SqlService {
         }
         let digest = token_digest(token);
         let now = Utc::now();
-        self.q
-            .warehouse()
-            .change_json_doc(SESSIONS, |all: &mut Vec<KeptSession>| {
-                all.retain(|s| s.token_sha256 != digest && s.expires_at > now);
-                Ok::<_, QueryError>(())
-            })
-            .await
+        crate::change_doc(self.q.warehouse(), SESSIONS, |all: &mut Vec<KeptSession>| {
+            all.retain(|s| s.token_sha256 != digest && s.expires_at > now);
+            Ok(())
+        })
+        .await
     }
 
     /// A place among the heavy queries allowed to run at once, waiting for one up to the time limit.

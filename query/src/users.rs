@@ -86,7 +86,7 @@ impl Users {
 
     /// Changes the user list with `f`, keeping every other writer's change made meanwhile.
     async fn change<R>(&self, f: impl FnMut(&mut Vec<User>) -> Result<R, QueryError>) -> Result<R, QueryError> {
-        self.wh.change_json_doc(DOC, f).await
+        crate::change_doc(&self.wh, DOC, f).await
     }
 
     pub async fn get(&self, name: &str) -> Result<Option<User>, QueryError> {
@@ -200,9 +200,6 @@ impl Users {
 
     /// Stores the SCRAM verifier of a user's (checked) password.
     pub async fn add_scram(&self, name: &str, password: &str) -> Result<(), QueryError> {
-        if self.get(name).await?.is_none() {
-            return Ok(());
-        }
         let scram = crate::scram::Verifier::new(password).encode();
         self.change(|users| {
             if let Some(u) = users.iter_mut().find(|u| u.name == name) {
@@ -215,9 +212,6 @@ impl Users {
 
     /// Removes a user; false when there was none of that name.
     pub async fn remove(&self, name: &str) -> Result<bool, QueryError> {
-        if self.get(name).await?.is_none() {
-            return Ok(false);
-        }
         self.change(|users| {
             let before = users.len();
             users.retain(|u| u.name != name);

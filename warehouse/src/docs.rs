@@ -43,8 +43,7 @@ impl Warehouse {
 
     /// Replaces the document with `value` as JSON.
     pub async fn write_json_doc<T: serde::Serialize>(&self, name: &str, value: &T) -> Result<(), WarehouseError> {
-        let bytes = serde_json::to_vec_pretty(value).map_err(|e| err(name, e))?;
-        self.write_doc(name, bytes).await
+        self.write_doc(name, json(name, value)?).await
     }
 
     /// Reads the document `name` (empty when never written), lets `f` change it and writes it back
@@ -52,7 +51,7 @@ impl Warehouse {
     /// keep their change. On an object store the write is conditional on the version read
     /// (`If-Match`, or `If-None-Match` for a new document) and a lost race reads again and calls `f`
     /// again; in a local directory the change holds a lock file and the write replaces the file
-    /// atomically. Nothing is written when `f` fails.
+    /// atomically. Nothing is written when `f` fails or leaves the document as it was.
     pub async fn change_json_doc<T, R, E>(&self, name: &str, mut f: impl FnMut(&mut T) -> Result<R, E>) -> Result<R, E>
     where
         T: serde::Serialize + serde::de::DeserializeOwned + Default,
@@ -61,8 +60,12 @@ impl Warehouse {
         if let Ok(dir) = self.location().to_file_path() {
             let _lock = lock_doc(&dir.join("_khlang"), name).await?;
             let mut doc: T = self.read_json_doc(name).await?.unwrap_or_default();
+            let before = json(name, &doc)?;
             let out = f(&mut doc)?;
-            self.write_json_doc(name, &doc).await?;
+            let after = json(name, &doc)?;
+            if after != before {
+                self.write_doc(name, after).await?;
+            }
             return Ok(out);
         }
         let (store, path) = self.doc_path(name)?;
@@ -77,8 +80,12 @@ impl Warehouse {
                 Err(object_store::Error::NotFound { .. }) => (T::default(), PutMode::Create),
                 Err(e) => return Err(err(name, e).into()),
             };
+            let before = json(name, &doc)?;
             let out = f(&mut doc)?;
-            let bytes = serde_json::to_vec_pretty(&doc).map_err(|e| err(name, e))?;
+            let bytes = json(name, &doc)?;
+            if bytes == before {
+                return Ok(out);
+            }
             match store.put_opts(&path, PutPayload::from(bytes), PutOptions { mode, ..Default::default() }).await {
                 Ok(_) => return Ok(out),
                 Err(object_store::Error::Precondition { .. } | object_store::Error::AlreadyExists { .. }) => {
@@ -90,6 +97,11 @@ impl Warehouse {
         }
         Err(err(name, format!("was changed by other writers {CHANGE_TRIES} times in a row; try again")).into())
     }
+}
+
+/// A document as it is written.
+fn json<T: serde::Serialize>(name: &str, doc: &T) -> Result<Vec<u8>, WarehouseError> {
+    serde_json::to_vec_pretty(doc).map_err(|e| err(name, e))
 }
 
 /// Reads of a document before a change gives up to other writers.
