@@ -521,6 +521,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         _ => (env("KHLANG_HTTP"), env("KHLANG_PG")),
     };
     let cfg = resolve(&cli, http_flag.as_ref(), pg_flag.as_ref())?;
+    khlang_warehouse::office::set_time_zone(&cfg.timezone).map_err(|e| anyhow::anyhow!(e))?;
     let filter = tracing_subscriber::EnvFilter::try_new(&cfg.log).with_context(|| format!("log setting '{}' is not a valid filter", cfg.log))?;
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
     match cli.command {
@@ -626,9 +627,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let commits = wh.commits().await?;
             println!("{:>6}  {:<25}  {:<28}  tables", "commit", "published (Thai time)", "run");
             for c in commits.iter().rev().take(limit) {
-                let local = (c.at + chrono::Duration::hours(7)).format("%Y-%m-%d %H:%M:%S +07");
+                let local = khlang_warehouse::office::local_stamp(c.at);
                 let tables: Vec<String> = c.tables.iter().map(|(t, v)| format!("{t} v{v}")).collect();
-                println!("{:>6}  {:<25}  {:<28}  {}", c.seq, local.to_string(), c.run_id, tables.join(", "));
+                println!("{:>6}  {:<25}  {:<28}  {}", c.seq, local, c.run_id, tables.join(", "));
             }
         }
         Command::Runs { limit, format } => {
@@ -759,7 +760,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 UserCmd::List => {
                     println!("{:<20} {:<9} {:<9} {:<11} created", "name", "role", "area", "school");
                     for u in users.list().await? {
-                        let created = (u.created_at + chrono::Duration::hours(7)).format("%Y-%m-%d %H:%M");
+                        let created = khlang_warehouse::office::local(u.created_at).format("%Y-%m-%d %H:%M");
                         println!("{:<20} {:<9} {:<9} {:<11} {created}", u.name, u.role.as_str(), u.area.as_deref().unwrap_or("-"), u.school.as_deref().unwrap_or("-"));
                     }
                 }

@@ -68,7 +68,7 @@ async fn status(svc: &SqlService, area: Option<String>) -> anyhow::Result<()> {
                 format!("state {}", p.state),
                 p.snapshot.to_string(),
                 p.fiscal_year.map(|y| y.to_string()).unwrap_or_default(),
-                format!("{} {}", p.by, (p.at + chrono::Duration::hours(7)).format("%Y-%m-%d %H:%M")),
+                format!("{} {}", p.by, khlang_warehouse::office::local(p.at).format("%Y-%m-%d %H:%M")),
             ),
             None => ("none".into(), String::new(), String::new(), String::new()),
         };

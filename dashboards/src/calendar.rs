@@ -3,6 +3,7 @@
 //! and which still have rejected rows open in the latest load of the period. `/calendar` on the web,
 //! `khlang calendar status` on the command line; the late list as CSV or XLSX to send out.
 
+use khlang_query::office::sql_literal;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -57,8 +58,8 @@ pub async fn status(q_svc: &QueryService, who: &Principal, d: &Deadline, on: Nai
     let (table, period) = d.rows().map_err(|e| ReportError::BadParameter(e.to_string()))?;
     let scope = match &who.scope {
         Scope::National => "true".to_string(),
-        Scope::Area(a) => format!("area_code = '{}'", a.replace('\'', "''")),
-        Scope::School { school, .. } => format!("school_code = '{}'", school.replace('\'', "''")),
+        Scope::Area(a) => format!("area_code = {}", sql_literal(a)),
+        Scope::School { school, .. } => format!("school_code = {}", sql_literal(school)),
         Scope::Public => return Err(ReportError::BadParameter("the public has no reporting calendar".into())),
     };
     let run = |sql: String| {
@@ -74,9 +75,9 @@ pub async fn status(q_svc: &QueryService, who: &Principal, d: &Deadline, on: Nai
     }
     let word = d.scope_word().map_err(|e| ReportError::BadParameter(e.to_string()))?;
     let runs = run(format!(
-        "SELECT run_id, to_unixtime(finished_at), table_version FROM ingest_runs WHERE feed = '{}' AND status = 'ok' AND scope LIKE '%{word}%' \
+        "SELECT run_id, to_unixtime(finished_at), table_version FROM ingest_runs WHERE feed = {} AND status = 'ok' AND scope LIKE '%{word}%' \
          AND table_version IS NOT NULL ORDER BY finished_at",
-        d.feed
+        sql_literal(&d.feed)
     ))
     .await?;
     let mut last_run = None;
@@ -94,8 +95,9 @@ pub async fn status(q_svc: &QueryService, who: &Principal, d: &Deadline, on: Nai
         let snapshot = if d.feed == "students" { format!(" AND snapshot_date = DATE '{}'", d.period) } else { String::new() };
         for r in run(format!(
             // Only the schools listed (the caller's) are matched below; rejected rows have no area.
-            "SELECT school_code, count(*) FROM rejected_rows WHERE run_id = '{run_id}' AND feed = '{}'{snapshot} GROUP BY school_code",
-            d.feed
+            "SELECT school_code, count(*) FROM rejected_rows WHERE run_id = {} AND feed = {}{snapshot} GROUP BY school_code",
+            sql_literal(&run_id),
+            sql_literal(&d.feed)
         ))
         .await?
         {

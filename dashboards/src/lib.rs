@@ -29,6 +29,8 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use khlang_query::api::Caller;
+use khlang_query::audit::Action;
+use khlang_query::run::RunOptions;
 use khlang_query::{Principal, QueryService, Role, Scope, SqlService, scalar_string};
 
 #[derive(Debug, thiserror::Error)]
@@ -361,20 +363,15 @@ async fn saved_run(State(st): State<AppState>, caller: Caller, axum::extract::Pa
         Ok(None) => return (StatusCode::NOT_FOUND, Html(thai::page(&title, "<p>ไม่พบคำสั่งที่บันทึกไว้ชื่อนี้</p>"))).into_response(),
         Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, Html(thai::page(&title, &thai::escape(&e.to_string())))).into_response(),
     };
-    let run = async {
-        let _permit = st.svc.heavy_permit().await?;
+    let sql = q.audited_sql();
+    let read = async {
+        let mut run = st.svc.begin(who, &caller.client, &sql, RunOptions::new(Action::Query)).await?;
         let ctx = st.svc.q.session_for(who).await?;
-        let df = ctx.sql_with_options(&q.audited_sql(), khlang_query::read_only()).await?;
-        let tables = khlang_query::wire::tables_of(df.logical_plan()).join(",");
-        let batches = tokio::time::timeout(st.svc.q.limits().timeout, df.limit(0, Some(PAGE_ROWS))?.collect())
-            .await
-            .map_err(|_| khlang_query::QueryError::Limit(st.svc.timeout_message()))??;
-        Ok::<_, khlang_query::QueryError>((tables, batches))
+        let df = run.plan(&ctx, &sql).await?.limit(0, Some(PAGE_ROWS))?;
+        run.collect(df).await
     };
-    match run.await {
-        Ok((tables, batches)) => {
-            let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-            st.svc.audit.record(khlang_query::audit::Event::new(who, khlang_query::audit::Action::Query, tables, caller.client.clone()).with_sql(&q.audited_sql()).with_rows(rows as i64));
+    match read.await {
+        Ok(batches) => {
             let link = url_encode(&name);
             let body = format!(
                 "<p><code>{}</code></p><p><a href=\"/api/saved/{link}/run?format=csv\">CSV</a> · <a href=\"/api/saved/{link}/run?format=xlsx\">XLSX</a></p>{}",
@@ -383,7 +380,7 @@ async fn saved_run(State(st): State<AppState>, caller: Caller, axum::extract::Pa
             );
             Html(thai::page(&title, &body)).into_response()
         }
-        Err(e) => (StatusCode::BAD_REQUEST, Html(thai::page(&title, &format!("<p class=\"error\">{}</p>", thai::escape(&st.svc.explain_error(&e.to_string())))))).into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, Html(thai::page(&title, &format!("<p class=\"error\">{}</p>", thai::escape(&e.to_string()))))).into_response(),
     }
 }
 

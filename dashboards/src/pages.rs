@@ -149,8 +149,7 @@ fn base(r: &Report) -> String {
 fn chooser(r: &Report, path: &str) -> String {
     let mut out = format!("<form class=\"chooser\" method=\"get\" action=\"{path}\"><label>ปีการศึกษา / รอบข้อมูล <select name=\"snapshot\" onchange=\"this.form.submit()\">");
     for s in r.snapshots.iter().rev() {
-        use chrono::Datelike as _;
-        let ay = if s.month() >= 5 { s.year() + 543 } else { s.year() + 542 };
+        let ay = khlang_query::office::academic_year_be(*s);
         out.push_str(&format!(
             "<option value=\"{s}\"{}>ปีการศึกษา {ay} · {}</option>",
             if *s == r.snapshot { " selected" } else { "" },

@@ -124,7 +124,7 @@ async fn query_rows(ctx: &SessionContext, sql: &str) -> Result<Vec<Vec<Option<St
 }
 
 fn sql_text(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
+    khlang_query::office::sql_literal(s)
 }
 
 /// Builds the report of `snapshot` (ISO date) for `scope`, read as `who` (through their own scoped

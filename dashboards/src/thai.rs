@@ -1,12 +1,14 @@
 //! Thai presentation: Buddhist-Era dates, number grouping, the page shell. Thai UI text lives here.
 
+use khlang_query::office;
+
 pub const MONTHS: [&str; 12] = ["ม.ค.", "ก.พ.", "มี.ค.", "เม.ย.", "พ.ค.", "มิ.ย.", "ก.ค.", "ส.ค.", "ก.ย.", "ต.ค.", "พ.ย.", "ธ.ค."];
 
 /// `2026-06-10` → `10 มิ.ย. 2569`.
 pub fn date_be(iso: &str) -> String {
     let parts: Vec<&str> = iso.split('-').collect();
     match (parts.first().and_then(|y| y.parse::<i32>().ok()), parts.get(1).and_then(|m| m.parse::<usize>().ok()), parts.get(2).and_then(|d| d.parse::<u32>().ok())) {
-        (Some(y), Some(m), Some(d)) if (1..=12).contains(&m) => format!("{} {} {}", d, MONTHS[m - 1], y + 543),
+        (Some(y), Some(m), Some(d)) if (1..=12).contains(&m) => format!("{} {} {}", d, MONTHS[m - 1], office::be_year(y)),
         _ => iso.to_string(),
     }
 }
@@ -19,15 +21,15 @@ pub fn date_be_long(iso: &str) -> String {
     match chrono::NaiveDate::parse_from_str(iso, "%Y-%m-%d") {
         Ok(d) => {
             use chrono::Datelike as _;
-            format!("{} {} {}", d.day(), MONTHS_LONG[d.month0() as usize], d.year() + 543)
+            format!("{} {} {}", d.day(), MONTHS_LONG[d.month0() as usize], office::be_year(d.year()))
         }
         Err(_) => iso.to_string(),
     }
 }
 
-/// A UTC time as Thai time (UTC+7, no daylight saving): `21 พ.ย. 2569 22:48`.
+/// A UTC time on the office's clock: `21 พ.ย. 2569 22:48`.
 pub fn datetime_be(t: chrono::DateTime<chrono::Utc>) -> String {
-    let local = t + chrono::Duration::hours(7);
+    let local = office::local(t);
     format!("{} {}", date_be(&local.format("%Y-%m-%d").to_string()), local.format("%H:%M"))
 }
 

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use khlang_query::approvals::Approvals;
+use khlang_query::office::{self, be_year, ce_year, sql_literal};
 use khlang_query::calendar::Calendar;
 use khlang_query::requests::{Requests, State as RequestState};
 use khlang_query::saved::SAVED_MARK;
@@ -45,11 +46,11 @@ impl FiscalYear {
     }
 
     pub fn first_day(self) -> NaiveDate {
-        NaiveDate::from_ymd_opt(self.year - 544, 10, 1).unwrap_or_default()
+        NaiveDate::from_ymd_opt(ce_year(self.year) - 1, 10, 1).unwrap_or_default()
     }
 
     pub fn last_day(self) -> NaiveDate {
-        NaiveDate::from_ymd_opt(self.year - 543, 9, 30).unwrap_or_default()
+        NaiveDate::from_ymd_opt(ce_year(self.year), 9, 30).unwrap_or_default()
     }
 
     /// Whether a moment falls in this year (in Thai time).
@@ -57,10 +58,10 @@ impl FiscalYear {
         (self.first_day()..=self.last_day()).contains(&khlang_query::reference::thai_date(t))
     }
 
-    /// The SQL condition on a UTC timestamp column for this year in Thai time (UTC+7).
+    /// The SQL condition on a UTC timestamp column for this year on the office's clock.
     pub fn condition(self, column: &str) -> String {
-        let start = self.first_day().and_hms_opt(0, 0, 0).unwrap_or_default() - Duration::hours(7);
-        let end = self.last_day().and_hms_opt(0, 0, 0).unwrap_or_default() + Duration::hours(24 - 7);
+        let utc = |d: NaiveDate| d.and_hms_opt(0, 0, 0).and_then(office::from_local).map(|t| t.naive_utc()).unwrap_or_default();
+        let (start, end) = (utc(self.first_day()), utc(self.last_day() + Duration::days(1)));
         format!("{column} >= TIMESTAMP '{}' AND {column} < TIMESTAMP '{}'", start.format("%Y-%m-%dT%H:%M:%S"), end.format("%Y-%m-%dT%H:%M:%S"))
     }
 
@@ -77,7 +78,7 @@ impl FiscalYear {
 }
 
 fn month_th((year, month): (i32, u32)) -> String {
-    format!("{} {}", thai::MONTHS[(month as usize).saturating_sub(1) % 12], year + 543)
+    format!("{} {}", thai::MONTHS[(month as usize).saturating_sub(1) % 12], be_year(year))
 }
 
 fn int(row: &[Cell], i: usize) -> i64 {
@@ -383,8 +384,8 @@ pub async fn build(q_svc: &QueryService, fy: FiscalYear, on: NaiveDate) -> Resul
             &ctx,
             &format!(
                 "SELECT substr(split_part(sql_text, chr(10), 1), {mark_len}) AS name, count(*), count(DISTINCT user_name) FROM audit_log \
-                 WHERE action IN ('query', 'export') AND starts_with(sql_text, '{}') AND {at} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10",
-                SAVED_MARK.replace('\'', "''")
+                 WHERE action IN ('query', 'export') AND starts_with(sql_text, {}) AND {at} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10",
+                sql_literal(SAVED_MARK)
             ),
         )
         .await?;
@@ -543,7 +544,7 @@ async fn fixed_by_next(ctx: &SessionContext, fy: FiscalYear) -> Result<HashMap<S
     if pairs.is_empty() {
         return Ok(out);
     }
-    let quote = |s: &str| format!("'{}'", s.replace('\'', "''"));
+    let quote = |s: &str| sql_literal(s);
     let ids: std::collections::BTreeSet<String> = pairs.iter().flat_map(|(_, a, b)| std::iter::once(a.clone()).chain(b.clone())).map(|id| quote(&id)).collect();
     // One run loads every feed: rejected rows are counted per run and feed, as (school, rule, rows).
     type Counts = Vec<(String, String, i64)>;

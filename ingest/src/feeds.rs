@@ -161,10 +161,6 @@ pub const DLTV_EQUIPMENT: Feed = Feed {
 /// All feeds, in load order (reference feeds first: students are checked against schools).
 pub const ALL: [Feed; 8] = [AREAS, SCHOOLS, STUDENTS, PERSONNEL, BUDGET, TESTS, BUILDINGS, DLTV_EQUIPMENT];
 
-pub fn by_name(name: &str) -> Option<Feed> {
-    ALL.iter().copied().find(|f| f.name == name)
-}
-
 /// The feed a file belongs to: `<feed>.csv|xlsx` or `<feed>_<anything>.csv|xlsx`.
 pub fn feed_of_file(file_name: &str) -> Option<Feed> {
     let lower = file_name.to_ascii_lowercase();

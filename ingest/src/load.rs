@@ -125,7 +125,7 @@ fn in_list(column: &str, values: &[String]) -> WriteMode {
         // Nothing good in this feed: nothing to replace.
         return WriteMode::Append;
     }
-    WriteMode::ReplaceWhere(format!("{column} IN ({})", values.iter().map(|v| format!("'{}'", v.replace('\'', "''"))).collect::<Vec<_>>().join(", ")))
+    WriteMode::ReplaceWhere(format!("{column} IN ({})", values.iter().map(|v| khlang_warehouse::office::sql_literal(v)).collect::<Vec<_>>().join(", ")))
 }
 
 fn prepare(feed: &'static str, files: usize, rows_read: u64, checked: Checked, secret: &Secret) -> Result<Prepared, IngestError> {
@@ -511,7 +511,7 @@ fn named_snapshot(file: &str) -> Option<String> {
     let part = stem.rsplit('_').next()?;
     let mut it = part.split('-');
     let (y, m, d) = (it.next()?.parse::<i32>().ok()?, it.next()?.parse::<u32>().ok()?, it.next()?.parse::<u32>().ok()?);
-    let y = if y > 2400 { y - 543 } else { y };
+    let y = if y > 2400 { khlang_warehouse::office::ce_year(y) } else { y };
     chrono::NaiveDate::from_ymd_opt(y, m, d).map(|d| d.format("%Y-%m-%d").to_string())
 }
 

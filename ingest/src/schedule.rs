@@ -13,7 +13,7 @@ use crate::load::{IngestReport, Progress, Source, ingest};
 use khlang_warehouse::{Secret, Warehouse};
 
 pub const DEFAULT_SCHEDULE: &str = "0 2 * * *";
-pub const DEFAULT_TIMEZONE: &str = "Asia/Bangkok";
+pub use khlang_warehouse::office::DEFAULT_TIMEZONE;
 
 #[derive(Debug, Clone)]
 pub struct Schedule {

@@ -7,7 +7,7 @@ use polars::prelude::*;
 use crate::IngestError;
 use crate::feeds::{self, Feed};
 use crate::read::{FILE_COL, LINE_COL};
-use khlang_warehouse::reference;
+use khlang_warehouse::{office, reference};
 
 pub const RULE_COL: &str = "__rule";
 pub const DETAIL_COL: &str = "__detail";
@@ -130,7 +130,7 @@ pub fn parse_date_days(s: &str) -> Option<i32> {
         return None;
     }
     let num = |p: &str| -> Option<i32> { if !p.is_empty() && p.len() <= 4 && p.bytes().all(|b| b.is_ascii_digit()) { p.parse().ok() } else { None } };
-    let (y, m, d) = if thai { (num(c)? - 543, num(b)?, num(a)?) } else { (num(a)?, num(b)?, num(c)?) };
+    let (y, m, d) = if thai { (office::ce_year(num(c)?), num(b)?, num(a)?) } else { (num(a)?, num(b)?, num(c)?) };
     let date = chrono::NaiveDate::from_ymd_opt(y, u32::try_from(m).ok()?, u32::try_from(d).ok()?)?;
     i32::try_from((date - chrono::NaiveDate::default()).num_days()).ok()
 }
@@ -555,7 +555,7 @@ pub fn personnel(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
     let birth_month = col("birth").dt().month().cast(DataType::Int32);
     let birth_day = col("birth").dt().day().cast(DataType::Int32);
     // Retire on 30 September of the fiscal year in which the person turns 60 (born 1 October: the year before).
-    let retire = col("birth").dt().year() + lit(60 + 543)
+    let retire = col("birth").dt().year() + lit(60 + office::BE_OFFSET)
         + when(birth_month.clone().gt_eq(lit(10)).and(birth_month.eq(lit(10)).and(birth_day.eq(lit(1))).not())).then(lit(1)).otherwise(lit(0));
     let checks = vec![
         missing(&["as_of_date", "citizen_id", "position", "sex", "birth_date", "appointed_date", "salary_baht"]),
@@ -614,7 +614,7 @@ pub fn budget(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
         date("transaction_date").alias("tdate"),
     ]);
     let month = col("tdate").dt().month().cast(DataType::Int32);
-    let tx_fy = col("tdate").dt().year() + lit(543) + when(month.clone().gt_eq(lit(10))).then(lit(1)).otherwise(lit(0));
+    let tx_fy = col("tdate").dt().year() + lit(office::BE_OFFSET) + when(month.clone().gt_eq(lit(10))).then(lit(1)).otherwise(lit(0));
     let quarter = when(month.clone().gt_eq(lit(10))).then(lit(1)).otherwise((month - lit(1)).floor_div(lit(3)) + lit(2)).cast(DataType::Int32);
     let has_school = blank("school_code").not();
     let checks = vec![

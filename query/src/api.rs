@@ -2,7 +2,7 @@
 //! tables, keep saved queries. Mounted by the web app under `/api`.
 
 use std::net::SocketAddr;
-use std::time::Instant;
+
 
 use axum::Json;
 use axum::Router;
@@ -17,11 +17,12 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::access::Principal;
-use crate::audit::{Action, Event};
+use crate::audit::Action;
 use crate::export::{Encoder, ExportFormat};
 use crate::saved::SavedQueries;
 use crate::service::SqlService;
-use crate::{QueryError, wire};
+use crate::QueryError;
+use crate::run::RunOptions;
 
 pub const COOKIE: &str = "khlang_session";
 
@@ -36,13 +37,18 @@ impl IntoResponse for ApiError {
 
 impl From<QueryError> for ApiError {
     fn from(e: QueryError) -> Self {
-        let status = match e {
-            QueryError::Limit(_) => StatusCode::SERVICE_UNAVAILABLE,
-            QueryError::Warehouse(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            QueryError::Cluster(_) => StatusCode::BAD_GATEWAY,
-            _ => StatusCode::BAD_REQUEST,
-        };
-        ApiError(status, e.to_string())
+        ApiError(status_of(&e), e.to_string())
+    }
+}
+
+/// The HTTP status of each kind of failure.
+fn status_of(e: &QueryError) -> StatusCode {
+    match e {
+        QueryError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        QueryError::Timeout { .. } | QueryError::Memory { .. } | QueryError::Cancelled => StatusCode::UNPROCESSABLE_ENTITY,
+        QueryError::Warehouse(_) | QueryError::Internal(_) | QueryError::Tls(_) | QueryError::Format { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        QueryError::Cluster(_) => StatusCode::BAD_GATEWAY,
+        QueryError::Sql(_) | QueryError::ReadOnly(_) | QueryError::User(_) => StatusCode::BAD_REQUEST,
     }
 }
 
@@ -146,9 +152,6 @@ fn pick_format(param: Option<&str>, headers: &HeaderMap) -> Result<ExportFormat,
 /// Runs `sql` for the caller and streams the result in `format`.
 pub async fn run_sql(svc: &SqlService, caller: &Caller, sql: &str, format: ExportFormat, as_of: Option<&str>, filename: &str) -> Result<Response, ApiError> {
     let who = &caller.who;
-    if who.is_admin() && crate::audit::reads_audit(sql) {
-        svc.audit.flush().await;
-    }
     let commit = match as_of {
         None => svc.q.warehouse().committed().await.map_err(QueryError::from)?,
         Some(t) => {
@@ -156,91 +159,33 @@ pub async fn run_sql(svc: &SqlService, caller: &Caller, sql: &str, format: Expor
             svc.q.warehouse().committed_at(t).await.map_err(QueryError::from)?
         }
     };
-    let permit = svc.heavy_permit().await?;
-    let deadline = Instant::now() + svc.q.limits().timeout;
-    let ctx = if who.role == crate::Role::Public {
+    if who.role == crate::Role::Public && as_of.is_some() {
         // The public reads what directors approved, never a state they did not.
-        if as_of.is_some() {
-            return Err(ApiError(StatusCode::BAD_REQUEST, "as_of is for signed-in users: the public reads the figures approved for publishing".into()));
-        }
-        svc.q.approved_public_session().await?
-    } else {
-        svc.q.session_for_commit(who, commit.as_ref()).await?
-    };
+        return Err(ApiError(StatusCode::BAD_REQUEST, "as_of is for signed-in users: the public reads the figures approved for publishing".into()));
+    }
+    let action = if format.is_export() { Action::Export } else { Action::Query };
+    let mut run = svc.begin(who, &caller.client, sql, RunOptions::new(action)).await?;
+    let ctx = if who.role == crate::Role::Public { svc.q.approved_public_session().await? } else { svc.q.session_for_commit(who, commit.as_ref()).await? };
     let ctx = svc.q.for_analysts(ctx);
-    let fail = |e: &dyn std::fmt::Display| {
-        svc.audit.record(Event::new(who, Action::Query, "", caller.client.clone()).with_sql(&format!("{sql} -- failed")));
-        let m = svc.explain_error(&e.to_string());
-        let status = if m.contains("memory budget") || m.contains("time limit") { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::BAD_REQUEST };
-        ApiError(status, m)
-    };
-    let df = match tokio::time::timeout_at(deadline.into(), ctx.sql_with_options(sql, crate::read_only())).await {
-        Ok(Ok(df)) => df,
-        Ok(Err(e)) => return Err(fail(&e)),
-        Err(_) => return Err(fail(&svc.timeout_message())),
-    };
-    let tables = wire::tables_of(df.logical_plan()).join(",");
-    let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
-    let stream = match tokio::time::timeout_at(deadline.into(), df.execute_stream()).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => return Err(fail(&e)),
-        Err(_) => return Err(fail(&svc.timeout_message())),
-    };
+    let df = run.plan(&ctx, sql).await?;
+    let (schema, batches) = run.execute(df).await?;
     let mut encoder = Encoder::new(format, schema).map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.to_string()))?;
     let start = encoder.start();
-    let action = if format.is_export() { Action::Export } else { Action::Query };
-    let event = Event::new(who, action, tables, caller.client.clone()).with_sql(sql);
-
-    struct St {
-        stream: datafusion::physical_plan::SendableRecordBatchStream,
-        encoder: Option<Encoder>,
-        rows: i64,
-        deadline: Instant,
-        svc: SqlService,
-        event: Option<Event>,
-        _permit: tokio::sync::OwnedSemaphorePermit,
-    }
-    impl Drop for St {
-        fn drop(&mut self) {
-            if let Some(e) = self.event.take() {
-                self.svc.audit.record(e.with_rows(self.rows));
+    // Each batch as the format's bytes, then the format's ending; an error ends the body.
+    let body = futures::stream::unfold((Box::pin(batches), Some(encoder)), |(mut batches, mut encoder)| async move {
+        let enc = encoder.as_mut()?;
+        let bytes = match batches.next().await {
+            Some(Ok(b)) => enc.batch(&b).map_err(|e| e.to_string()),
+            Some(Err(e)) => {
+                tracing::warn!("query failed while streaming: {e}");
+                Err(e.to_string())
             }
+            None => encoder.take()?.finish().map_err(|e| e.to_string()),
+        };
+        if bytes.is_err() {
+            encoder = None;
         }
-    }
-    let st = St { stream, encoder: Some(encoder), rows: 0, deadline, svc: svc.clone(), event: Some(event), _permit: permit };
-    let body = futures::stream::unfold(st, |mut st| async move {
-        let enc = st.encoder.as_mut()?;
-        match tokio::time::timeout_at(st.deadline.into(), st.stream.next()).await {
-            Err(_) => {
-                st.encoder = None;
-                let m = st.svc.timeout_message();
-                tracing::warn!("{m}");
-                Some((Err(std::io::Error::other(m)), st))
-            }
-            Ok(Some(Ok(b))) => {
-                st.rows += b.num_rows() as i64;
-                match enc.batch(&b) {
-                    Ok(bytes) => Some((Ok(Bytes::from(bytes)), st)),
-                    Err(e) => {
-                        st.encoder = None;
-                        Some((Err(std::io::Error::other(e.to_string())), st))
-                    }
-                }
-            }
-            Ok(Some(Err(e))) => {
-                st.encoder = None;
-                let m = st.svc.explain_error(&e.to_string());
-                tracing::warn!("query failed while streaming: {m}");
-                Some((Err(std::io::Error::other(m)), st))
-            }
-            Ok(None) => {
-                let enc = st.encoder.take()?;
-                match enc.finish() {
-                    Ok(bytes) => Some((Ok(Bytes::from(bytes)), st)),
-                    Err(e) => Some((Err(std::io::Error::other(e.to_string())), st)),
-                }
-            }
-        }
+        Some((bytes.map(Bytes::from).map_err(std::io::Error::other), (batches, encoder)))
     });
     let body = futures::stream::once(async move { Ok::<Bytes, std::io::Error>(Bytes::from(start)) }).chain(body);
     let mut r = Response::new(Body::from_stream(body));
@@ -277,18 +222,23 @@ async fn tables(State(svc): State<SqlService>, caller: Caller) -> Result<Respons
         .collect()
         .await
         .map_err(QueryError::from)?;
-    let rows: Vec<serde_json::Value> = serde_json::from_str(&crate::format(&b, crate::Format::Json)?).map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     let mut out: Vec<serde_json::Value> = Vec::new();
-    for r in rows {
-        let name = r["table_name"].clone();
-        let column = json!({ "name": r["column_name"], "type": r["data_type"], "nullable": r["is_nullable"] == "YES" });
-        match out.last_mut() {
-            Some(t) if t["name"] == name => {
-                if let Some(cols) = t["columns"].as_array_mut() {
-                    cols.push(column);
+    for batch in &b {
+        let text = |i: usize| arrow::compute::cast(batch.column(i), &arrow::datatypes::DataType::Utf8).map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()));
+        let (tables, columns, types, nullable) = (text(0)?, text(1)?, text(2)?, text(3)?);
+        let [tables, columns, types, nullable] = [&tables, &columns, &types, &nullable].map(|a| a.as_any().downcast_ref::<arrow::array::StringArray>());
+        let (Some(tables), Some(columns), Some(types), Some(nullable)) = (tables, columns, types, nullable) else { continue };
+        for r in 0..batch.num_rows() {
+            let name = tables.value(r);
+            let column = json!({ "name": columns.value(r), "type": types.value(r), "nullable": nullable.value(r) == "YES" });
+            match out.last_mut() {
+                Some(t) if t["name"] == name => {
+                    if let Some(cols) = t["columns"].as_array_mut() {
+                        cols.push(column);
+                    }
                 }
+                _ => out.push(json!({ "name": name, "columns": [column] })),
             }
-            _ => out.push(json!({ "name": name, "columns": [column] })),
         }
     }
     Ok(Json(json!({ "user": caller.who.user, "role": caller.who.role.as_str(), "tables": out })).into_response())
@@ -359,4 +309,18 @@ pub fn router(svc: SqlService) -> Router {
         .route("/api/saved/{name}/run", get(saved_run).post(saved_run))
         .route("/api/openapi.json", get(openapi))
         .with_state(svc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_of_failure_has_its_status() {
+        assert_eq!(status_of(&QueryError::Busy { limit: 4, wait_seconds: 30 }), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(status_of(&QueryError::Timeout { seconds: 3, by_client: false }), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(status_of(&QueryError::Memory { mib: 64 }), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(status_of(&QueryError::ReadOnly("CREATE TABLE".into())), StatusCode::BAD_REQUEST);
+        assert_eq!(status_of(&datafusion::error::DataFusionError::Plan("table 'x' not found".into()).into()), StatusCode::BAD_REQUEST);
+    }
 }

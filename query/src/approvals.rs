@@ -7,6 +7,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use khlang_warehouse::Warehouse;
+use khlang_warehouse::office::sql_literal;
 use serde::{Deserialize, Serialize};
 
 use crate::QueryError;
@@ -161,7 +162,7 @@ pub fn groups(history: &[Approval], areas: impl IntoIterator<Item = String>) -> 
 
 /// `area_code IN (…)` for SQL.
 pub fn area_in(areas: &[String]) -> String {
-    let quoted: Vec<String> = areas.iter().map(|a| format!("'{}'", a.replace('\'', "''"))).collect();
+    let quoted: Vec<String> = areas.iter().map(|a| sql_literal(a)).collect();
     format!("area_code IN ({})", quoted.join(", "))
 }
 
@@ -273,7 +274,7 @@ impl SqlService {
             (None, false) => None,
         };
         if let Some(a) = &area
-            && one(format!("SELECT CAST(count(*) AS VARCHAR) FROM areas WHERE area_code = '{}'", a.replace('\'', "''"))).await?.as_deref() != Some("1")
+            && one(format!("SELECT CAST(count(*) AS VARCHAR) FROM areas WHERE area_code = {}", sql_literal(a))).await?.as_deref() != Some("1")
         {
             return Err(bad(format!("there is no area {a} in data version {}", commit.seq)));
         }

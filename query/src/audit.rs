@@ -117,7 +117,7 @@ impl std::fmt::Debug for Msg {
 }
 
 fn batch(events: &[Event]) -> Result<RecordBatch, QueryError> {
-    let def = schema::table("audit_log").ok_or_else(|| QueryError::Sql("no audit_log table in the contract".into()))?;
+    let def = schema::table("audit_log").ok_or_else(|| QueryError::Internal("no audit_log table in the contract".into()))?;
     let at: Vec<i64> = events.iter().map(|e| e.at.timestamp_micros()).collect();
     // Date32 counts days from 1970-01-01 (chrono's default date).
     let day: Vec<i32> = events.iter().map(|e| (e.at.date_naive() - chrono::NaiveDate::default()).num_days() as i32).collect();
@@ -132,7 +132,7 @@ fn batch(events: &[Event]) -> Result<RecordBatch, QueryError> {
         Arc::new(StringArray::from_iter_values(events.iter().map(|e| e.client.as_str()))),
         Arc::new(Date32Array::from(day)),
     ];
-    RecordBatch::try_new(def.schema, cols).map_err(|e| QueryError::Sql(format!("audit record: {e}")))
+    RecordBatch::try_new(def.schema, cols).map_err(|e| QueryError::Internal(format!("audit record: {e}")))
 }
 
 async fn write(wh: &Warehouse, events: &mut Vec<Event>) {

@@ -16,9 +16,14 @@
 use std::sync::Arc;
 
 use ballista_core::config::BallistaConfig;
-use ballista_core::execution_plans::execute_physical_plan;
+use ballista_core::client::BallistaClient;
 use ballista_core::extension::SessionConfigExt as _;
 use ballista_core::serde::BallistaPhysicalExtensionCodec;
+use ballista_core::serde::protobuf::get_job_status_result::FlightProxy;
+use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
+use ballista_core::serde::protobuf::{CancelJobParams, ExecuteQueryParams, GetJobStatusParams, KeyValuePair, PartitionLocation, execute_query_params::Query, execute_query_result, job_status};
+use ballista_core::utils::{GrpcClientConfig, create_grpc_client_endpoint};
+use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::Session;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
@@ -35,9 +40,11 @@ use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties};
 use datafusion::physical_planner::{DefaultPhysicalPlanner, PhysicalPlanner as _};
-use datafusion::prelude::SessionContext;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion_proto::physical_plan::AsExecutionPlan as _;
 use datafusion_proto::protobuf::PhysicalPlanNode;
-use futures::TryStreamExt as _;
+use futures::{Stream, StreamExt as _, TryStreamExt as _};
+use tonic::transport::Channel;
 use khlang_warehouse::Warehouse;
 
 use crate::QueryError;
@@ -49,6 +56,8 @@ pub struct Cluster {
     url: String,
     /// The scheduler's gRPC endpoint, `http://HOST:PORT`.
     scheduler: String,
+    host: String,
+    port: u16,
 }
 
 impl Cluster {
@@ -58,10 +67,11 @@ impl Cluster {
         let Some(rest) = url.strip_prefix("df://") else { return Err(bad("does not start with df://")) };
         let rest = rest.trim_end_matches('/');
         let Some((host, port)) = rest.rsplit_once(':') else { return Err(bad("has no port")) };
-        if host.is_empty() || port.parse::<u16>().is_err() {
+        let Ok(port) = port.parse::<u16>() else { return Err(bad("is not HOST:PORT")) };
+        if host.is_empty() {
             return Err(bad("is not HOST:PORT"));
         }
-        Ok(Cluster { url: url.to_string(), scheduler: format!("http://{host}:{port}") })
+        Ok(Cluster { url: url.to_string(), scheduler: format!("http://{host}:{port}"), host: host.to_string(), port })
     }
 
     /// `ctx` with its queries sent to this cluster: the same tables, views and functions, planned by
@@ -212,16 +222,107 @@ impl ExecutionPlan for ClusterExec {
         let plan = self.plan.clone();
         let cluster = self.cluster.clone();
         let session_config = context.session_config().clone();
-        let config: BallistaConfig = session_config.ballista_config();
         let session_id = context.session_id();
         let url = cluster.url.clone();
-        let rows = futures::stream::once(async move {
-            execute_physical_plan::<PhysicalPlanNode>(cluster.scheduler.clone(), &config, plan, &BallistaPhysicalExtensionCodec::default(), session_id, session_config).await
-        })
-        .try_flatten()
+        let rows = futures::stream::once(async move { run_job(cluster, plan, session_id, session_config).await }).try_flatten()
         .map_err(move |e| DataFusionError::Execution(format!("the cluster at {url} could not run the query: {e}")));
         Ok(Box::pin(RecordBatchStreamAdapter::new(self.plan.schema(), rows)))
     }
+}
+
+/// Cancels a job on the scheduler when dropped before the job ended: a statement stopped by its
+/// time limit or the client's cancel request stops on the executors too.
+struct CancelOnDrop {
+    scheduler: SchedulerGrpcClient<Channel>,
+    job_id: Option<String>,
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        let (Some(job_id), Ok(runtime)) = (self.job_id.take(), tokio::runtime::Handle::try_current()) else { return };
+        let mut scheduler = self.scheduler.clone();
+        runtime.spawn(async move {
+            match scheduler.cancel_job(CancelJobParams { job_id: job_id.clone() }).await {
+                Ok(r) => tracing::info!(job = job_id, cancelled = r.into_inner().cancelled, "cluster job cancelled: its statement was stopped"),
+                Err(e) => tracing::warn!(job = job_id, error = %e, "could not cancel the cluster job"),
+            }
+        });
+    }
+}
+
+fn failed(what: &str, e: impl std::fmt::Display) -> DataFusionError {
+    DataFusionError::Execution(format!("{what}: {e}"))
+}
+
+/// Runs `plan` on the cluster as one job: submits it, waits for it to end, then streams the result
+/// partitions from the executors that hold them. Ballista's own `execute_physical_plan` does the
+/// same but leaves the job running when its caller gives up; this one cancels it (`CancelOnDrop`).
+async fn run_job(cluster: Arc<Cluster>, plan: Arc<dyn ExecutionPlan>, session_id: String, session_config: SessionConfig) -> Result<impl Stream<Item = Result<RecordBatch>> + Send + 'static> {
+    let config: BallistaConfig = session_config.ballista_config();
+    let node = PhysicalPlanNode::try_from_physical_plan(plan, &BallistaPhysicalExtensionCodec::default()).map_err(|e| failed("cannot serialise the plan", e))?;
+    let mut buf = Vec::new();
+    node.try_encode(&mut buf).map_err(|e| failed("cannot encode the plan", e))?;
+    let settings = session_config.options().entries().into_iter().map(|e| KeyValuePair { key: e.key, value: e.value }).collect();
+    let query = ExecuteQueryParams { query: Some(Query::PhysicalPlan(buf)), settings, session_id, operation_id: uuid::Uuid::new_v4().to_string() };
+
+    let max_message = config.grpc_client_max_message_size();
+    let grpc = GrpcClientConfig::from(&config);
+    let channel = create_grpc_client_endpoint(cluster.scheduler.clone(), Some(&grpc))
+        .map_err(|e| failed("bad scheduler address", e))?
+        .connect()
+        .await
+        .map_err(|e| failed("cannot reach the scheduler", e))?;
+    let mut scheduler = SchedulerGrpcClient::new(channel).max_encoding_message_size(max_message).max_decoding_message_size(max_message);
+    let mut request = tonic::Request::new(query);
+    ballista_core::version::insert_version_header(request.metadata_mut());
+    let submitted = scheduler.execute_query(request).await.map_err(|e| failed("the scheduler refused the job", e))?.into_inner();
+    let job_id = match submitted.result {
+        Some(execute_query_result::Result::Success(s)) => s.job_id,
+        other => return Err(failed("the scheduler refused the job", format!("{other:?}"))),
+    };
+    let mut guard = CancelOnDrop { scheduler: scheduler.clone(), job_id: Some(job_id.clone()) };
+    let (locations, proxy) = loop {
+        let status = scheduler.get_job_status(GetJobStatusParams { job_id: job_id.clone() }).await.map_err(|e| failed("lost the scheduler", e))?.into_inner();
+        match status.status.and_then(|s| s.status) {
+            Some(job_status::Status::Successful(done)) => break (done.partition_location, status.flight_proxy),
+            Some(job_status::Status::Failed(f)) => {
+                guard.job_id = None;
+                return Err(failed(&format!("job {job_id} failed"), f.error));
+            }
+            _ => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+        }
+    };
+    guard.job_id = None;
+    let (scheduler_host, scheduler_port) = (cluster.host.clone(), cluster.port);
+    let streams = locations.into_iter().map(move |location| {
+        let fetch = fetch_partition(location, proxy.clone(), (scheduler_host.clone(), scheduler_port), grpc.clone());
+        futures::stream::once(fetch).try_flatten()
+    });
+    Ok(futures::stream::iter(streams).flatten())
+}
+
+/// One result partition of a finished job, read over Arrow Flight from the executor holding it
+/// (or through the scheduler or a proxy, when the scheduler says so).
+async fn fetch_partition(location: PartitionLocation, proxy: Option<FlightProxy>, scheduler: (String, u16), grpc: GrpcClientConfig) -> Result<SendableRecordBatchStream> {
+    let layout = location.layout();
+    let executor = location.executor_meta.ok_or_else(|| failed("a result partition", "has no executor"))?;
+    let partition = location.partition_id.ok_or_else(|| failed("a result partition", "has no id"))?;
+    let (host, port) = match proxy {
+        Some(FlightProxy::External(address)) => {
+            let (h, p) = address.rsplit_once(':').ok_or_else(|| failed("the flight proxy", format!("{address} is not HOST:PORT")))?;
+            (h.to_string(), p.parse::<u16>().map_err(|e| failed("the flight proxy's port", e))?)
+        }
+        Some(FlightProxy::Local(true)) => scheduler,
+        _ => (executor.host.clone(), u16::try_from(executor.port).map_err(|e| failed("the executor's port", e))?),
+    };
+    let mut client = BallistaClient::try_new(&host, port, grpc.max_message_size, grpc.use_tls, None, grpc.io_retries_times, grpc.io_retry_wait_time_ms, 0, 0)
+        .await
+        .map_err(|e| failed(&format!("cannot reach executor {host}:{port}"), e))?;
+    let executor_port = u16::try_from(executor.port).map_err(|e| failed("the executor's port", e))?;
+    client
+        .fetch_partition_proxied(&executor.id, &partition.into(), location.file_id, layout, &executor.host, executor_port, true)
+        .await
+        .map_err(|e| failed("cannot fetch a result partition", e))
 }
 
 /// How a scheduler listens.

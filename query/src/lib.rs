@@ -11,6 +11,7 @@ pub mod export;
 pub mod fold;
 mod per_state;
 pub mod requests;
+pub mod run;
 pub mod saved;
 pub mod scram;
 pub mod service;
@@ -26,7 +27,7 @@ pub use datafusion::prelude::SessionContext;
 use khlang_warehouse::{Warehouse, WarehouseError};
 
 pub use access::{Principal, Role, Scope};
-pub use khlang_warehouse::{Commit, reference};
+pub use khlang_warehouse::{Commit, office, reference};
 pub use service::SqlService;
 
 /// Reads the document `name` (empty when never written), lets `f` change it and writes it back,
@@ -47,16 +48,37 @@ pub fn read_only() -> datafusion::execution::context::SQLOptions {
 }
 pub use session::{Limits, parse_time};
 
+/// Why a statement, or a service call, failed. Transports map each kind to their own codes (a
+/// PostgreSQL SQLSTATE in `wire`, an HTTP status in `api`) by its type, not by its wording.
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
-    #[error("{0}")]
-    Sql(String),
+    /// The engine refused or failed the statement (syntax, unknown table or column, types, …).
+    #[error("{}", engine_message(.0))]
+    Sql(Box<datafusion::error::DataFusionError>),
+    /// The statement ran past the server's `query_timeout_seconds`, or past the client's own
+    /// `statement_timeout` when that was sooner.
+    #[error("{}", if *.by_client { "canceling statement due to statement timeout".to_string() } else { format!("the query ran longer than the time limit of {seconds} s (setting query_timeout_seconds = {seconds}) and was stopped") })]
+    Timeout { seconds: u64, by_client: bool },
+    /// The client asked for the statement to stop (a cancel request).
+    #[error("canceling statement due to user request")]
+    Cancelled,
+    /// Every place among the heavy queries stayed taken for the whole wait.
+    #[error("{limit} heavy queries are already running, the most allowed at once (setting max_concurrent_queries = {limit}), and none finished within {wait_seconds} s; try again shortly")]
+    Busy { limit: usize, wait_seconds: u64 },
+    /// The statement needed more than its memory budget, even after spilling.
+    #[error("the query needs more memory than the per-query budget of {mib} MiB (setting query_memory_mb = {mib}), even after spilling to disk; narrow it with WHERE or aggregate first")]
+    Memory { mib: u64 },
+    /// The statement would change the warehouse, which changes only through loads.
+    #[error("Khlang's SQL is read-only: {0} is not allowed (the warehouse changes only through loads; use SELECT, or COPY (SELECT …) TO STDOUT to export)")]
+    ReadOnly(String),
     #[error(transparent)]
     Warehouse(#[from] WarehouseError),
+    /// A request the caller can correct (a bad setting, name or value), in one sentence.
     #[error("{0}")]
     User(String),
+    /// Something of the service's own went wrong (not the caller's statement).
     #[error("{0}")]
-    Limit(String),
+    Internal(String),
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
     #[error("the cluster failed: {0}")]
@@ -65,9 +87,18 @@ pub enum QueryError {
     Format { format: String, message: String },
 }
 
+/// An engine error in words: a syntax error as the parser says it (DataFusion shows the parser's
+/// error in its debugging form).
+fn engine_message(e: &datafusion::error::DataFusionError) -> String {
+    match e.find_root() {
+        datafusion::error::DataFusionError::SQL(p, _) => p.to_string(),
+        _ => e.to_string(),
+    }
+}
+
 impl From<datafusion::error::DataFusionError> for QueryError {
     fn from(e: datafusion::error::DataFusionError) -> Self {
-        QueryError::Sql(e.to_string())
+        QueryError::Sql(Box::new(e))
     }
 }
 

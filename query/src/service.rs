@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 
 use crate::access::Principal;
 use crate::audit::{Action, Audit, Event};
@@ -55,7 +55,8 @@ pub struct SqlService {
     pub q: QueryService,
     pub users: Users,
     pub audit: Audit,
-    heavy: Arc<Semaphore>,
+    /// Places among the heavy queries (`max_concurrent_queries`), taken by [`crate::run::Run`].
+    pub(crate) heavy: Arc<Semaphore>,
     /// Sign-ins already resolved, by token: who, and when the sign-in ends.
     tokens: Arc<Mutex<HashMap<String, Signed>>>,
     failures: Arc<Mutex<HashMap<String, Failures>>>,
@@ -70,7 +71,7 @@ impl SqlService {
 
     /// The area a school belongs to, from the latest published `schools`.
     pub async fn school_area(&self, school: &str) -> Option<String> {
-        let b = self.q.sql(&format!("SELECT area_code FROM schools WHERE school_code = '{}'", school.replace('\'', "''"))).await.ok()?;
+        let b = self.q.sql(&format!("SELECT area_code FROM schools WHERE school_code = {}", khlang_warehouse::office::sql_literal(school))).await.ok()?;
         crate::scalar_string(&b)
     }
 
@@ -223,34 +224,5 @@ impl SqlService {
             Ok(())
         })
         .await
-    }
-
-    /// A place among the heavy queries allowed to run at once, waiting for one up to the time limit.
-    pub async fn heavy_permit(&self) -> Result<OwnedSemaphorePermit, QueryError> {
-        let limit = self.q.limits().max_concurrent;
-        let wait = self.q.limits().queue_wait;
-        match tokio::time::timeout(wait, self.heavy.clone().acquire_owned()).await {
-            Ok(Ok(p)) => Ok(p),
-            _ => Err(QueryError::Limit(format!(
-                "{limit} heavy queries are already running, the most allowed at once (setting max_concurrent_queries = {limit}), and none finished within {} s; try again shortly",
-                wait.as_secs()
-            ))),
-        }
-    }
-
-    pub fn timeout_message(&self) -> String {
-        let t = self.q.limits().timeout.as_secs();
-        format!("the query ran longer than the time limit of {t} s (setting query_timeout_seconds = {t}) and was stopped")
-    }
-
-    /// Rewrites an engine error about a limit into one that names the limit and its value.
-    pub fn explain_error(&self, message: &str) -> String {
-        if message.contains("Resources exhausted") {
-            let mib = self.q.limits().memory_bytes >> 20;
-            return format!(
-                "the query needs more memory than the per-query budget of {mib} MiB (setting query_memory_mb = {mib}), even after spilling to disk; narrow it with WHERE or aggregate first"
-            );
-        }
-        message.to_string()
     }
 }

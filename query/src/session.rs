@@ -15,6 +15,7 @@ use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::Expr;
 use datafusion::prelude::{SessionConfig, SessionContext};
+use khlang_warehouse::office::sql_literal;
 use khlang_warehouse::{At, Commit, Warehouse, schema};
 
 use crate::access::{Principal, Role, Scope, ScopedTable, row_filter};
@@ -207,11 +208,11 @@ pub fn parse_time(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     }
     for f in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"] {
         if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, f) {
-            return Some((t - chrono::Duration::hours(7)).and_utc());
+            return khlang_warehouse::office::from_local(t);
         }
     }
     if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return Some((d.and_hms_opt(0, 0, 0)? - chrono::Duration::hours(7)).and_utc());
+        return khlang_warehouse::office::from_local(d.and_hms_opt(0, 0, 0)?);
     }
     None
 }
@@ -315,7 +316,7 @@ impl QueryService {
     /// Providers of every table at its version in `commit`, loaded once per published state.
     pub(crate) async fn providers_of(&self, commit: Option<&Commit>) -> Result<Arc<Providers>, QueryError> {
         let seq = commit.map_or(0, |c| c.seq);
-        if let Some((s, p)) = self.cache.lock().map_err(|_| QueryError::Sql("provider cache poisoned".into()))?.as_ref()
+        if let Some((s, p)) = self.cache.lock().map_err(|_| QueryError::Internal("provider cache poisoned".into()))?.as_ref()
             && *s == seq
         {
             return Ok(p.clone());
@@ -393,7 +394,7 @@ impl QueryService {
         }
         let area_schools = Arc::new(match &who.scope {
             Scope::Area(area) if providers.contains_key("schools") => {
-                let b = ctx.sql(&format!("SELECT school_code FROM schools WHERE area_code = '{}'", area.replace('\'', "''"))).await?.collect().await?;
+                let b = ctx.sql(&format!("SELECT school_code FROM schools WHERE area_code = {}", sql_literal(area))).await?.collect().await?;
                 crate::column_strings(&b)
             }
             _ => Vec::new(),
@@ -462,7 +463,7 @@ impl QueryService {
         let mut parts: HashMap<&str, Vec<String>> = HashMap::new();
         let mut planned = Vec::new();
         for (i, (e, members)) in groups.iter().enumerate() {
-            let commit = self.wh.commit(e.state).await?.ok_or_else(|| QueryError::Sql(format!("approved data version {} is no longer in the warehouse", e.state)))?;
+            let commit = self.wh.commit(e.state).await?.ok_or_else(|| QueryError::Internal(format!("approved data version {} is no longer in the warehouse", e.state)))?;
             let providers = self.providers_of(Some(&commit)).await?;
             let only = crate::approvals::area_in(members);
             let snapshot = e.snapshot;

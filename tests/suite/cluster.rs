@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::*;
 use crate::s3::{BUCKET, S3};
-use crate::server::{Server, add_user, free_port};
+use crate::server::{PASSWORD, Server, add_user, free_port};
 use crate::wire::assert_scope_holds;
 
 /// Hosts on this machine: network namespaces on one bridge, or the loopback where namespaces
@@ -282,10 +282,20 @@ fn analysts_sql_on_a_two_executor_cluster_answers_as_one_node_does_for_every_rol
     std::thread::sleep(Duration::from_secs(3));
     let audit = sql(&env, None, &["SELECT count(*) FROM audit_log WHERE user_name = 'kru' AND action = 'query'"]);
     assert!(scalar(&audit).parse::<u64>().unwrap() > queries.len() as u64, "{audit}");
+    // A statement stopped by its time limit stops on the cluster too: its job is cancelled.
+    let heavy = "SELECT count(*) FROM enrollments a JOIN enrollments b ON a.school_code = b.school_code AND a.grade = b.grade";
+    let o = server.psql("director", PASSWORD, &["-c", "SET statement_timeout = 100", "-c", heavy]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("canceling statement due to statement timeout"), "{err}");
+    let t0 = Instant::now();
+    while !scheduler.log().contains("Received cancellation request for job") {
+        assert!(t0.elapsed() < Duration::from_secs(20), "the stopped statement's job was not cancelled: {}", scheduler.log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(canonical(&server.psql_ok("director", &queries[0].1)), local_answers[queries.len()], "the cluster after a cancelled job");
     drop(server);
 
     // One executor killed during a query: a clear error or the right answer; the next query works.
-    let heavy = "SELECT count(*) FROM enrollments a JOIN enrollments b ON a.school_code = b.school_code AND a.grade = b.grade";
     let truth = sql(&env, None, &[heavy]);
     let run = {
         let mut c = env.cmd();

@@ -1,7 +1,7 @@
 //! End-to-end tests of the `khlang` binary: generate -> ingest -> query, over its real interfaces.
 //! One test binary (each links the whole stack), one module per concern.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod bad_input;
 mod calendar;

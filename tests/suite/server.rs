@@ -2,7 +2,6 @@
 //! and curl.
 
 use std::io::Write as _;
-use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -143,13 +142,4 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// The lines of a CSV text, header first.
-pub fn lines(s: &str) -> Vec<String> {
-    s.lines().map(str::to_string).collect()
-}
-
-pub fn read_to_string(p: &Path) -> String {
-    std::fs::read_to_string(p).unwrap_or_default()
 }

@@ -6,6 +6,7 @@ pub mod derive;
 pub mod docs;
 pub mod files;
 pub mod lease;
+pub mod office;
 pub mod reference;
 pub mod schema;
 pub mod secret;

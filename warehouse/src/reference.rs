@@ -96,9 +96,9 @@ fn num(s: &str) -> i64 {
     s.trim().parse().unwrap_or(0)
 }
 
-/// The date in Thailand (UTC+7, no daylight saving) at `t`.
+/// The office's date at `t` (setting `timezone`).
 pub fn thai_date(t: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDate {
-    (t + chrono::Duration::hours(7)).date_naive()
+    crate::office::date(t)
 }
 
 /// Today in Thailand.
@@ -329,7 +329,7 @@ pub fn fiscal_year_be(s: &str) -> Option<i32> {
 
 /// Fiscal year (BE) and quarter 1..4 of a date given as CE year and month.
 pub fn fiscal_year_quarter(ce_year: i32, month: u32) -> (i32, i32) {
-    let be = ce_year + 543;
+    let be = crate::office::be_year(ce_year);
     if month >= 10 { (be + 1, 1) } else { (be, ((month as i32 - 1) / 3) + 2) }
 }
 

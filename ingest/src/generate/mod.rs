@@ -120,7 +120,7 @@ fn snapshots(scale: Scale) -> Vec<(i32, u32)> {
 }
 
 fn ce(be: i32) -> i32 {
-    be - 543
+    khlang_warehouse::office::ce_year(be)
 }
 
 /// Builds one output file and reports its manifest.

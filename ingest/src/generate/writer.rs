@@ -37,7 +37,7 @@ impl FileStyle {
 
     /// Dates as the source writes them: Thai systems use day/month/Buddhist-Era year.
     pub fn date(&self, y: i32, m: u32, d: u32) -> String {
-        if self.thai { format!("{:02}/{:02}/{}", d, m, y + 543) } else { format!("{:04}-{:02}-{:02}", y, m, d) }
+        if self.thai { format!("{:02}/{:02}/{}", d, m, khlang_warehouse::office::be_year(y)) } else { format!("{:04}-{:02}-{:02}", y, m, d) }
     }
 }
 

@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::fmt::Debug;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -20,6 +19,7 @@ use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 
 use super::pg_err;
 use crate::access::Principal;
+use crate::run::CancelSignal;
 use crate::audit::{Action, Event};
 use crate::scram::{self, ScramError, Verifier};
 use crate::service::SqlService;
@@ -50,66 +50,6 @@ impl WireAuth {
             WireAuth::ScramSha256 => "scram-sha-256",
             WireAuth::Password => "password",
         }
-    }
-}
-
-/// The running query of one connection, as a cancel request finds it.
-#[derive(Debug)]
-pub struct CancelSignal {
-    /// The id of the query running now (0: none).
-    running: AtomicU64,
-    next: AtomicU64,
-    /// The id of the last query a cancel request was meant for.
-    cancelled: tokio::sync::watch::Sender<u64>,
-}
-
-impl Default for CancelSignal {
-    fn default() -> Self {
-        CancelSignal { running: AtomicU64::new(0), next: AtomicU64::new(1), cancelled: tokio::sync::watch::Sender::new(0) }
-    }
-}
-
-impl CancelSignal {
-    /// Marks a query as running; the token resolves if a cancel request arrives before it ends.
-    pub fn begin(self: &Arc<Self>) -> QueryToken {
-        let id = self.next.fetch_add(1, Ordering::Relaxed);
-        self.running.store(id, Ordering::SeqCst);
-        QueryToken { signal: self.clone(), id, rx: self.cancelled.subscribe() }
-    }
-
-    fn cancel(&self) {
-        let id = self.running.load(Ordering::SeqCst);
-        if id != 0 {
-            self.cancelled.send_replace(id);
-        }
-    }
-}
-
-/// One running query; ends the query's claim to cancel requests when dropped.
-#[derive(Debug)]
-pub struct QueryToken {
-    signal: Arc<CancelSignal>,
-    id: u64,
-    rx: tokio::sync::watch::Receiver<u64>,
-}
-
-impl QueryToken {
-    /// Resolves when this query is cancelled (never otherwise).
-    pub async fn cancelled(&mut self) {
-        let id = self.id;
-        if self.rx.wait_for(|c| *c >= id).await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    }
-
-    pub fn is_cancelled(&self) -> bool {
-        *self.rx.borrow() >= self.id
-    }
-}
-
-impl Drop for QueryToken {
-    fn drop(&mut self) {
-        let _ = self.signal.running.compare_exchange(self.id, 0, Ordering::SeqCst, Ordering::SeqCst);
     }
 }
 

@@ -20,13 +20,18 @@ pub use settings::{PG_VERSION, server_version, version_string};
 use std::fmt::Debug;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+
+use arrow::datatypes::Schema;
+use arrow::error::ArrowError;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::RecordBatch;
+use datafusion::common::SchemaError;
+use datafusion::error::DataFusionError;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::ast::{CopyLegacyOption, CopyOption, CopySource, CopyTarget, Statement};
+use datafusion::sql::sqlparser::parser::ParserError;
 use datafusion_postgres::datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 use datafusion_postgres::datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
 use datafusion_postgres::datafusion_pg_catalog::sql::PostgresCompatibilityParser;
@@ -35,14 +40,14 @@ use datafusion_postgres::hooks::cursor::CursorStatementHook;
 use datafusion_postgres::hooks::transactions::TransactionStatementHook;
 use datafusion_postgres::pgwire;
 use datafusion_postgres::{DfSessionService, QueryHook};
-use datafusion_postgres::arrow_pg::datatypes::df::encode_dataframe;
 use datafusion_postgres::arrow_pg::datatypes::{arrow_schema_to_pg_fields, encode_recordbatch};
-use futures::{FutureExt as _, Sink, Stream, StreamExt as _};
+use futures::{Sink, Stream, StreamExt as _};
 use pgwire::api::portal::Format;
 use pgwire::types::format::FormatOptions;
 use pgwire::api::portal::Portal;
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
-use pgwire::api::results::{CopyResponse, FieldInfo, Response};
+use pgwire::api::results::{CopyResponse, FieldInfo, QueryResponse, Response};
+use pgwire::messages::data::DataRow;
 use pgwire::api::stmt::QueryParser;
 use pgwire::api::store::PortalStore;
 use pgwire::api::{ClientInfo, ClientPortalStore, ErrorHandler, METADATA_USER, NoopHandler, PgWireConnectionState, Type};
@@ -52,10 +57,11 @@ use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::access::Principal;
+use crate::QueryError;
 use crate::audit::{Action, Event};
+use crate::run::{CancelSignal, QueryToken, Run, RunOptions};
 use crate::service::SqlService;
 use crate::session::SessionCache;
-use auth::{CancelSignal, QueryToken};
 use catalog::Activity;
 use settings::{Parameters, SessionHook, Settings};
 
@@ -66,35 +72,58 @@ fn pg_err(severity: &str, code: &str, message: impl Into<String>) -> PgWireError
     PgWireError::UserError(Box::new(ErrorInfo::new(severity.into(), code.into(), message.into())))
 }
 
-/// Turns an engine error into a PostgreSQL error with the right SQLSTATE, and for syntax errors the
-/// position (1-based character offset) a client marks with a caret.
-pub fn to_pg_error(message: &str, sql: &str, svc: &SqlService) -> PgWireError {
-    let m = svc.explain_error(message);
-    let lower = m.to_lowercase();
-    let code = if lower.contains("parsererror") || lower.contains("sql parser error") || lower.contains("expected:") || lower.contains("syntax error") {
-        "42601"
-    } else if lower.contains("memory budget") {
-        "53200"
-    } else if lower.contains("time limit") {
-        "57014"
-    } else if lower.contains("heavy queries") {
-        "53300"
-    } else if lower.contains("read-only") {
-        "25006"
-    } else if lower.contains("not found") && lower.contains("table") {
-        "42P01"
-    } else if lower.contains("no field named") || lower.contains("schema error") {
-        "42703"
-    } else if lower.contains("error during planning") || lower.contains("invalid function") {
-        "42883"
-    } else {
-        "XX000"
-    };
-    let mut info = ErrorInfo::new("ERROR".into(), code.into(), m.clone());
+/// A failure as a PostgreSQL error: the SQLSTATE from its kind (so clients react as they do to
+/// PostgreSQL), and for syntax errors the position (1-based character offset) a client marks with
+/// a caret.
+fn pg_error(e: &QueryError, sql: &str) -> PgWireError {
+    let code = sqlstate(e);
+    let message = e.to_string();
+    let mut info = ErrorInfo::new("ERROR".into(), code.into(), message.clone());
     if code == "42601" {
-        info.position = syntax_position(&m, sql).map(|p| p.to_string());
+        info.position = syntax_position(&message, sql).map(|p| p.to_string());
     }
     PgWireError::UserError(Box::new(info))
+}
+
+/// The SQLSTATE of each kind of failure.
+fn sqlstate(e: &QueryError) -> &'static str {
+    match e {
+        QueryError::Timeout { .. } | QueryError::Cancelled => "57014",
+        QueryError::Busy { .. } => "53300",
+        QueryError::Memory { .. } => "53200",
+        QueryError::ReadOnly(_) => "25006",
+        QueryError::Sql(e) => engine_sqlstate(e),
+        _ => "XX000",
+    }
+}
+
+/// The SQLSTATE of an engine error, by its kind (DataFusion names an unknown table or function only
+/// in the planning error's words).
+fn engine_sqlstate(e: &DataFusionError) -> &'static str {
+    match e.find_root() {
+        DataFusionError::SQL(..) => "42601",
+        DataFusionError::SchemaError(s, _) => match s.as_ref() {
+            SchemaError::AmbiguousReference { .. } => "42702",
+            SchemaError::DuplicateQualifiedField { .. } | SchemaError::DuplicateUnqualifiedField { .. } => "42701",
+            _ => "42703",
+        },
+        DataFusionError::Plan(m) if m.starts_with("table '") && m.ends_with("not found") => "42P01",
+        DataFusionError::Plan(m) if m.starts_with("Invalid function") || m.contains("No function matches") => "42883",
+        DataFusionError::Plan(_) => "42000",
+        DataFusionError::ResourcesExhausted(_) => "53200",
+        DataFusionError::NotImplemented(_) => "0A000",
+        DataFusionError::ArrowError(a, _) => match a.as_ref() {
+            ArrowError::DivideByZero => "22012",
+            ArrowError::CastError(_) | ArrowError::ParseError(_) => "22P02",
+            _ => "XX000",
+        },
+        _ => "XX000",
+    }
+}
+
+/// A SQL text the parser refused.
+fn parse_error(e: ParserError, sql: &str) -> PgWireError {
+    pg_error(&DataFusionError::SQL(Box::new(e), None).into(), sql)
 }
 
 /// The character offset (1-based) of "Line: L, Column: C" in `sql`.
@@ -124,28 +153,18 @@ fn syntax_position(message: &str, sql: &str) -> Option<usize> {
     None
 }
 
+/// An error from datafusion-postgres's handlers as a typed failure: the engine's or the parser's
+/// error inside it decides the SQLSTATE; errors already in PostgreSQL's terms pass unchanged.
 fn map_err(e: PgWireError, sql: &str, svc: &SqlService) -> PgWireError {
-    match e {
-        PgWireError::ApiError(inner) => to_pg_error(&inner.to_string(), sql, svc),
-        PgWireError::UserError(info) if info.code == "XX000" => to_pg_error(&info.message, sql, svc),
-        other => other,
-    }
-}
-
-/// Tables a plan reads, for the audit record.
-pub fn tables_of(plan: &LogicalPlan) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    let _ = plan.apply_with_subqueries(|p| {
-        if let LogicalPlan::TableScan(s) = p {
-            let t = s.table_name.table().to_string();
-            if !out.contains(&t) {
-                out.push(t);
-            }
-        }
-        Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
-    });
-    out.sort();
-    out
+    let PgWireError::ApiError(inner) = e else { return e };
+    let failure = match inner.downcast::<DataFusionError>() {
+        Ok(e) => svc.sql_error(*e),
+        Err(inner) => match inner.downcast::<ParserError>() {
+            Ok(p) => QueryError::from(DataFusionError::SQL(p, None)),
+            Err(other) => QueryError::Internal(other.to_string()),
+        },
+    };
+    pg_error(&failure, sql)
 }
 
 /// Refuses everything that would change state on the server: Khlang's SQL is read-only.
@@ -179,11 +198,7 @@ fn refused(statement: &Statement) -> Option<PgWireError> {
     }
     let text = statement.to_string();
     let kind: String = text.split_whitespace().take(2).collect::<Vec<_>>().join(" ").to_uppercase();
-    Some(pg_err(
-        "ERROR",
-        "25006",
-        format!("Khlang's SQL is read-only: {kind} is not allowed (the warehouse changes only through loads; use SELECT, or COPY (SELECT …) TO STDOUT to export)"),
-    ))
+    Some(pg_error(&QueryError::ReadOnly(kind), &text))
 }
 
 #[async_trait]
@@ -290,30 +305,10 @@ fn begin<C: ClientInfo + ?Sized>(client: &C, conn: &Conn, sql: &str) -> QueryTok
     client.session_extensions().get_or_insert_with(CancelSignal::default).begin()
 }
 
-/// When the statement must end: the server's limit, or the client's `statement_timeout` if sooner.
-fn deadline_of(svc: &SqlService, conn: &Conn) -> Deadline {
-    let server = svc.q.limits().timeout;
-    match conn.settings.statement_timeout() {
-        Some(t) if t < server => Deadline { at: Instant::now() + t, by_client: true },
-        _ => Deadline { at: Instant::now() + server, by_client: false },
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Deadline {
-    at: Instant,
-    /// The client's own `statement_timeout` (else the server's `query_timeout_seconds`).
-    by_client: bool,
-}
-
-impl Deadline {
-    fn error(&self, svc: &SqlService) -> PgWireError {
-        if self.by_client { pg_err("ERROR", "57014", "canceling statement due to statement timeout") } else { pg_err("ERROR", "57014", svc.timeout_message()) }
-    }
-}
-
-fn cancelled() -> PgWireError {
-    pg_err("ERROR", "57014", "canceling statement due to user request")
+/// How a statement of this connection runs: the client's `statement_timeout`, and its cancel
+/// request.
+fn run_options<C: ClientInfo + ?Sized>(action: Action, client: &C, conn: &Conn, sql: &str) -> RunOptions {
+    RunOptions::new(action).statement_timeout(conn.settings.statement_timeout()).cancel(begin(client, conn, sql))
 }
 
 /// The PostgreSQL-compatible SQL parser, made once: making one parses its table of rewrites, which
@@ -321,14 +316,6 @@ fn cancelled() -> PgWireError {
 fn pg_parser() -> &'static PostgresCompatibilityParser {
     static PARSER: std::sync::OnceLock<PostgresCompatibilityParser> = std::sync::OnceLock::new();
     PARSER.get_or_init(PostgresCompatibilityParser::new)
-}
-
-/// Runs `work` until it ends, the deadline passes or the client cancels the statement.
-async fn guarded<T>(svc: &SqlService, deadline: Deadline, token: &mut QueryToken, work: impl std::future::Future<Output = PgWireResult<T>>) -> PgWireResult<T> {
-    tokio::select! {
-        r = tokio::time::timeout_at(deadline.at.into(), work) => r.map_err(|_| deadline.error(svc))?,
-        _ = token.cancelled() => Err(cancelled()),
-    }
 }
 
 /// The connection's session, re-pinned when a newer load has been published. The caller's
@@ -339,16 +326,11 @@ async fn conn_session<C: ClientInfo + ?Sized>(
     sessions: &SessionCache,
     params: &Parameters,
     client: &C,
-    sql: &str,
 ) -> PgWireResult<(Arc<Principal>, Arc<Conn>, Arc<ConnSession>)> {
     let who = principal_of(client)?;
     let conn = conn_of(client, params);
     let commit = svc.q.warehouse().committed().await.map_err(|e| pg_err("ERROR", "XX000", e.to_string()))?;
     let seq = commit.as_ref().map_or(0, |c| c.seq);
-    if who.is_admin() && crate::audit::reads_audit(sql) {
-        // The audit log is read at its latest version; the records so far are written first.
-        svc.audit.flush().await;
-    }
     let mut slot = conn.session.lock().await;
     if let Some(s) = slot.as_ref()
         && s.seq == seq
@@ -379,74 +361,11 @@ async fn conn_session<C: ClientInfo + ?Sized>(
     Ok((who, conn.clone(), session))
 }
 
-/// Wraps a result's row stream: counts rows, stops at the deadline or a cancel request, holds the
-/// heavy-query permit until the last row, maps errors, and writes the audit record when the stream
-/// ends.
-fn watch<S, T>(
-    rows: S,
-    svc: SqlService,
-    sql: String,
-    deadline: Deadline,
-    token: QueryToken,
-    permit: Option<tokio::sync::OwnedSemaphorePermit>,
-    mut event: Event,
-) -> impl Stream<Item = PgWireResult<T>> + Send + 'static
-where
-    S: Stream<Item = PgWireResult<T>> + Send + Unpin + 'static,
-    T: Send + 'static,
-{
-    struct State<S> {
-        rows: S,
-        count: i64,
-        done: bool,
-        svc: SqlService,
-        sql: String,
-        deadline: Deadline,
-        token: QueryToken,
-        _permit: Option<tokio::sync::OwnedSemaphorePermit>,
-        event: Option<Event>,
-    }
-    impl<S> Drop for State<S> {
-        fn drop(&mut self) {
-            if let Some(mut e) = self.event.take() {
-                if self.token.is_cancelled() {
-                    e.sql = e.sql.map(|s| format!("{s} -- cancelled"));
-                }
-                self.svc.audit.record(e.with_rows(self.count));
-            }
-        }
-    }
-    event.sql = Some(sql.clone());
-    let state = State { rows, count: 0, done: false, svc, sql, deadline, token, _permit: permit, event: Some(event) };
-    futures::stream::unfold(state, |mut st| async move {
-        if st.done {
-            return None;
-        }
-        let next = {
-            let State { rows, token, deadline, .. } = &mut st;
-            tokio::select! {
-                r = tokio::time::timeout_at(deadline.at.into(), rows.next()) => r.map_err(|_| false),
-                _ = token.cancelled() => Err(true),
-            }
-        };
-        match next {
-            Err(by_cancel) => {
-                st.done = true;
-                let e = if by_cancel { cancelled() } else { st.deadline.error(&st.svc) };
-                Some((Err(e), st))
-            }
-            Ok(None) => None,
-            Ok(Some(Ok(r))) => {
-                st.count += 1;
-                Some((Ok(r), st))
-            }
-            Ok(Some(Err(e))) => {
-                st.done = true;
-                let e = map_err(e, &st.sql, &st.svc);
-                Some((Err(e), st))
-            }
-        }
-    })
+/// What an extended-protocol query gave: a catalog answer kept for every connection of the caller,
+/// or datafusion-postgres's response with the bound parameters.
+enum Executed {
+    Kept(Arc<probes::Answer>),
+    Response(Response),
 }
 
 /// A statement's rows: a plan to run, or a catalog answer kept for every connection of the caller.
@@ -456,18 +375,37 @@ enum Answer {
 }
 
 impl Answer {
-    async fn encode(self, format: &Format, options: Arc<FormatOptions>) -> PgWireResult<pgwire::api::results::QueryResponse> {
+    /// Runs the answer under `run` and encodes its rows for the client.
+    async fn encode(self, run: Run, format: &Format, options: Arc<FormatOptions>, sql: &str) -> PgWireResult<QueryResponse> {
         match self {
-            Answer::Frame(df) => encode_dataframe(df, format, Some(options)).await,
+            Answer::Frame(df) => {
+                let (schema, batches) = run.execute(df).await.map_err(|e| pg_error(&e, sql))?;
+                rows_response(&schema, batches, format, options, sql)
+            }
             Answer::Kept(kept) => {
-                let fields = Arc::new(arrow_schema_to_pg_fields(&kept.schema, format, Some(options))?);
-                let batches = kept.batches.clone();
-                let f = fields.clone();
-                let rows = futures::stream::iter(batches.into_iter().flat_map(move |b| encode_recordbatch(f.clone(), b)));
-                Ok(pgwire::api::results::QueryResponse::new(fields, rows))
+                let batches = run.watch(futures::stream::iter(kept.batches.clone().into_iter().map(Ok)), RecordBatch::num_rows, |e| e);
+                rows_response(&kept.schema, batches, format, options, sql)
             }
         }
     }
+}
+
+/// A result's batches as the client's rows, in `format`.
+fn rows_response<S>(schema: &Schema, batches: S, format: &Format, options: Arc<FormatOptions>, sql: &str) -> PgWireResult<QueryResponse>
+where
+    S: Stream<Item = Result<RecordBatch, QueryError>> + Send + 'static,
+{
+    let fields = Arc::new(arrow_schema_to_pg_fields(schema, format, Some(options))?);
+    let f = fields.clone();
+    let sql = sql.to_string();
+    let rows = batches.flat_map(move |b| {
+        let rows: Box<dyn Iterator<Item = PgWireResult<DataRow>> + Send + Sync> = match b {
+            Ok(b) => encode_recordbatch(f.clone(), b),
+            Err(e) => Box::new(std::iter::once(Err(pg_error(&e, &sql)))),
+        };
+        futures::stream::iter(rows)
+    });
+    Ok(QueryResponse::new(fields, rows))
 }
 
 #[async_trait]
@@ -480,78 +418,71 @@ impl SimpleQueryHandler for Handlers {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let svc = &self.svc;
-        let (who, conn, session) = conn_session(svc, &self.sessions, &self.params, client, query).await?;
+        let (who, conn, session) = conn_session(svc, &self.sessions, &self.params, client).await?;
         let ctx = &session.ctx;
         let addr = client_addr(client);
-        let mut statements = pg_parser().parse(query).map_err(|e| to_pg_error(&e.to_string(), query, svc))?;
-        let deadline = deadline_of(svc, &conn);
+        let mut statements = pg_parser().parse(query).map_err(|e| parse_error(e, query))?;
         // COPY … TO STDOUT is ours: the export goes through the same scoped tables.
         if let [stmt @ Statement::Copy { to: true, target: CopyTarget::Stdout, .. }] = statements.as_slice() {
-            let token = begin(client, &conn, query);
-            return Ok(vec![self.copy_out(&who, ctx, stmt, query, &addr, deadline, token).await?]);
+            let options = run_options(Action::Export, client, &conn, query);
+            return Ok(vec![self.copy_out(&who, ctx, stmt, query, &addr, options).await?]);
         }
         if statements.is_empty() {
             return Ok(vec![Response::EmptyQuery]);
         }
-        let is_query = statements.iter().any(|s| matches!(s, Statement::Query(_) | Statement::Explain { .. }));
-        let mut permit = if is_query { Some(svc.heavy_permit().await.map_err(|e| to_pg_error(&e.to_string(), query, svc))?) } else { None };
         rewrite::apply(&mut statements);
         let mut out = Vec::with_capacity(statements.len());
+        // The request's first query holds its place among the heavy queries for the rest.
+        let mut first_query = true;
         'statement: for statement in &statements {
-            let mut token = begin(client, &conn, query);
             for hook in &session.hooks {
                 if let Some(r) = hook.handle_simple_query(statement, ctx, client).await {
                     out.push(r.map_err(|e| map_err(e, query, svc))?);
                     continue 'statement;
                 }
             }
+            // Queries are audited; other statements (SHOW …) are not, and take no heavy place.
+            let is_query = matches!(statement, Statement::Query(_) | Statement::Explain { .. });
+            let mut options = run_options(Action::Query, client, &conn, query);
+            if !is_query {
+                options = options.unrecorded();
+            } else if !first_query {
+                options = options.light();
+            }
+            first_query &= !is_query;
+            let mut run = svc.begin(&who, &addr, query, options).await.map_err(|e| pg_error(&e, query))?;
             // Planned once: the plan that runs also names the tables for the audit record. A
             // catalog statement's answer may be one kept from an earlier connection (`probes`).
             let text = statement.to_string();
-            let planned = guarded(svc, deadline, &mut token, async {
-                if let Some(kept) = self.probes.get(session.seq, &who, &text) {
-                    return Ok((kept.tables.clone(), Answer::Kept(kept)));
-                }
-                // Writes were refused by the `ReadOnly` hook above.
-                let plan = ctx.state().create_logical_plan(&text).await?;
-                let tables = tables_of(&plan);
-                if !probes::cacheable(&plan) {
-                    return Ok((tables, Answer::Frame(ctx.execute_logical_plan(plan).await?)));
-                }
-                let kept = self.probes.answer(session.seq, &who, &text, &tables, ctx.execute_logical_plan(plan)).await?;
-                Ok::<_, datafusion::error::DataFusionError>((tables, Answer::Kept(kept)))
-            }
-            .map(|r| r.map_err(|e| map_err(PgWireError::ApiError(Box::new(e)), query, svc))))
-            .await;
-            let (tables, answer) = match planned {
-                Ok(p) => p,
-                Err(e) => {
-                    if is_query {
-                        svc.audit.record(Event::new(&who, Action::Query, String::new(), addr).with_sql(&format!("{query} -- failed")));
+            let planned = run
+                .step(async {
+                    if let Some(kept) = self.probes.get(session.seq, &who, &text) {
+                        return Ok((kept.tables.clone(), Answer::Kept(kept)));
                     }
-                    return Err(e);
-                }
-            };
+                    // Writes were refused by the `ReadOnly` hook above.
+                    let plan = ctx.state().create_logical_plan(&text).await?;
+                    let tables = crate::run::tables_of(&plan);
+                    if !probes::cacheable(&plan) {
+                        return Ok((tables, Answer::Frame(ctx.execute_logical_plan(plan).await?)));
+                    }
+                    let kept = self.probes.answer(session.seq, &who, &text, &tables, ctx.execute_logical_plan(plan)).await?;
+                    Ok::<_, DataFusionError>((tables, Answer::Kept(kept)))
+                })
+                .await
+                .map_err(|e| pg_error(&e, query))?;
+            let (tables, answer) = planned.map_err(|e| pg_error(&svc.sql_error(e), query))?;
+            run.reads(&tables);
             let format = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
-            let mut q = answer.encode(&Format::UnifiedText, format).await.map_err(|e| map_err(e, query, svc))?;
-            if !matches!(statement, Statement::Query(_) | Statement::Explain { .. }) {
-                out.push(Response::Query(q));
-                continue;
-            }
-            let event = Event::new(&who, Action::Query, tables.join(","), addr.clone());
-            let rows = std::mem::replace(&mut q.data_rows, Box::pin(futures::stream::empty()));
-            q.data_rows = Box::pin(watch(rows, svc.clone(), query.to_string(), deadline, token, permit.take(), event));
-            out.push(Response::Query(q));
+            out.push(Response::Query(answer.encode(run, &Format::UnifiedText, format, query).await?));
         }
         Ok(out)
     }
 }
 
 impl Handlers {
-    #[allow(clippy::too_many_arguments)]
-    async fn copy_out(&self, who: &Principal, ctx: &SessionContext, stmt: &Statement, sql: &str, addr: &str, deadline: Deadline, mut token: QueryToken) -> PgWireResult<Response> {
+    async fn copy_out(&self, who: &Principal, ctx: &SessionContext, stmt: &Statement, sql: &str, addr: &str, options: RunOptions) -> PgWireResult<Response> {
         let svc = &self.svc;
-        let Statement::Copy { source, options, legacy_options, .. } = stmt else { return Err(pg_err("ERROR", "0A000", "not a COPY TO STDOUT")) };
+        let Statement::Copy { source, options: copy_options, legacy_options, .. } = stmt else { return Err(pg_err("ERROR", "0A000", "not a COPY TO STDOUT")) };
         let select = match source {
             CopySource::Query(q) => q.to_string(),
             CopySource::Table { table_name, columns } => {
@@ -562,7 +493,7 @@ impl Handlers {
         let mut csv = false;
         let mut header = false;
         let mut delimiter = None;
-        for o in options {
+        for o in copy_options {
             match o {
                 CopyOption::Format(f) => csv = f.value.eq_ignore_ascii_case("csv"),
                 CopyOption::Header(h) => header = *h,
@@ -578,12 +509,11 @@ impl Handlers {
                 _ => {}
             }
         }
-        let permit = svc.heavy_permit().await.map_err(|e| to_pg_error(&e.to_string(), sql, svc))?;
-        let df = guarded(svc, deadline, &mut token, async { ctx.sql_with_options(&select, crate::read_only()).await.map_err(|e| to_pg_error(&e.to_string(), sql, svc)) }).await?;
-        let tables = tables_of(df.logical_plan());
+        let mut run = svc.begin(who, addr, sql, options).await.map_err(|e| pg_error(&e, sql))?;
+        let df = run.plan(ctx, &select).await.map_err(|e| pg_error(&e, sql))?;
         let columns = df.schema().fields().len();
         let names: Vec<String> = df.schema().fields().iter().map(|f| f.name().clone()).collect();
-        let stream = guarded(svc, deadline, &mut token, async { df.execute_stream().await.map_err(|e| to_pg_error(&e.to_string(), sql, svc)) }).await?;
+        let (_, batches) = run.execute(df).await.map_err(|e| pg_error(&e, sql))?;
         let delim = delimiter.unwrap_or(if csv { ',' } else { '\t' }) as u8;
         let head: Vec<PgWireResult<CopyData>> = if header {
             let line = if csv { crate::export::csv_line(&names, delim) } else { names.join(&(delim as char).to_string()) + "\n" };
@@ -591,20 +521,19 @@ impl Handlers {
         } else {
             Vec::new()
         };
-        let body = stream.flat_map(move |b: datafusion::error::Result<RecordBatch>| {
+        let sql = sql.to_string();
+        let body = batches.flat_map(move |b| {
             let lines: Vec<PgWireResult<CopyData>> = match b {
                 Ok(b) => match crate::export::copy_lines(&b, csv, delim) {
                     Ok(lines) => lines.into_iter().map(|l| Ok(CopyData::new(l.into()))).collect(),
-                    Err(e) => vec![Err(PgWireError::ApiError(Box::new(e)))],
+                    Err(e) => vec![Err(pg_error(&DataFusionError::from(e).into(), &sql))],
                 },
-                Err(e) => vec![Err(PgWireError::ApiError(Box::new(e)))],
+                Err(e) => vec![Err(pg_error(&e, &sql))],
             };
             futures::stream::iter(lines)
         });
-        let event = Event::new(who, Action::Export, tables.join(","), addr);
-        // The header line goes before the watched rows: it is not a row of the result.
-        let watched = futures::stream::iter(head).chain(watch(Box::pin(body), svc.clone(), sql.to_string(), deadline, token, Some(permit), event));
-        Ok(Response::CopyOut(CopyResponse::new(0, columns, watched)))
+        // The header line is not a row of the result.
+        Ok(Response::CopyOut(CopyResponse::new(0, columns, futures::stream::iter(head).chain(body))))
     }
 }
 
@@ -628,7 +557,7 @@ impl QueryParser for KhlangParser {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
-        let (who, _, session) = conn_session(&self.svc, &self.sessions, &self.params, client, sql).await?;
+        let (who, _, session) = conn_session(&self.svc, &self.sessions, &self.params, client).await?;
         let key = format!("{sql}\n{types:?}");
         if let Some(kept) = self.probes.plan(session.seq, &who, &key) {
             return Ok(Some(kept));
@@ -671,48 +600,49 @@ impl ExtendedQueryHandler for Handlers {
     {
         let svc = &self.svc;
         let sql = portal.statement.statement.0.clone();
-        let (who, conn, session) = conn_session(svc, &self.sessions, &self.params, client, &sql).await?;
+        let (who, conn, session) = conn_session(svc, &self.sessions, &self.params, client).await?;
         let service = session.service();
         let addr = client_addr(client);
         let (tables, is_query) = match &portal.statement.statement.1 {
-            Some((stmt, plan)) => (tables_of(plan), matches!(stmt, Statement::Query(_) | Statement::Explain { .. })),
+            Some((stmt, plan)) => (crate::run::tables_of(plan), matches!(stmt, Statement::Query(_) | Statement::Explain { .. })),
             None => (Vec::new(), false),
         };
         if !is_query {
             return <DfSessionService as ExtendedQueryHandler>::do_query(&service, client, portal, max_rows).await.map_err(|e| map_err(e, &sql, svc));
         }
-        let permit = svc.heavy_permit().await.map_err(|e| to_pg_error(&e.to_string(), &sql, svc))?;
-        let deadline = deadline_of(svc, &conn);
-        let mut token = begin(client, &conn, &sql);
+        let options = run_options(Action::Query, client, &conn, &sql);
+        let mut run = svc.begin(&who, &addr, &sql, options).await.map_err(|e| pg_error(&e, &sql))?;
+        run.reads(&tables);
         // A catalog statement without parameters: its answer may be kept for every connection.
         let kept = match &portal.statement.statement.1 {
             Some((_, plan)) if portal.parameters.is_empty() && probes::cacheable(plan) => Some(plan),
             _ => None,
         };
-        let r = guarded(svc, deadline, &mut token, async {
-            let Some(plan) = kept else {
-                return <DfSessionService as ExtendedQueryHandler>::do_query(&service, client, portal, max_rows).await.map_err(|e| map_err(e, &sql, svc));
-            };
-            let answer = self
-                .probes
-                .answer(session.seq, &who, &sql, &tables, session.ctx.execute_logical_plan(plan.clone()))
-                .await
-                .map_err(|e| map_err(PgWireError::ApiError(Box::new(e)), &sql, svc))?;
-            let format = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
-            Ok(Response::Query(Answer::Kept(answer).encode(&portal.result_column_format, format).await.map_err(|e| map_err(e, &sql, svc))?))
-        })
-        .await;
-        match r {
-            Ok(Response::Query(mut q)) => {
-                let event = Event::new(&who, Action::Query, tables.join(","), addr);
+        let format = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
+        let answer = run
+            .step(async {
+                let Some(plan) = kept else {
+                    // datafusion-postgres binds the parameters and encodes the rows.
+                    let r = <DfSessionService as ExtendedQueryHandler>::do_query(&service, client, portal, max_rows).await;
+                    return r.map(Executed::Response).map_err(|e| map_err(e, &sql, svc));
+                };
+                let answer = self.probes.answer(session.seq, &who, &sql, &tables, session.ctx.execute_logical_plan(plan.clone())).await;
+                answer.map(Executed::Kept).map_err(|e| pg_error(&svc.sql_error(e), &sql))
+            })
+            .await
+            .map_err(|e| pg_error(&e, &sql))??;
+        match answer {
+            Executed::Kept(kept) => Ok(Response::Query(Answer::Kept(kept).encode(run, &portal.result_column_format, format, &sql).await?)),
+            Executed::Response(Response::Query(mut q)) => {
                 let rows = std::mem::replace(&mut q.data_rows, Box::pin(futures::stream::empty()));
-                q.data_rows = Box::pin(watch(rows, svc.clone(), sql, deadline, token, Some(permit), event));
+                let (svc, text) = (svc.clone(), sql.clone());
+                let rows = rows.map(move |r| r.map_err(|e| map_err(e, &text, &svc)));
+                q.data_rows = Box::pin(run.watch(Box::pin(rows), |_| 1, |e| pg_error(&e, "")));
                 Ok(Response::Query(q))
             }
-            Ok(other) => Ok(other),
-            Err(e) => {
-                svc.audit.record(Event::new(&who, Action::Query, tables.join(","), addr).with_sql(&format!("{sql} -- failed")));
-                Err(e)
+            Executed::Response(other) => {
+                run.finish();
+                Ok(other)
             }
         }
     }
@@ -839,5 +769,61 @@ pub async fn serve(listener: TcpListener, svc: SqlService, options: WireOptions)
                 tracing::debug!(client = %addr, error = %e, "sql connection ended with an error");
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The SQLSTATE and message a client gets for `sql`, planned by a real session.
+    async fn state_of(sql: &str) -> (String, String, Option<String>) {
+        let ctx = SessionContext::new();
+        let _ = ctx.sql("CREATE TABLE schools (school_code VARCHAR, area_code VARCHAR) AS VALUES ('1', 'a')").await.map(|_| ());
+        let e = match pg_parser().parse(sql) {
+            Err(e) => parse_error(e, sql),
+            Ok(_) => match ctx.sql_with_options(sql, crate::read_only()).await {
+                Ok(df) => match df.collect().await {
+                    Ok(_) => return ("00000".into(), String::new(), None),
+                    Err(e) => pg_error(&e.into(), sql),
+                },
+                Err(e) => pg_error(&e.into(), sql),
+            },
+        };
+        match e {
+            PgWireError::UserError(info) => (info.code.clone(), info.message.clone(), info.position.clone()),
+            other => ("?".into(), other.to_string(), None),
+        }
+    }
+
+    #[tokio::test]
+    async fn each_kind_of_failure_has_postgresql_sqlstate() {
+        let (code, _, position) = state_of("SELEC 1").await;
+        assert_eq!((code.as_str(), position.as_deref()), ("42601", Some("1")));
+        assert_eq!(state_of("SELECT * FROM nowhere").await.0, "42P01");
+        assert_eq!(state_of("SELECT nope FROM schools").await.0, "42703");
+        assert_eq!(state_of("SELECT no_such_function(1)").await.0, "42883");
+        assert_eq!(state_of("SELECT 1 / 0").await.0, "22012");
+        assert_eq!(state_of("SELECT count(*) FROM schools").await.0, "00000");
+        let stopped = |e: QueryError| match pg_error(&e, "") {
+            PgWireError::UserError(info) => (info.code.clone(), info.message.clone()),
+            other => ("?".into(), other.to_string()),
+        };
+        assert_eq!(stopped(QueryError::Timeout { seconds: 3, by_client: false }).0, "57014");
+        assert!(stopped(QueryError::Timeout { seconds: 3, by_client: false }).1.contains("query_timeout_seconds = 3"));
+        assert_eq!(stopped(QueryError::Timeout { seconds: 3, by_client: true }).1, "canceling statement due to statement timeout");
+        assert_eq!(stopped(QueryError::Cancelled), ("57014".into(), "canceling statement due to user request".into()));
+        assert_eq!(stopped(QueryError::Busy { limit: 2, wait_seconds: 30 }).0, "53300");
+        assert!(stopped(QueryError::Memory { mib: 64 }).1.contains("query_memory_mb = 64"));
+        assert_eq!(stopped(QueryError::ReadOnly("CREATE TABLE".into())).0, "25006");
+    }
+
+    #[tokio::test]
+    async fn statements_that_would_change_the_warehouse_are_refused_as_read_only() {
+        for sql in ["CREATE TABLE x AS SELECT 1", "INSERT INTO schools VALUES ('2', 'b')", "DROP TABLE schools"] {
+            let statement = pg_parser().parse(sql).ok().and_then(|mut s| s.pop());
+            let refusal = statement.as_ref().and_then(refused);
+            assert!(matches!(&refusal, Some(PgWireError::UserError(info)) if info.code == "25006" && info.message.contains("read-only")), "{sql}: {refusal:?}");
+        }
     }
 }
