@@ -17,11 +17,59 @@ const fn c(name: &'static str, thai: &'static str, required: bool) -> Column {
     Column { name, thai, required }
 }
 
-/// A feed: its file stem and columns in the order the generator writes them.
+/// A feed: its file stem, what a load does with it, and its columns in the order the generator
+/// writes them.
 #[derive(Debug, Clone, Copy)]
 pub struct Feed {
     pub name: &'static str,
+    /// The warehouse table it loads into.
+    pub table: &'static str,
+    /// How a load writes that table.
+    pub write: WriteRule,
+    /// The keyed-hash column its citizen IDs become (feeds about people).
+    pub key_column: Option<&'static str>,
+    /// Which snapshots of the per-school summary its dates make a load rebuild.
+    pub summary: Summary,
+    /// Its files are named for the snapshot they hold (`students_2026-06-10.csv`): rows of another
+    /// snapshot in a file refuse the load.
+    pub named_by_snapshot: bool,
     pub columns: &'static [Column],
+}
+
+/// How a load writes a feed's table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteRule {
+    /// The rows of every value of `scope` the pull holds (a snapshot, a year) are replaced; other
+    /// values keep theirs.
+    Replace { scope: &'static str },
+    /// Within every value of `scope` the pull holds, rows are upserted by `keys`: a row the source
+    /// no longer sends stays as it was (budget lines by document within a fiscal year).
+    UpsertWithin { scope: &'static str, keys: &'static [&'static str] },
+    /// Rows are upserted by `keys` across the table: one missing from a pull is kept (its history
+    /// is in the table versions either way).
+    Upsert { keys: &'static [&'static str] },
+    /// The whole table is replaced.
+    Overwrite,
+}
+
+impl WriteRule {
+    /// The column whose values a load replaces, if it replaces by scope.
+    pub fn scope(self) -> Option<&'static str> {
+        match self {
+            WriteRule::Replace { scope } | WriteRule::UpsertWithin { scope, .. } => Some(scope),
+            WriteRule::Upsert { .. } | WriteRule::Overwrite => None,
+        }
+    }
+}
+
+/// Which snapshots of the per-school summary a feed's dates make a load rebuild.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Summary {
+    None,
+    /// Its dates are student snapshots: each is rebuilt.
+    Snapshots,
+    /// Its dates are staff counts (`as_of_date`): the snapshots they count for are rebuilt.
+    StaffDates,
 }
 
 impl Feed {
@@ -41,6 +89,11 @@ impl Feed {
 
 pub const SCHOOLS: Feed = Feed {
     name: "schools",
+    table: "schools",
+    write: WriteRule::Upsert { keys: &["school_code"] },
+    key_column: None,
+    summary: Summary::None,
+    named_by_snapshot: false,
     columns: &[
         c("school_code", "รหัสโรงเรียน", true),
         c("smis_code", "รหัส SMIS", true),
@@ -61,6 +114,11 @@ pub const SCHOOLS: Feed = Feed {
 
 pub const AREAS: Feed = Feed {
     name: "areas",
+    table: "areas",
+    write: WriteRule::Upsert { keys: &["area_code"] },
+    key_column: None,
+    summary: Summary::None,
+    named_by_snapshot: false,
     columns: &[
         c("area_code", "รหัสเขตพื้นที่", true),
         c("area_name", "ชื่อเขตพื้นที่", true),
@@ -71,6 +129,11 @@ pub const AREAS: Feed = Feed {
 
 pub const STUDENTS: Feed = Feed {
     name: "students",
+    table: "enrollments",
+    write: WriteRule::Replace { scope: "snapshot_date" },
+    key_column: Some("student_key"),
+    summary: Summary::Snapshots,
+    named_by_snapshot: true,
     columns: &[
         c("academic_year", "ปีการศึกษา", true),
         c("snapshot_date", "วันที่ข้อมูล", true),
@@ -91,6 +154,11 @@ pub const STUDENTS: Feed = Feed {
 
 pub const PERSONNEL: Feed = Feed {
     name: "personnel",
+    table: "personnel",
+    write: WriteRule::Replace { scope: "as_of_date" },
+    key_column: Some("person_key"),
+    summary: Summary::StaffDates,
+    named_by_snapshot: false,
     columns: &[
         c("as_of_date", "วันที่ข้อมูล", true),
         c("citizen_id", "เลขประจำตัวประชาชน", true),
@@ -111,6 +179,11 @@ pub const PERSONNEL: Feed = Feed {
 
 pub const BUDGET: Feed = Feed {
     name: "budget",
+    table: "budget_lines",
+    write: WriteRule::UpsertWithin { scope: "fiscal_year", keys: &["fiscal_year", "document_no"] },
+    key_column: None,
+    summary: Summary::None,
+    named_by_snapshot: false,
     columns: &[
         c("fiscal_year", "ปีงบประมาณ", true),
         c("area_code", "รหัสเขตพื้นที่", true),
@@ -125,6 +198,11 @@ pub const BUDGET: Feed = Feed {
 
 pub const TESTS: Feed = Feed {
     name: "tests",
+    table: "test_results",
+    write: WriteRule::Replace { scope: "academic_year" },
+    key_column: None,
+    summary: Summary::None,
+    named_by_snapshot: false,
     columns: &[
         c("academic_year", "ปีการศึกษา", true),
         c("test", "การทดสอบ", true),
@@ -137,6 +215,11 @@ pub const TESTS: Feed = Feed {
 
 pub const BUILDINGS: Feed = Feed {
     name: "buildings",
+    table: "buildings",
+    write: WriteRule::Overwrite,
+    key_column: None,
+    summary: Summary::None,
+    named_by_snapshot: false,
     columns: &[
         c("school_code", "รหัสโรงเรียน", true),
         c("building_id", "รหัสอาคาร", true),
@@ -149,6 +232,11 @@ pub const BUILDINGS: Feed = Feed {
 
 pub const DLTV_EQUIPMENT: Feed = Feed {
     name: "dltv_equipment",
+    table: "dltv_equipment",
+    write: WriteRule::Overwrite,
+    key_column: None,
+    summary: Summary::None,
+    named_by_snapshot: false,
     columns: &[
         c("school_code", "รหัสโรงเรียน", true),
         c("item", "รายการ", true),
@@ -191,5 +279,25 @@ mod tests {
         assert_eq!(STUDENTS.canonical("เลขประจำตัวประชาชน"), Some("citizen_id"));
         assert_eq!(STUDENTS.canonical("\u{feff}Academic_Year"), Some("academic_year"));
         assert_eq!(STUDENTS.canonical("nickname"), None);
+    }
+
+    #[test]
+    fn each_feed_names_a_contract_table_and_columns_it_has() {
+        for f in ALL {
+            let def = khlang_warehouse::schema::table(f.table);
+            assert!(def.is_some(), "{}: no table {}", f.name, f.table);
+            let Some(def) = def else { continue };
+            let has = |c: &str| def.schema.field_with_name(c).is_ok();
+            if let Some(scope) = f.write.scope() {
+                assert!(has(scope), "{}: scope column {scope}", f.name);
+            }
+            if let WriteRule::Upsert { keys } | WriteRule::UpsertWithin { keys, .. } = f.write {
+                assert!(keys.iter().all(|k| has(k)), "{}: keys {keys:?}", f.name);
+            }
+            if let Some(key) = f.key_column {
+                assert!(has(key) && f.column("citizen_id").is_some(), "{}: key column {key}", f.name);
+            }
+            assert_eq!(f.summary != Summary::None, matches!(f.write, WriteRule::Replace { .. }) && f.key_column.is_some(), "{}", f.name);
+        }
     }
 }

@@ -13,6 +13,7 @@ use chrono::Utc;
 use polars::prelude::*;
 
 use crate::IngestError;
+use crate::feeds::{self, Feed, Summary, WriteRule};
 use crate::pg::{self, PgSource};
 use crate::read::{self, FILE_COL, LINE_COL};
 use crate::to_arrow;
@@ -80,22 +81,11 @@ fn fault_point(step: &str) {
     }
 }
 
-/// The warehouse table each feed loads into.
-pub fn table_of(feed: &str) -> &'static str {
-    match feed {
-        "students" => "enrollments",
-        "budget" => "budget_lines",
-        "tests" => "test_results",
-        "areas" => "areas",
-        "schools" => "schools",
-        "personnel" => "personnel",
-        "buildings" => "buildings",
-        _ => "dltv_equipment",
-    }
-}
+/// A feed's checks against the reference feeds.
+type Check = fn(DataFrame, &Context) -> Result<Checked, IngestError>;
 
 struct Prepared {
-    feed: &'static str,
+    feed: &'static Feed,
     files: usize,
     rows_read: u64,
     good: RecordBatch,
@@ -128,54 +118,41 @@ fn in_list(column: &str, values: &[String]) -> WriteMode {
     WriteMode::ReplaceWhere(format!("{column} IN ({})", values.iter().map(|v| khlang_warehouse::office::sql_literal(v)).collect::<Vec<_>>().join(", ")))
 }
 
-fn prepare(feed: &'static str, files: usize, rows_read: u64, checked: Checked, secret: &Secret) -> Result<Prepared, IngestError> {
-    let table = table_of(feed);
-    let def = schema::table(table).ok_or_else(|| IngestError::Transform { feed: feed.into(), message: format!("no table {table}") })?;
+fn prepare(feed: &'static Feed, files: usize, rows_read: u64, checked: Checked, secret: &Secret) -> Result<Prepared, IngestError> {
+    let def = schema::table(feed.table).ok_or_else(|| IngestError::Transform { feed: feed.name.into(), message: format!("no table {}", feed.table) })?;
     let Checked { good, bad } = checked;
-    let scope_column = match feed {
-        "students" => Some("snapshot_date"),
-        "personnel" => Some("as_of_date"),
-        "budget" => Some("fiscal_year"),
-        "tests" => Some("academic_year"),
-        _ => None,
-    };
     // The values of the scope column, found once: for the replaced scope, the run log and the summary.
-    let values = match scope_column {
-        Some(c) => distinct_text(feed, &good, c)?,
+    let values = match feed.write.scope() {
+        Some(c) => distinct_text(feed.name, &good, c)?,
         None => vec![],
     };
-    let scope = match scope_column {
+    let scope = match feed.write.scope() {
         Some(c) => format!("{c} {}", values.join(", ")),
         None => "all".to_string(),
     };
-    let (mode, dates) = match (feed, scope_column) {
-        // Budget lines are upserted by document within each fiscal year the pull covers: a line
-        // e-Budget no longer sends stays as it was.
-        ("budget", Some(c)) => match in_list(c, &values) {
-            WriteMode::ReplaceWhere(scope) => (WriteMode::Upsert { scope: Some(scope), keys: vec!["fiscal_year".into(), "document_no".into()] }, vec![]),
-            other => (other, vec![]),
+    let keys = |keys: &[&str]| keys.iter().map(|k| k.to_string()).collect::<Vec<_>>();
+    let mode = match feed.write {
+        WriteRule::Replace { scope } => in_list(scope, &values),
+        WriteRule::UpsertWithin { scope, keys: k } => match in_list(scope, &values) {
+            WriteMode::ReplaceWhere(within) => WriteMode::Upsert { scope: Some(within), keys: keys(k) },
+            other => other,
         },
-        // Students and personnel: their dates also decide which summary snapshots to rebuild.
-        ("students" | "personnel", Some(c)) => (in_list(c, &values), values),
-        (_, Some(c)) => (in_list(c, &values), vec![]),
-        // Schools and areas are upserted by code: one missing from a pull is kept (its history is in
-        // the table versions either way).
-        ("schools", None) => (WriteMode::Upsert { scope: None, keys: vec!["school_code".into()] }, vec![]),
-        ("areas", None) => (WriteMode::Upsert { scope: None, keys: vec!["area_code".into()] }, vec![]),
-        _ => (WriteMode::Overwrite, vec![]),
+        WriteRule::Upsert { keys: k } => WriteMode::Upsert { scope: None, keys: keys(k) },
+        WriteRule::Overwrite => WriteMode::Overwrite,
     };
+    // A feed's dates also decide which summary snapshots to rebuild.
+    let dates = if feed.summary == Summary::None { vec![] } else { values };
+    let feed_name = feed.name;
     let rows = good.height();
-    let cols = to_arrow::columns(feed, &good)?;
+    let cols = to_arrow::columns(feed_name, &good)?;
     // Citizen IDs become keyed hashes here and go no further.
     let mut extra: Vec<(String, ArrayRef)> = Vec::new();
-    if let Some((_, ids)) = cols.iter().find(|(n, _)| n == "citizen_id") {
-        let ids = to_arrow::strings(feed, ids)?;
-        let keys = keyed_hashes(&ids, secret);
-        let key_col = if feed == "students" { "student_key" } else { "person_key" };
-        extra.push((key_col.to_string(), Arc::new(keys)));
+    if let (Some((_, ids)), Some(key_column)) = (cols.iter().find(|(n, _)| n == "citizen_id"), feed.key_column) {
+        let ids = to_arrow::strings(feed_name, ids)?;
+        extra.push((key_column.to_string(), Arc::new(keyed_hashes(&ids, secret))));
     }
     let cols: Vec<(String, ArrayRef)> = cols.into_iter().filter(|(n, _)| n != "citizen_id").collect();
-    let good = to_arrow::conform(feed, &def.schema, &cols, &extra, rows)?;
+    let good = to_arrow::conform(feed_name, &def.schema, &cols, &extra, rows)?;
     Ok(Prepared { feed, files, rows_read, good, bad, mode, dates, scope })
 }
 
@@ -197,9 +174,10 @@ fn keyed_hashes(ids: &StringArray, secret: &Secret) -> StringArray {
 }
 
 fn rejected_batch(run_id: &str, p: &Prepared) -> Result<RecordBatch, IngestError> {
-    let def = schema::table("rejected_rows").ok_or_else(|| IngestError::Transform { feed: p.feed.into(), message: "no rejected_rows table".into() })?;
+    let feed = p.feed.name;
+    let def = schema::table("rejected_rows").ok_or_else(|| IngestError::Transform { feed: feed.into(), message: "no rejected_rows table".into() })?;
     let n = p.bad.height();
-    let cols = to_arrow::columns(p.feed, &p.bad)?;
+    let cols = to_arrow::columns(feed, &p.bad)?;
     let renamed: Vec<(String, ArrayRef)> = cols
         .into_iter()
         .map(|(name, a)| {
@@ -216,9 +194,9 @@ fn rejected_batch(run_id: &str, p: &Prepared) -> Result<RecordBatch, IngestError
         .collect();
     // The snapshot a rejected students row belongs to: its own snapshot_date when that parses, else
     // the snapshot its file is named for.
-    let snapshots: Vec<Option<i32>> = if p.feed == "students" {
-        let files = p.bad.column(FILE_COL).and_then(|c| c.str().cloned()).map_err(terr(p.feed))?;
-        let raws = p.bad.column(RAW_COL).and_then(|c| c.str().cloned()).map_err(terr(p.feed))?;
+    let snapshots: Vec<Option<i32>> = if p.feed.named_by_snapshot {
+        let files = p.bad.column(FILE_COL).and_then(|c| c.str().cloned()).map_err(terr(feed))?;
+        let raws = p.bad.column(RAW_COL).and_then(|c| c.str().cloned()).map_err(terr(feed))?;
         files
             .iter()
             .zip(raws.iter())
@@ -234,10 +212,10 @@ fn rejected_batch(run_id: &str, p: &Prepared) -> Result<RecordBatch, IngestError
     };
     let extra: Vec<(String, ArrayRef)> = vec![
         ("run_id".into(), Arc::new(StringArray::from(vec![run_id; n]))),
-        ("feed".into(), Arc::new(StringArray::from(vec![p.feed; n]))),
+        ("feed".into(), Arc::new(StringArray::from(vec![feed; n]))),
         ("snapshot_date".into(), Arc::new(arrow::array::Date32Array::from(snapshots))),
     ];
-    to_arrow::conform(p.feed, &def.schema, &renamed, &extra, n)
+    to_arrow::conform(feed, &def.schema, &renamed, &extra, n)
 }
 
 /// Progress callback: (step, done, total).
@@ -366,24 +344,26 @@ async fn ingest_locked(
     let total_steps = total_files + STEPS_AFTER_READ;
     let mut step = total_files;
     fault_point("read");
-    let take = |name: &str, raw: &mut Vec<(&'static str, usize, DataFrame)>| -> Result<(&'static str, usize, DataFrame), IngestError> {
-        let pos = raw.iter().position(|(n, _, _)| *n == name).ok_or_else(|| IngestError::MissingFeed { dir: source.clone(), feed: name.to_string() })?;
-        Ok(raw.remove(pos))
+    let take = |feed: &'static Feed, raw: &mut Vec<(&'static str, usize, DataFrame)>| -> Result<(&'static Feed, usize, DataFrame), IngestError> {
+        let pos = raw.iter().position(|(n, _, _)| *n == feed.name).ok_or_else(|| IngestError::MissingFeed { dir: source.clone(), feed: feed.name.to_string() })?;
+        let (_, files, df) = raw.remove(pos);
+        Ok((feed, files, df))
     };
 
     // 2. Check: reference feeds first, then the rest against them.
     let mut ctx = Context::default();
     let mut prepared = Vec::new();
-    let (f, n, df) = take("areas", &mut raw)?;
+    let (f, n, df) = take(&feeds::AREAS, &mut raw)?;
     let rows = df.height() as u64;
     let checked = transform::areas(df)?;
-    ctx.area_codes = distinct_text(f, &checked.good, "area_code")?;
+    ctx.area_codes = distinct_text(f.name, &checked.good, "area_code")?;
     prepared.push(prepare(f, n, rows, checked, secret)?);
-    let (f, n, df) = take("schools", &mut raw)?;
+    let (f, n, df) = take(&feeds::SCHOOLS, &mut raw)?;
     let rows = df.height() as u64;
     let mut checked = transform::schools(df, &ctx)?;
     {
         let g = &checked.good;
+        let f = f.name;
         let text = |c: &str| -> Result<Vec<String>, IngestError> {
             Ok(g.column(c).map_err(terr(f))?.str().map_err(terr(f))?.iter().map(|v| v.unwrap_or_default().to_string()).collect())
         };
@@ -397,28 +377,29 @@ async fn ingest_locked(
     prepared.push(prepare(f, n, rows, checked, secret)?);
     step += 2;
     progress("checked areas and schools", step, total_steps);
-    for name in ["students", "personnel", "budget", "tests", "buildings", "dltv_equipment"] {
-        let (f, n, df) = take(name, &mut raw)?;
+    // The other feeds, each against the reference feeds, with the check its table needs.
+    let checks: [(&'static Feed, Check); 6] = [
+        (&feeds::STUDENTS, transform::students),
+        (&feeds::PERSONNEL, transform::personnel),
+        (&feeds::BUDGET, transform::budget),
+        (&feeds::TESTS, transform::tests),
+        (&feeds::BUILDINGS, transform::buildings),
+        (&feeds::DLTV_EQUIPMENT, transform::dltv),
+    ];
+    for (feed, check) in checks {
+        let (f, n, df) = take(feed, &mut raw)?;
         let rows = df.height() as u64;
-        let checked = match name {
-            "students" => {
-                let mut checked = transform::students(df, &ctx)?;
-                check_snapshot_files(&checked.good, &source)?;
-                // The file name was kept for that check only; it is not a table column.
-                checked.good = checked.good.drop(FILE_COL).map_err(terr("students"))?;
-                checked
-            }
-            "personnel" => transform::personnel(df, &ctx)?,
-            "budget" => transform::budget(df, &ctx)?,
-            "tests" => transform::tests(df, &ctx)?,
-            "buildings" => transform::buildings(df, &ctx)?,
-            _ => transform::dltv(df, &ctx)?,
-        };
+        let mut checked = check(df, &ctx)?;
+        if feed.named_by_snapshot {
+            check_snapshot_files(&checked.good, &source)?;
+            // The file name was kept for that check only; it is not a table column.
+            checked.good = checked.good.drop(FILE_COL).map_err(terr(feed.name))?;
+        }
         let t = std::time::Instant::now();
         prepared.push(prepare(f, n, rows, checked, secret)?);
-        tracing::debug!(feed = name, seconds = t.elapsed().as_secs_f64(), "keyed hashes and arrow conversion");
+        tracing::debug!(feed = feed.name, seconds = t.elapsed().as_secs_f64(), "keyed hashes and arrow conversion");
         step += 1;
-        progress(&format!("checked {name}"), step, total_steps);
+        progress(&format!("checked {}", feed.name), step, total_steps);
     }
 
     fault_point("checked");
@@ -433,20 +414,20 @@ async fn ingest_locked(
     let mut snapshots = BTreeSet::new();
     let mut personnel_dates = Vec::new();
     for p in prepared {
-        let table = table_of(p.feed);
+        let table = p.feed.table;
         let loaded = p.good.num_rows() as u64;
         let (version, changed) = wh.write_if_changed(table, vec![p.good.clone()], p.mode.clone()).await?;
-        match p.feed {
-            "students" => snapshots.extend(p.dates.iter().cloned()),
-            "personnel" => personnel_dates.extend(p.dates.iter().cloned()),
-            _ => {}
+        match p.feed.summary {
+            Summary::Snapshots => snapshots.extend(p.dates.iter().cloned()),
+            Summary::StaffDates => personnel_dates.extend(p.dates.iter().cloned()),
+            Summary::None => {}
         }
         if p.bad.height() > 0 {
             rejected.push(rejected_batch(&run_id, &p)?);
         }
         reports.push(FeedReport {
             scope: p.scope.clone(),
-            feed: p.feed.to_string(),
+            feed: p.feed.name.to_string(),
             table: table.to_string(),
             files: p.files,
             rows_read: p.rows_read,
