@@ -59,8 +59,11 @@ pub async fn ingest(State(st): State<AppState>, caller: Result<Caller, ApiError>
         "submission_status",
         "การส่งข้อมูลนักเรียนของโรงเรียน รอบล่าสุด",
         &[("สถานะ", Kind::Text), ("โรงเรียน", Kind::Count)],
-        "SELECT CASE status WHEN 'ok' THEN 'ส่งครบ' WHEN 'not_submitted' THEN 'ยังไม่ส่ง' WHEN 'students_dropped' THEN 'นักเรียนลดลงเกิน 20%' ELSE status END, count(*) \
-         FROM submission_status WHERE snapshot_date = (SELECT max(snapshot_date) FROM submission_status) GROUP BY status ORDER BY 2 DESC",
+        &format!(
+            "SELECT CASE status {} ELSE status END, count(*) \
+             FROM submission_status WHERE snapshot_date = (SELECT max(snapshot_date) FROM submission_status) GROUP BY status ORDER BY 2 DESC",
+            crate::msg::SUBMISSION_STATUSES.iter().map(|s| format!("WHEN '{s}' THEN '{}'", crate::msg::submission_status(s))).collect::<Vec<_>>().join(" ")
+        ),
     )
     .await;
     let mut body = String::from("<p><a href=\"/quality\">รายงานคุณภาพข้อมูลรายโรงเรียน (ส่งให้โรงเรียนแก้ไข)</a></p>");

@@ -269,3 +269,15 @@ pub fn internet(code: &str) -> &str {
         other => other,
     }
 }
+
+/// The submission statuses of `submission_status.status`.
+pub const SUBMISSION_STATUSES: [&str; 3] = ["ok", "not_submitted", "students_dropped"];
+
+/// A school's submission status in Thai: one wording on every page, sheet and report.
+pub fn submission_status(status: &str) -> &'static str {
+    match status {
+        "not_submitted" => "ไม่ส่งข้อมูล",
+        "students_dropped" => "นักเรียนลดลงเกินร้อยละ 20",
+        _ => "ส่งแล้ว",
+    }
+}

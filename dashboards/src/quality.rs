@@ -9,7 +9,7 @@ use arrow::array::{Array, StringArray};
 use arrow::record_batch::RecordBatch;
 use khlang_query::{Principal, QueryError, QueryService, SessionContext};
 
-use crate::thai;
+use crate::{msg, thai};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -300,12 +300,14 @@ impl QualityReport {
         ));
         body.push_str(&format!(
             "<section class=\"cards\"><div class=\"card\"><div class=\"label\">โรงเรียน</div><div class=\"value\">{}</div></div>\
-             <div class=\"card\"><div class=\"label\">ไม่ส่งข้อมูล</div><div class=\"value\" id=\"not-submitted\">{}</div></div>\
-             <div class=\"card\"><div class=\"label\">นักเรียนลดลงเกินร้อยละ 20</div><div class=\"value\" id=\"dropped\">{}</div></div>\
+             <div class=\"card\"><div class=\"label\">{}</div><div class=\"value\" id=\"not-submitted\">{}</div></div>\
+             <div class=\"card\"><div class=\"label\">{}</div><div class=\"value\" id=\"dropped\">{}</div></div>\
              <div class=\"card\"><div class=\"label\">รายการที่ต้องแก้ไข</div><div class=\"value\" id=\"issues\">{}</div></div>\
              <div class=\"card\"><div class=\"label\">โรงเรียนที่ต้องแก้ไข</div><div class=\"value\">{}</div></div></section>",
             thai::number(self.submissions.len() as i64),
+            msg::submission_status("not_submitted"),
             thai::number(missing as i64),
+            msg::submission_status("students_dropped"),
             thai::number(dropped as i64),
             thai::number(issues.len() as i64),
             thai::number(with_rows as i64)
@@ -315,10 +317,11 @@ impl QualityReport {
         }
         body.push_str("<h2>การส่งข้อมูลของแต่ละโรงเรียน</h2><table><thead><tr><th>รหัสโรงเรียน</th><th>ชื่อโรงเรียน</th><th>นักเรียนรอบนี้</th><th>รอบก่อน</th><th>สถานะ</th></tr></thead><tbody>");
         for s in &self.submissions {
+            let words = msg::submission_status(&s.status);
             let status = match s.status.as_str() {
-                "not_submitted" => "<span class=\"bad\">ไม่ส่งข้อมูล</span>",
-                "students_dropped" => "<span class=\"warn\">ลดลงเกินร้อยละ 20</span>",
-                _ => "ส่งแล้ว",
+                "not_submitted" => format!("<span class=\"bad\">{words}</span>"),
+                "students_dropped" => format!("<span class=\"warn\">{words}</span>"),
+                _ => words.to_string(),
             };
             body.push_str(&format!(
                 "<tr data-school=\"{}\" data-status=\"{}\"><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{status}</td></tr>",
@@ -380,11 +383,7 @@ impl QualityReport {
         }
         for (r, s) in self.submissions.iter().enumerate() {
             let r = r as u32 + 4;
-            let status = match s.status.as_str() {
-                "not_submitted" => "ไม่ส่งข้อมูล",
-                "students_dropped" => "ลดลงเกินร้อยละ 20",
-                _ => "ส่งแล้ว",
-            };
+            let status = msg::submission_status(&s.status);
             sheet.write_with_format(r, 0, &s.area_code, &thai_font).map_err(xerr)?;
             sheet.write_with_format(r, 1, &s.school_code, &thai_font).map_err(xerr)?;
             sheet.write_with_format(r, 2, &s.school_name, &thai_font).map_err(xerr)?;
