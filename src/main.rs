@@ -782,7 +782,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::UsageReport { fiscal_year, format, out } => {
             use khlang_dashboards::usage::{self, FiscalYear};
-            let today = khlang_query::reference::thai_today();
+            let today = khlang_query::office::today();
             let fy = match fiscal_year {
                 Some(y) => FiscalYear::parse(&y)?,
                 None => FiscalYear::of(today),

@@ -46,7 +46,7 @@ impl SchoolStatus {
     }
 }
 
-pub use khlang_query::reference::{thai_date, thai_today as today};
+pub use khlang_query::office::{date as thai_date, today};
 
 fn q(e: impl std::fmt::Display) -> ReportError {
     ReportError::Query(e.to_string())

@@ -55,7 +55,7 @@ impl FiscalYear {
 
     /// Whether a moment falls in this year (in Thai time).
     pub fn holds(self, t: DateTime<Utc>) -> bool {
-        (self.first_day()..=self.last_day()).contains(&khlang_query::reference::thai_date(t))
+        (self.first_day()..=self.last_day()).contains(&office::date(t))
     }
 
     /// The SQL condition on a UTC timestamp column for this year on the office's clock.
@@ -275,7 +275,7 @@ pub async fn build(q_svc: &QueryService, fy: FiscalYear, on: NaiveDate) -> Resul
     // 4. Users and sign-ins by role.
     let mut people = Part { title: "ผู้ใช้และการเข้าสู่ระบบ".into(), sheet: "ผู้ใช้".into(), figures: vec![], charts: vec![], tables: vec![], notes: vec![] };
     let users = Users::new(wh.clone()).list().await?;
-    let today = khlang_query::reference::thai_today();
+    let today = office::today();
     let mut accounts: BTreeMap<String, (i64, i64)> = BTreeMap::new();
     for u in &users {
         let e = accounts.entry(u.role.as_str().to_string()).or_default();
@@ -623,7 +623,7 @@ pub async fn page(
     if caller.who.role != Role::Admin {
         return crate::pages::error_page(StatusCode::FORBIDDEN, "หน้านี้สำหรับผู้ดูแลระบบ");
     }
-    let today = khlang_query::reference::thai_today();
+    let today = office::today();
     let fy = match p.fiscal_year.as_deref().filter(|s| !s.is_empty()) {
         Some(s) => match FiscalYear::parse(s) {
             Ok(fy) => fy,

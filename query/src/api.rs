@@ -152,20 +152,23 @@ fn pick_format(param: Option<&str>, headers: &HeaderMap) -> Result<ExportFormat,
 /// Runs `sql` for the caller and streams the result in `format`.
 pub async fn run_sql(svc: &SqlService, caller: &Caller, sql: &str, format: ExportFormat, as_of: Option<&str>, filename: &str) -> Result<Response, ApiError> {
     let who = &caller.who;
-    let commit = match as_of {
-        None => svc.q.warehouse().committed().await.map_err(QueryError::from)?,
-        Some(t) => {
+    // The public reads what directors approved, never a state they did not; signed-in users read
+    // the published state, or the one published at `as_of`.
+    let commit = match (as_of, who.role == crate::Role::Public) {
+        (Some(_), true) => return Err(ApiError(StatusCode::BAD_REQUEST, "as_of is for signed-in users: the public reads the figures approved for publishing".into())),
+        (None, true) => None,
+        (None, false) => Some(svc.q.warehouse().committed().await.map_err(QueryError::from)?),
+        (Some(t), false) => {
             let t = crate::parse_time(t).ok_or_else(|| ApiError(StatusCode::BAD_REQUEST, format!("as_of '{t}' is not a time like 2026-06-10 17:00 (Thai time) or 2026-06-10T17:00:00+07:00")))?;
-            svc.q.warehouse().committed_at(t).await.map_err(QueryError::from)?
+            Some(svc.q.warehouse().committed_at(t).await.map_err(QueryError::from)?)
         }
     };
-    if who.role == crate::Role::Public && as_of.is_some() {
-        // The public reads what directors approved, never a state they did not.
-        return Err(ApiError(StatusCode::BAD_REQUEST, "as_of is for signed-in users: the public reads the figures approved for publishing".into()));
-    }
     let action = if format.is_export() { Action::Export } else { Action::Query };
     let mut run = svc.begin(who, &caller.client, sql, RunOptions::new(action)).await?;
-    let ctx = if who.role == crate::Role::Public { svc.q.approved_public_session().await? } else { svc.q.session_for_commit(who, commit.as_ref()).await? };
+    let ctx = match commit {
+        None => svc.q.approved_public_session().await?,
+        Some(commit) => svc.q.session_for_commit(who, commit.as_ref()).await?,
+    };
     let ctx = svc.q.for_analysts(ctx);
     let df = run.plan(&ctx, sql).await?;
     let (schema, batches) = run.execute(df).await?;

@@ -307,18 +307,18 @@ async fn fetch_partition(location: PartitionLocation, proxy: Option<FlightProxy>
     let layout = location.layout();
     let executor = location.executor_meta.ok_or_else(|| failed("a result partition", "has no executor"))?;
     let partition = location.partition_id.ok_or_else(|| failed("a result partition", "has no id"))?;
+    let executor_port = u16::try_from(executor.port).map_err(|e| failed("the executor's port", e))?;
     let (host, port) = match proxy {
         Some(FlightProxy::External(address)) => {
             let (h, p) = address.rsplit_once(':').ok_or_else(|| failed("the flight proxy", format!("{address} is not HOST:PORT")))?;
             (h.to_string(), p.parse::<u16>().map_err(|e| failed("the flight proxy's port", e))?)
         }
         Some(FlightProxy::Local(true)) => scheduler,
-        _ => (executor.host.clone(), u16::try_from(executor.port).map_err(|e| failed("the executor's port", e))?),
+        _ => (executor.host.clone(), executor_port),
     };
     let mut client = BallistaClient::try_new(&host, port, grpc.max_message_size, grpc.use_tls, None, grpc.io_retries_times, grpc.io_retry_wait_time_ms, 0, 0)
         .await
         .map_err(|e| failed(&format!("cannot reach executor {host}:{port}"), e))?;
-    let executor_port = u16::try_from(executor.port).map_err(|e| failed("the executor's port", e))?;
     client
         .fetch_partition_proxied(&executor.id, &partition.into(), location.file_id, layout, &executor.host, executor_port, true)
         .await

@@ -144,7 +144,7 @@ impl SqlService {
         if !who.is_admin() {
             return Err(bad("only an admin may grant access requests"));
         }
-        if expires < khlang_warehouse::reference::thai_today() {
+        if expires < khlang_warehouse::office::today() {
             return Err(bad(format!("the grant would end on {expires}, before today")));
         }
         let pending = self.requests().list().await?.into_iter().find(|r| r.id == id).ok_or_else(|| bad(format!("there is no access request {id}")))?;

@@ -130,10 +130,9 @@ impl SqlService {
 }
 
 impl Run {
-    /// Runs one step before the rows (planning, starting the plan) until it ends, the deadline
-    /// passes or the client cancels: the outer error says the run was stopped, the inner one is
-    /// the step's own.
-    pub async fn step<T, E>(&mut self, work: impl Future<Output = Result<T, E>>) -> Result<Result<T, E>, QueryError> {
+    /// Runs `work` (planning, starting the plan, the next rows) until it ends, the deadline passes
+    /// or the client cancels: the error says the run was stopped, the output is the work's own.
+    pub async fn step<F: Future>(&mut self, work: F) -> Result<F::Output, QueryError> {
         let deadline = self.deadline;
         let cancel = &mut self.cancel;
         let stopped = tokio::select! {
@@ -219,25 +218,17 @@ impl Run {
         // job among them) is stopped then, not when the client lets go of the stream.
         futures::stream::unfold((self, Some(items)), move |(mut run, items)| async move {
             let mut items = items?;
-            let deadline = run.deadline;
-            let cancel = &mut run.cancel;
-            // `None`: stopped by the deadline or a cancel request.
-            let next = tokio::select! {
-                r = tokio::time::timeout_at(deadline.into(), items.next()) => r.ok(),
-                () = cancelled(cancel) => None,
-            };
-            match next {
-                None => {
+            match run.step(items.next()).await {
+                Err(why) => {
                     drop(items);
-                    let why = if run.cancel.as_ref().is_some_and(QueryToken::is_cancelled) { QueryError::Cancelled } else { run.timeout() };
                     Some((Err(stopped(why)), (run, None)))
                 }
-                Some(None) => None,
-                Some(Some(Ok(item))) => {
+                Ok(None) => None,
+                Ok(Some(Ok(item))) => {
                     run.rows += i64::try_from(count(&item)).unwrap_or(i64::MAX);
                     Some((Ok(item), (run, Some(items))))
                 }
-                Some(Some(Err(e))) => Some((Err(e), (run, None))),
+                Ok(Some(Err(e))) => Some((Err(e), (run, None))),
             }
         })
     }

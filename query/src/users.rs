@@ -236,7 +236,7 @@ impl Users {
 
 /// Who a user is when signed in; a school user's area comes from the warehouse (`school_area`).
 pub fn principal(user: &User, school_area: Option<String>) -> Result<Principal, LoginFailure> {
-    if user.expires.is_some_and(|last| last < khlang_warehouse::reference::thai_today()) {
+    if user.expires.is_some_and(|last| last < khlang_warehouse::office::today()) {
         return Err(LoginFailure::Expired);
     }
     let scope = match (user.role, &user.area, &user.school) {

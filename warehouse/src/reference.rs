@@ -96,16 +96,6 @@ fn num(s: &str) -> i64 {
     s.trim().parse().unwrap_or(0)
 }
 
-/// The office's date at `t` (setting `timezone`).
-pub fn thai_date(t: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDate {
-    crate::office::date(t)
-}
-
-/// Today in Thailand.
-pub fn thai_today() -> chrono::NaiveDate {
-    thai_date(chrono::Utc::now())
-}
-
 pub fn provinces() -> &'static [Province] {
     static P: OnceLock<Vec<Province>> = OnceLock::new();
     P.get_or_init(|| {
