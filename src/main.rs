@@ -16,6 +16,9 @@ use khlang_ingest::schedule;
 use khlang_query::{Format, QueryService};
 use khlang_warehouse::{Secret, secret};
 
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Parser, Debug)]
 #[command(name = "khlang", version, about = "Khlang (คลังข้อมูล): the education data warehouse of a Thai Educational Service Area Office")]
 struct Cli {
@@ -109,6 +112,14 @@ enum Command {
         #[arg(long)]
         from: Option<String>,
         /// Print the run report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Lay the tables out for their scans: every partition rewritten sorted by area, school and
+    /// grade in row groups that statistics prune, published as one warehouse commit (same rows;
+    /// earlier states stay readable with --as-of). Safe to kill: the next writer rolls it back.
+    Optimize {
+        /// Print the report as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -453,12 +464,19 @@ fn progress_bar(len: u64) -> Option<indicatif::ProgressBar> {
     Some(pb)
 }
 
-async fn run_ingest(cfg: &Config, from: &khlang_ingest::Source) -> anyhow::Result<khlang_ingest::IngestReport> {
-    let wh = cfg.open_warehouse().await?;
-    let secret = Secret::load_or_create(&cfg.secret_file)?;
-    let pb = std::sync::Mutex::new(None::<indicatif::ProgressBar>);
-    let progress = |msg: &str, done: u64, total: u64| {
-        if let Ok(mut g) = pb.lock() {
+/// A long job's progress: a bar on a terminal, log lines elsewhere.
+struct Progress {
+    job: &'static str,
+    bar: std::sync::Mutex<Option<indicatif::ProgressBar>>,
+}
+
+impl Progress {
+    fn new(job: &'static str) -> Progress {
+        Progress { job, bar: std::sync::Mutex::new(None) }
+    }
+
+    fn report(&self, msg: &str, done: u64, total: u64) {
+        if let Ok(mut g) = self.bar.lock() {
             if g.is_none() {
                 *g = progress_bar(total);
             }
@@ -467,15 +485,37 @@ async fn run_ingest(cfg: &Config, from: &khlang_ingest::Source) -> anyhow::Resul
                     bar.set_position(done);
                     bar.set_message(msg.to_string());
                 }
-                None => tracing::info!(step = msg, done, total, "ingest"),
+                None => tracing::info!(step = msg, done, total, "{}", self.job),
             }
         }
-    };
-    let report = khlang_ingest::ingest(&wh, &secret, from, &progress).await;
-    if let Ok(g) = pb.lock()
-        && let Some(bar) = g.as_ref() {
-            bar.finish_and_clear();
-        }
+    }
+
+    fn finish(&self) {
+        if let Ok(g) = self.bar.lock()
+            && let Some(bar) = g.as_ref() {
+                bar.finish_and_clear();
+            }
+    }
+}
+
+async fn run_ingest(cfg: &Config, from: &khlang_ingest::Source) -> anyhow::Result<khlang_ingest::IngestReport> {
+    let wh = cfg.open_warehouse().await?;
+    let secret = Secret::load_or_create(&cfg.secret_file)?;
+    let progress = Progress::new("ingest");
+    let report = khlang_ingest::ingest(&wh, &secret, from, &|m: &str, d, t| progress.report(m, d, t)).await;
+    progress.finish();
+    Ok(report?)
+}
+
+/// `khlang optimize`: lays the tables out for their scans, as one published commit.
+async fn run_optimize(cfg: &Config) -> anyhow::Result<khlang_warehouse::optimize::OptimizeReport> {
+    let wh = cfg.open_warehouse().await?;
+    let lock = wh.lock_writer().await?;
+    let run_id = format!("{}{}", khlang_warehouse::optimize::RUN_PREFIX, chrono::Utc::now().format("%Y%m%dT%H%M%SZ"));
+    let progress = Progress::new("optimize");
+    let report = wh.optimize(&lock, &run_id, &|m: &str, d, t| progress.report(m, d, t)).await;
+    progress.finish();
+    lock.release().await;
     Ok(report?)
 }
 
@@ -574,6 +614,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     println!("{}", serde_json::to_string_pretty(report)?);
                 } else {
                     print_report(report);
+                }
+            }
+        }
+        Command::Optimize { json } => {
+            let report = run_optimize(&cfg).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!("{:<24} {:>10} {:>12} {:>11} {:>8}", "table", "rows", "files before", "files after", "version");
+                for t in &report.tables {
+                    let version = t.version.map_or_else(|| "unchanged".to_string(), |v| v.to_string());
+                    println!("{:<24} {:>10} {:>12} {:>11} {:>8}", t.table, t.rows, t.files_before, t.files_after, version);
+                }
+                match report.commit {
+                    Some(seq) => println!("published as warehouse commit {seq} ({})", report.run_id),
+                    None => println!("every table was already laid out; nothing published"),
                 }
             }
         }

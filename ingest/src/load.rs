@@ -18,6 +18,7 @@ use crate::pg::{self, PgSource};
 use crate::read::{self, FILE_COL, LINE_COL};
 use crate::to_arrow;
 use crate::transform::{self, Checked, Context, DETAIL_COL, RAW_COL, RULE_COL};
+use khlang_warehouse::fault::point as fault_point;
 use khlang_warehouse::{Secret, Warehouse, WriteMode, WriterLock, derive, schema};
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -66,18 +67,6 @@ impl Source {
             Source::Folder(p) => p.display().to_string(),
             Source::Postgres(p) => p.shown().to_string(),
         }
-    }
-}
-
-/// Test hook: `KHLANG_FAULT_AFTER=<step>` kills the process with SIGKILL right after that step of a
-/// load (`recovered`, `read`, `checked`, `wrote:<table>`, `published`), to prove that a load killed
-/// at any point leaves every table readable at its previous state.
-fn fault_point(step: &str) {
-    if std::env::var("KHLANG_FAULT_AFTER").is_ok_and(|s| s == step) {
-        tracing::error!(step, "KHLANG_FAULT_AFTER: killing this process");
-        let pid = std::process::id().to_string();
-        let _ = std::process::Command::new("kill").args(["-KILL", &pid]).status();
-        std::process::abort();
     }
 }
 
@@ -149,28 +138,48 @@ fn prepare(feed: &'static Feed, files: usize, rows_read: u64, checked: Checked, 
     let mut extra: Vec<(String, ArrayRef)> = Vec::new();
     if let (Some((_, ids)), Some(key_column)) = (cols.iter().find(|(n, _)| n == "citizen_id"), feed.key_column) {
         let ids = to_arrow::strings(feed_name, ids)?;
-        extra.push((key_column.to_string(), Arc::new(keyed_hashes(&ids, secret))));
+        extra.push((key_column.to_string(), keyed_hashes(&ids, secret)?));
     }
     let cols: Vec<(String, ArrayRef)> = cols.into_iter().filter(|(n, _)| n != "citizen_id").collect();
     let good = to_arrow::conform(feed_name, &def.schema, &cols, &extra, rows)?;
     Ok(Prepared { feed, files, rows_read, good, bad, mode, dates, scope })
 }
 
-/// HMAC of every ID, split across the cores (it is the costliest per-row step of a load).
-fn keyed_hashes(ids: &StringArray, secret: &Secret) -> StringArray {
+/// HMAC of every ID, split across the cores (it is the costliest per-row step of a load), written
+/// straight into one string buffer per core.
+fn keyed_hashes(ids: &StringArray, secret: &Secret) -> Result<ArrayRef, IngestError> {
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).max(1);
     let chunk = ids.len().div_ceil(threads).max(1);
-    let parts: Vec<Vec<Option<String>>> = std::thread::scope(|s| {
+    let hasher = secret.hasher();
+    let parts: Vec<Option<StringArray>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..ids.len())
             .step_by(chunk)
             .map(|start| {
                 let end = (start + chunk).min(ids.len());
-                s.spawn(move || (start..end).map(|i| if ids.is_null(i) { None } else { Some(secret.keyed_hash(ids.value(i))) }).collect::<Vec<_>>())
+                let hasher = hasher.clone();
+                s.spawn(move || {
+                    let mut b = arrow::array::StringBuilder::with_capacity(end - start, (end - start) * 32);
+                    let mut hex = [0u8; 32];
+                    for i in start..end {
+                        if ids.is_null(i) {
+                            b.append_null();
+                        } else {
+                            hasher.hash_hex(ids.value(i), &mut hex);
+                            b.append_value(std::str::from_utf8(&hex).unwrap_or_default());
+                        }
+                    }
+                    b.finish()
+                })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+        handles.into_iter().map(|h| h.join().ok()).collect()
     });
-    parts.into_iter().flatten().collect()
+    let parts: Vec<StringArray> = parts.into_iter().collect::<Option<_>>().ok_or_else(|| IngestError::Transform { feed: "keyed hashes".into(), message: "a hashing thread failed".into() })?;
+    if parts.is_empty() {
+        return Ok(Arc::new(StringArray::from(Vec::<Option<&str>>::new())));
+    }
+    let refs: Vec<&dyn Array> = parts.iter().map(|a| a as &dyn Array).collect();
+    arrow::compute::concat(&refs).map_err(|e| IngestError::Transform { feed: "keyed hashes".into(), message: e.to_string() })
 }
 
 fn rejected_batch(run_id: &str, p: &Prepared) -> Result<RecordBatch, IngestError> {
@@ -416,14 +425,16 @@ async fn ingest_locked(
     for p in prepared {
         let table = p.feed.table;
         let loaded = p.good.num_rows() as u64;
-        let (version, changed) = wh.write_if_changed(table, vec![p.good.clone()], p.mode.clone()).await?;
+        if p.bad.height() > 0 {
+            rejected.push(rejected_batch(&run_id, &p)?);
+        }
+        // The rows are handed over, not copied: the writer may reorder them, and a national
+        // snapshot held twice would double the load's peak memory.
+        let (version, changed) = wh.write_if_changed(table, vec![p.good], p.mode.clone()).await?;
         match p.feed.summary {
             Summary::Snapshots => snapshots.extend(p.dates.iter().cloned()),
             Summary::StaffDates => personnel_dates.extend(p.dates.iter().cloned()),
             Summary::None => {}
-        }
-        if p.bad.height() > 0 {
-            rejected.push(rejected_batch(&run_id, &p)?);
         }
         reports.push(FeedReport {
             scope: p.scope.clone(),

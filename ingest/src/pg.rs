@@ -109,15 +109,23 @@ impl PgSource {
         for feed in feeds::ALL {
             plans.push((feed, self.plan(&client, &feed).await?));
         }
-        let mut out = Vec::new();
+        // Each feed is parsed on another thread while the server sends the next one: the server's
+        // COPY and our CSV reading then share the two cores instead of taking turns.
+        let mut parsing = Vec::new();
         for (feed, select) in plans {
             let path = spool.join(format!("{}.csv", feed.name));
             let rows = self.copy_to(&client, &select, &path).await?;
             let name = format!("{}.{}", self.schema, feed.name);
-            let df = read::read_spooled_csv(&feed, &path, &name)?;
-            tracing::info!(feed = feed.name, table = name.as_str(), rows, "read from PostgreSQL");
-            std::fs::remove_file(&path).ok();
-            out.push((feed, df));
+            parsing.push(tokio::task::spawn_blocking(move || {
+                let df = read::read_spooled_csv(&feed, &path, &name);
+                tracing::info!(feed = feed.name, table = name.as_str(), rows, "read from PostgreSQL");
+                std::fs::remove_file(&path).ok();
+                df.map(|df| (feed, df))
+            }));
+        }
+        let mut out = Vec::new();
+        for p in parsing {
+            out.push(p.await.map_err(|e| self.err(format!("reading a spooled feed failed: {e}")))??);
         }
         client.batch_execute("COMMIT").await.map_err(|e| self.err(message(&e)))?;
         drop(client);

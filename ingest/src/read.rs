@@ -48,24 +48,27 @@ pub fn discover(dir: &Path) -> Result<Vec<FeedFiles>, IngestError> {
     Ok(found)
 }
 
-/// Decodes a text file: UTF-8 (BOM stripped) or TIS-620 / Windows-874. Anything else is refused.
-pub fn decode(file: &str, bytes: &[u8]) -> Result<String, IngestError> {
+/// Decodes a text file into UTF-8: UTF-8 (BOM stripped) or TIS-620 / Windows-874. Anything else is
+/// refused. UTF-8 comes back as the same buffer (a national students file is half a gigabyte).
+pub fn decode(file: &str, mut bytes: Vec<u8>) -> Result<Vec<u8>, IngestError> {
     let enc_err = |message: String| IngestError::Encoding { file: file.to_string(), message };
     if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
         return Err(enc_err("it is UTF-16; export it as UTF-8 or TIS-620".into()));
     }
-    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    if let Some(pos) = body.iter().position(|b| *b == 0) {
+    if bytes.starts_with(b"\xEF\xBB\xBF") {
+        bytes.drain(..3);
+    }
+    if let Some(pos) = bytes.iter().position(|b| *b == 0) {
         return Err(enc_err(format!("it holds a NUL byte at offset {pos}, so it is not text in UTF-8 or TIS-620")));
     }
-    if let Ok(s) = std::str::from_utf8(body) {
-        return Ok(s.to_string());
+    if std::str::from_utf8(&bytes).is_ok() {
+        return Ok(bytes);
     }
-    match encoding_rs::WINDOWS_874.decode_without_bom_handling_and_without_replacement(body) {
-        Some(s) => Ok(s.into_owned()),
+    match encoding_rs::WINDOWS_874.decode_without_bom_handling_and_without_replacement(&bytes) {
+        Some(s) => Ok(s.into_owned().into_bytes()),
         None => {
-            let pos = body.iter().position(|b| matches!(b, 0xDB..=0xDE | 0xFC..=0xFF)).unwrap_or(0);
-            Err(enc_err(format!("byte 0x{:02X} at offset {pos} is neither UTF-8 nor TIS-620", body.get(pos).copied().unwrap_or(0))))
+            let pos = bytes.iter().position(|b| matches!(b, 0xDB..=0xDE | 0xFC..=0xFF)).unwrap_or(0);
+            Err(enc_err(format!("byte 0x{:02X} at offset {pos} is neither UTF-8 nor TIS-620", bytes.get(pos).copied().unwrap_or(0))))
         }
     }
 }
@@ -100,7 +103,7 @@ pub fn read_file(feed: &Feed, path: &Path) -> Result<DataFrame, IngestError> {
     if bytes.iter().all(u8::is_ascii_whitespace) || bytes == b"\xEF\xBB\xBF" {
         return Err(IngestError::Empty { file });
     }
-    let df = if lower.ends_with(".xlsx") { read_xlsx(feed, &file, &bytes)? } else { read_csv(feed, &file, &bytes)? };
+    let df = if lower.ends_with(".xlsx") { read_xlsx(feed, &file, &bytes)? } else { read_csv(feed, &file, bytes)? };
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
     finish_frame(feed, &file, df, &name)
 }
@@ -108,16 +111,16 @@ pub fn read_file(feed: &Feed, path: &Path) -> Result<DataFrame, IngestError> {
 /// Reads a UTF-8 CSV spooled from another source (the ministry database), naming its rows `name`.
 pub fn read_spooled_csv(feed: &Feed, path: &Path, name: &str) -> Result<DataFrame, IngestError> {
     let bytes = std::fs::read(path).map_err(|e| IngestError::Read { file: name.to_string(), message: e.to_string() })?;
-    let df = read_csv(feed, name, &bytes)?;
+    let df = read_csv(feed, name, bytes)?;
     finish_frame(feed, name, df, name)
 }
 
-fn read_csv(feed: &Feed, file: &str, bytes: &[u8]) -> Result<DataFrame, IngestError> {
+fn read_csv(feed: &Feed, file: &str, bytes: Vec<u8>) -> Result<DataFrame, IngestError> {
     let text = decode(file, bytes)?;
-    let header_line = text.lines().next().unwrap_or_default();
+    let header_line = text.split(|b| *b == b'\n').next().unwrap_or_default();
     let headers: Vec<String> = csv::ReaderBuilder::new()
         .has_headers(false)
-        .from_reader(header_line.as_bytes())
+        .from_reader(header_line)
         .records()
         .next()
         .and_then(Result::ok)
@@ -130,7 +133,7 @@ fn read_csv(feed: &Feed, file: &str, bytes: &[u8]) -> Result<DataFrame, IngestEr
         .with_rechunk(true)
         .with_raise_if_empty(false)
         .map_parse_options(|p| p.with_separator(b',').with_quote_char(Some(b'"')).with_truncate_ragged_lines(true))
-        .into_reader_with_file_handle(Cursor::new(text.into_bytes()))
+        .into_reader_with_file_handle(Cursor::new(text))
         .finish()
         .map_err(|e| IngestError::Read { file: file.to_string(), message: format!("not valid CSV: {e}") })?;
     // polars names columns by header text (renaming duplicates); rename positionally to canonical names.
@@ -244,12 +247,12 @@ mod tests {
 
     #[test]
     fn decodes_utf8_bom_and_tis620() -> Result<(), IngestError> {
-        assert_eq!(decode("a", "\u{feff}ชั้น".as_bytes())?, "ชั้น");
+        assert_eq!(decode("a", "\u{feff}ชั้น".as_bytes().to_vec())?, "ชั้น".as_bytes());
         let (tis, _, _) = encoding_rs::WINDOWS_874.encode("ชั้น,เพศ");
-        assert_eq!(decode("b", &tis)?, "ชั้น,เพศ");
-        assert!(decode("c", b"\xFF\xFEa\0b\0").is_err());
-        assert!(decode("d", b"abc\0def").is_err());
-        assert!(decode("e", b"\xDB\xDC").is_err());
+        assert_eq!(decode("b", tis.into_owned())?, "ชั้น,เพศ".as_bytes());
+        assert!(decode("c", b"\xFF\xFEa\0b\0".to_vec()).is_err());
+        assert!(decode("d", b"abc\0def".to_vec()).is_err());
+        assert!(decode("e", b"\xDB\xDC".to_vec()).is_err());
         Ok(())
     }
 }

@@ -125,33 +125,6 @@ impl Drop for Node {
     }
 }
 
-/// The analyst suite of `bench/analyst.py` (`bench/analyst_queries.py`), by name.
-fn analyst_queries() -> Vec<(String, String)> {
-    let script = "import json, sys\nsys.path.insert(0, 'bench')\nfrom analyst_queries import QUERIES\nprint(json.dumps(list(QUERIES.items())))\n";
-    let o = Command::new("python3").args(["-c", script]).current_dir(env!("CARGO_MANIFEST_DIR")).output().unwrap();
-    assert_ok(&o, "read bench/analyst.py's queries");
-    serde_json::from_slice(&o.stdout).unwrap()
-}
-
-/// CSV as a sorted list of lines, decimals to 9 significant digits: the cluster adds floating-point
-/// sums up in another order than one node does.
-fn canonical(csv: &str) -> Vec<String> {
-    let mut lines: Vec<String> = csv
-        .lines()
-        .map(|l| {
-            l.split(',')
-                .map(|f| match f.parse::<f64>() {
-                    Ok(x) if f.contains('.') || f.contains('e') => format!("{x:.9e}"),
-                    _ => f.to_string(),
-                })
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-        .collect();
-    lines.sort();
-    lines
-}
-
 fn sql(env: &Env, cluster: Option<&str>, args: &[&str]) -> String {
     let mut c = env.cmd();
     if let Some(url) = cluster {
@@ -322,14 +295,6 @@ fn analysts_sql_on_a_two_executor_cluster_answers_as_one_node_does_for_every_rol
 }
 
 /// `q` without a LIMIT at its end.
-fn without_final_limit(q: &str) -> String {
-    let t = q.trim_end();
-    match t.rfind("LIMIT ") {
-        Some(i) if t[i + 6..].trim().chars().all(|c| c.is_ascii_digit()) => t[..i].trim_end().to_string(),
-        _ => t.to_string(),
-    }
-}
-
 fn scalar(csv: &str) -> String {
     csv.lines().nth(1).unwrap_or("").trim().to_string()
 }

@@ -18,6 +18,7 @@ mod schedule;
 mod server;
 mod common;
 mod e2e;
+mod optimize;
 mod sql;
 mod usage;
 mod wire;

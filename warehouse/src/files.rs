@@ -80,10 +80,9 @@ impl TableFiles {
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|e| WarehouseError::Schema { table: name.into(), message: e.to_string() })?;
 
-        let log_store = table.log_store();
-        let root = log_store.root_url().clone();
+        let root = table.log_store().root_url().clone();
         let store_url = ObjectStoreUrl::parse(format!("{}://{}", root.scheme(), &root[url::Position::BeforeUsername..url::Position::AfterPort]))?;
-        let base = root.path().trim_matches('/').to_string();
+        let (store, base) = data_location(table);
 
         let mut files = Vec::new();
         for view in state.log_data().iter() {
@@ -114,7 +113,7 @@ impl TableFiles {
             scan,
             to_scan,
             store_url,
-            store: log_store.root_object_store(None),
+            store,
             files,
         }))
     }
@@ -135,6 +134,13 @@ impl TableFiles {
             }
         }
     }
+}
+
+/// Where a table's data files are: the store holding the table, and the table's folder in it, to
+/// which the Delta log's file paths are relative.
+pub(crate) fn data_location(table: &DeltaTable) -> (Arc<dyn ObjectStore>, String) {
+    let log_store = table.log_store();
+    (log_store.root_object_store(None), log_store.root_url().path().trim_matches('/').to_string())
 }
 
 /// A file's statistics over the file's own columns, from the Delta log's JSON: exact row and null

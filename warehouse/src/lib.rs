@@ -4,9 +4,12 @@
 pub mod commits;
 pub mod derive;
 pub mod docs;
+pub mod fault;
 pub mod files;
+pub mod layout;
 pub mod lease;
 pub mod office;
+pub mod optimize;
 pub mod reference;
 pub mod schema;
 pub mod secret;

@@ -69,10 +69,30 @@ impl Secret {
 
     /// HMAC-SHA256 of the ID with the installation secret, first 16 bytes, hex.
     pub fn keyed_hash(&self, id: &str) -> String {
+        let mut out = [0u8; 32];
+        self.hasher().hash_hex(id, &mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// The keyed hash with the key schedule done once, for the millions of IDs of a load.
+    pub fn hasher(&self) -> KeyedHasher {
         // HMAC accepts keys of any length, so this cannot fail for a 32-byte key.
-        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.key) else { return String::new() };
+        KeyedHasher(Hmac::<Sha256>::new_from_slice(&self.key).ok())
+    }
+}
+
+/// `Secret::keyed_hash` for many IDs: the HMAC's inner and outer key blocks are hashed once.
+#[derive(Clone)]
+pub struct KeyedHasher(Option<Hmac<Sha256>>);
+
+impl KeyedHasher {
+    /// The keyed hash of `id` (first 16 bytes of the HMAC) as 32 lower-case hex digits in `out`.
+    pub fn hash_hex(&self, id: &str, out: &mut [u8; 32]) {
+        let Some(base) = &self.0 else { return };
+        let mut mac = base.clone();
         mac.update(id.as_bytes());
-        hex::encode(&mac.finalize().into_bytes()[..16])
+        let digest = mac.finalize().into_bytes();
+        let _ = hex::encode_to_slice(digest.get(..16).unwrap_or_default(), out);
     }
 }
 

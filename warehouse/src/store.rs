@@ -281,7 +281,8 @@ impl Warehouse {
                 return Err(WarehouseError::Schema { table: name.into(), message: format!("batch schema {:?} differs from the table's", b.schema()) });
             }
         }
-        let builder = table.write(batches);
+        let batches = crate::layout::in_order(&def, batches)?;
+        let builder = table.write(batches).with_writer_properties(crate::layout::writer_properties()).with_session_state(crate::layout::write_session(name)?);
         let builder = match mode {
             WriteMode::Append => builder.with_save_mode(SaveMode::Append),
             WriteMode::Overwrite => builder.with_save_mode(SaveMode::Overwrite),
@@ -325,7 +326,7 @@ impl Warehouse {
 
 /// A batch read back from a table (string views, dictionaries) or built elsewhere, with the table's
 /// columns by name, cast to the table's own types.
-fn conform(def: &TableDef, b: &RecordBatch) -> Result<RecordBatch, WarehouseError> {
+pub(crate) fn conform(def: &TableDef, b: &RecordBatch) -> Result<RecordBatch, WarehouseError> {
     let err = |e: arrow::error::ArrowError| WarehouseError::Schema { table: def.name.into(), message: e.to_string() };
     let cols = def
         .schema
