@@ -14,6 +14,7 @@ use tokio_postgres::NoTls;
 use crate::IngestError;
 use crate::feeds::{self, Feed};
 use crate::read;
+use khlang_warehouse::office::sql_ident;
 
 /// A PostgreSQL source: `postgres://USER[:PASSWORD]@HOST:PORT/DB[?schema=S]`. Without a password in
 /// the URL, `PGPASSWORD` is used.
@@ -158,14 +159,14 @@ impl PgSource {
                 return Err(IngestError::ColumnType { table: format!("PostgreSQL table {table}"), column: column.clone(), found: data_type, expected: expected.into() });
             }
             seen.push(canonical);
-            select.push(format!("{}::text AS \"{canonical}\"", quote_ident(&column)));
+            select.push(format!("{}::text AS \"{canonical}\"", sql_ident(&column)));
         }
         for c in feed.columns.iter().filter(|c| c.required) {
             if !seen.contains(&c.name) {
                 return Err(IngestError::MissingColumn { file: format!("PostgreSQL table {table}"), column: c.name.into(), thai: c.thai.into() });
             }
         }
-        Ok(format!("SELECT {} FROM {}.{}", select.join(", "), quote_ident(&self.schema), quote_ident(feed.name)))
+        Ok(format!("SELECT {} FROM {}.{}", select.join(", "), sql_ident(&self.schema), sql_ident(feed.name)))
     }
 
     async fn copy_to(&self, client: &tokio_postgres::Client, select: &str, path: &PathBuf) -> Result<u64, IngestError> {
@@ -188,10 +189,6 @@ fn shown(u: &url::Url) -> String {
     let mut s = u.clone();
     let _ = s.set_password(None);
     s.to_string()
-}
-
-fn quote_ident(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
 }
 
 const TEXT: &[&str] = &["text", "character varying", "character", "citext", "name"];

@@ -348,7 +348,10 @@ impl QueryService {
     }
 
     fn new_context(&self) -> Result<SessionContext, QueryError> {
-        let config = SessionConfig::new().with_information_schema(true).with_default_catalog_and_schema("khlang", "public");
+        let config = SessionConfig::new()
+            .with_information_schema(true)
+            .with_default_catalog_and_schema("khlang", "public")
+            .with_batch_size(crate::BATCH_ROWS);
         let ctx = SessionContext::new_with_config_rt(config, self.runtime()?);
         ctx.add_analyzer_rule(Arc::new(crate::fold::FoldScalarSubqueries));
         Ok(ctx)

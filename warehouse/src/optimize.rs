@@ -16,6 +16,7 @@ use object_store::{ObjectStore, ObjectStoreExt as _};
 use crate::WarehouseError;
 use crate::layout::{LAYOUT, LAYOUT_KEY, sort_keys};
 use crate::lease::WriterLock;
+use crate::office::{sql_ident, sql_literal};
 use crate::schema::{self, TableDef};
 use crate::store::{At, Warehouse, WriteMode, conform};
 
@@ -41,17 +42,13 @@ pub struct OptimizeReport {
     pub commit: Option<u64>,
 }
 
-fn quoted(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
 /// `value` (as text) as a SQL literal of `column`'s type, so the predicate prunes by partition.
 fn typed_literal(def: &TableDef, column: &str, value: &str) -> String {
     use arrow::datatypes::DataType;
     match def.schema.field_with_name(column).map(|f| f.data_type().clone()) {
-        Ok(DataType::Date32) => format!("DATE {}", crate::office::sql_literal(value)),
+        Ok(DataType::Date32) => format!("DATE {}", sql_literal(value)),
         Ok(t) if t.is_integer() && value.bytes().all(|b| b.is_ascii_digit() || b == b'-') => value.to_string(),
-        _ => crate::office::sql_literal(value),
+        _ => sql_literal(value),
     }
 }
 
@@ -145,8 +142,8 @@ impl Warehouse {
         for view in state.log_data().iter() {
             let scope = match def.partition_by {
                 [p] => Some(match view.partition_values_map().get(*p).cloned().flatten() {
-                    Some(v) => format!("{} = {}", quoted(p), typed_literal(def, p, &v)),
-                    None => format!("{} IS NULL", quoted(p)),
+                    Some(v) => format!("{} = {}", sql_ident(p), typed_literal(def, p, &v)),
+                    None => format!("{} IS NULL", sql_ident(p)),
                 }),
                 _ => None,
             };
@@ -170,7 +167,7 @@ impl Warehouse {
         let Some(provider) = self.provider(def.name, At::Latest).await? else { return Ok(0) };
         let ctx = SessionContext::new();
         ctx.register_table("t", provider)?;
-        let cols = def.schema.fields().iter().map(|f| quoted(f.name())).collect::<Vec<_>>().join(", ");
+        let cols = def.schema.fields().iter().map(|f| sql_ident(f.name())).collect::<Vec<_>>().join(", ");
         let mut rows = 0u64;
         for scope in scopes {
             let filter = scope.as_deref().map(|s| format!(" WHERE {s}")).unwrap_or_default();
