@@ -156,8 +156,7 @@ fn bars(out: &mut String, t: &Table, stacked: bool) -> Drawn {
                 let h = 0.8 / k as f64;
                 (0.0, v, top - 0.1 - h * (j + 1) as f64, top - 0.1 - h * j as f64)
             };
-            // Nothing to draw for a zero (an empty rectangle is invalid SVG for other readers).
-            if v > 0.0 {
+            if covers_a_pixel(&chart, (x0, y0), (x1, y1)) {
                 chart.draw_series(std::iter::once(Rectangle::new([(x0, y0), (x1, y1)], c.filled()))).map_err(err)?;
             }
             if stacked {
@@ -166,6 +165,14 @@ fn bars(out: &mut String, t: &Table, stacked: bool) -> Drawn {
         }
     }
     root.present().map_err(err)
+}
+
+/// Whether a bar between two corners covers at least a pixel each way. Nothing is drawn for a zero
+/// or a value too small to see: the SVG backend would write a rectangle of width 0, which the PDF
+/// and PNG renderers reject (with a warning per bar) and other SVG readers call invalid.
+fn covers_a_pixel<DB: DrawingBackend>(chart: &ChartContext<'_, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>, a: (f64, f64), b: (f64, f64)) -> bool {
+    let (p, q) = (chart.backend_coord(&a), chart.backend_coord(&b));
+    p.0 != q.0 && p.1 != q.1
 }
 
 /// Students by grade and sex: male to the left, female to the right, the youngest grade at the bottom.
@@ -193,8 +200,9 @@ fn pyramid(out: &mut String, t: &Table) -> Drawn {
         let y = i as f64;
         let (px, py) = chart.backend_coord(&(-max, y + 0.5));
         root.draw(&Text::new(cat.clone(), (px - 8, py), text_style(15).pos(Pos::new(HPos::Right, VPos::Center)))).map_err(err)?;
-        let bars = [(male[i] > 0.0).then(|| Rectangle::new([(-male[i], y + 0.12), (0.0, y + 0.88)], PALETTE[0].filled())), (female[i] > 0.0).then(|| Rectangle::new([(0.0, y + 0.12), (female[i], y + 0.88)], PALETTE[1].filled()))];
-        chart.draw_series(bars.into_iter().flatten()).map_err(err)?;
+        let bars = [((-male[i], y + 0.12), (0.0, y + 0.88), PALETTE[0]), ((0.0, y + 0.12), (female[i], y + 0.88), PALETTE[1])];
+        let bars: Vec<_> = bars.into_iter().filter(|(a, b, _)| covers_a_pixel(&chart, *a, *b)).map(|(a, b, c)| Rectangle::new([a, b], c.filled())).collect();
+        chart.draw_series(bars).map_err(err)?;
     }
     root.present().map_err(err)
 }
@@ -260,7 +268,8 @@ fn progress(out: &mut String, t: &Table) -> Drawn {
         .y_label_style(text_style(13))
         .draw()
         .map_err(err)?;
-    chart.draw_series(done.iter().enumerate().filter(|(_, v)| **v > 0.0).map(|(i, v)| Rectangle::new([(i as f64 - 0.3, 0.0), (i as f64 + 0.3, v.min(110.0))], PALETTE[0].filled()))).map_err(err)?;
+    let bars: Vec<_> = done.iter().enumerate().map(|(i, v)| ((i as f64 - 0.3, 0.0), (i as f64 + 0.3, v.min(110.0)))).filter(|(a, b)| covers_a_pixel(&chart, *a, *b)).map(|(a, b)| Rectangle::new([a, b], PALETTE[0].filled())).collect();
+    chart.draw_series(bars).map_err(err)?;
     for (i, v) in done.iter().enumerate().filter(|(_, v)| **v > 0.0) {
         let (px, py) = chart.backend_coord(&(i as f64, v.min(110.0)));
         root.draw(&Text::new(format!("{}%", thai::decimal(*v, 1)), (px, py - 6), text_style(14).pos(Pos::new(HPos::Center, VPos::Bottom)))).map_err(err)?;
@@ -293,6 +302,20 @@ mod tests {
             assert!(s.contains("นักเรียนจำแนกตามชั้นและเพศ"), "{kind:?}");
             assert!(s.contains("ป.1"), "{kind:?}: {s}");
             assert!(s.contains("<rect") || s.contains("<path") || s.contains("<polyline"), "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn no_bar_is_drawn_thinner_than_a_pixel() {
+        // Beside 20,000 students, 3 is less than a pixel: it is left out, not written as width 0.
+        let t = table(
+            vec![vec![Cell::Text("อ.1".into()), Cell::Int(20_000), Cell::Int(3)], vec![Cell::Text("ป.1".into()), Cell::Int(3), Cell::Int(19_000)]],
+            &["ชั้น", "ชาย", "หญิง"],
+        );
+        for kind in [ChartKind::Bars, ChartKind::Stacked, ChartKind::Pyramid, ChartKind::Progress] {
+            let s = svg(&Chart { kind, table: t.clone() });
+            assert!(s.contains("<rect"), "{kind:?}");
+            assert!(!s.contains(r#"width="0""#) && !s.contains(r#"height="0""#), "{kind:?}: {s}");
         }
     }
 
