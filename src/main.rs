@@ -115,9 +115,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Lay the tables out for their scans: every partition rewritten sorted by area, school and
-    /// grade in row groups that statistics prune, published as one warehouse commit (same rows;
-    /// earlier states stay readable with --as-of). Safe to kill: the next writer rolls it back.
+    /// Lay the tables out for their scans: every partition not written as loads write now (rows by
+    /// area, school and grade, in row groups that statistics prune; few files) is rewritten so,
+    /// published as one warehouse commit (same rows; earlier states stay readable with --as-of).
+    /// Safe to kill: the next writer rolls it back.
     Optimize {
         /// Print the report as JSON.
         #[arg(long)]

@@ -90,7 +90,7 @@ impl TableFiles {
                 return Ok(None);
             }
             let relative = view.path();
-            let path = if base.is_empty() { relative.to_string() } else { format!("{base}/{relative}") };
+            let path = data_path(&base, &relative);
             let size = u64::try_from(view.size()).unwrap_or(0);
             let raw = view.partition_values_map();
             let partition_values = partition_cols
@@ -141,6 +141,11 @@ impl TableFiles {
 pub(crate) fn data_location(table: &DeltaTable) -> (Arc<dyn ObjectStore>, String) {
     let log_store = table.log_store();
     (log_store.root_object_store(None), log_store.root_url().path().trim_matches('/').to_string())
+}
+
+/// A data file's path in the store, from the table's folder and the path the Delta log gives.
+pub(crate) fn data_path(base: &str, relative: &str) -> String {
+    if base.is_empty() { relative.to_string() } else { format!("{base}/{relative}") }
 }
 
 /// A file's statistics over the file's own columns, from the Delta log's JSON: exact row and null

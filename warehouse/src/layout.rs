@@ -7,9 +7,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
+use arrow::row::{RowConverter, SortField};
 use datafusion::catalog::Session;
 use deltalake::delta_datafusion::DeltaSessionContext;
-use arrow::row::{RowConverter, SortField};
 use deltalake::parquet::basic::Compression;
 use deltalake::parquet::file::metadata::KeyValue;
 use deltalake::parquet::file::properties::{EnabledStatistics, WriterProperties};
@@ -73,12 +73,12 @@ pub(crate) fn in_order(def: &TableDef, batches: Vec<RecordBatch>) -> Result<Vec<
     let fields = keys.iter().map(|k| def.schema.field_with_name(k).map(|f| SortField::new(f.data_type().clone()))).collect::<Result<Vec<_>, _>>().map_err(err)?;
     let converter = RowConverter::new(fields).map_err(err)?;
     let mut rows = converter.empty_rows(total, total * 24);
-    // Where each row came from: (batch, row in batch).
-    let mut origin: Vec<(usize, usize)> = Vec::with_capacity(total);
-    for (i, b) in batches.iter().enumerate() {
+    // The first row of each batch among all rows, to find a row's batch again.
+    let mut starts: Vec<usize> = Vec::with_capacity(batches.len());
+    for b in &batches {
         let cols = keys.iter().map(|k| b.column_by_name(k).cloned()).collect::<Option<Vec<_>>>().ok_or_else(|| WarehouseError::Schema { table: def.name.into(), message: format!("a batch lacks one of the sort columns {keys:?}") })?;
+        starts.push(rows.num_rows());
         converter.append(&mut rows, &cols).map_err(err)?;
-        origin.extend((0..b.num_rows()).map(|r| (i, r)));
     }
     if (1..total).all(|i| rows.row(i - 1) <= rows.row(i)) {
         return Ok(batches);
@@ -91,7 +91,13 @@ pub(crate) fn in_order(def: &TableDef, batches: Vec<RecordBatch>) -> Result<Vec<
     let refs: Vec<&RecordBatch> = batches.iter().collect();
     let mut out = Vec::with_capacity(total.div_ceil(ROW_GROUP_ROWS));
     for chunk in order.chunks(ROW_GROUP_ROWS) {
-        let picks: Vec<(usize, usize)> = chunk.iter().filter_map(|i| origin.get(*i).copied()).collect();
+        let picks: Vec<(usize, usize)> = chunk
+            .iter()
+            .map(|&i| {
+                let batch = starts.partition_point(|&s| s <= i).saturating_sub(1);
+                (batch, i - starts.get(batch).copied().unwrap_or(0))
+            })
+            .collect();
         out.push(arrow::compute::interleave_record_batch(&refs, &picks).map_err(err)?);
     }
     tracing::debug!(table = def.name, rows = total, "rows put in the table's order before writing");

@@ -114,7 +114,7 @@ impl Warehouse {
                 continue;
             }
             let rows = self.rewrite(def, stale).await?;
-            let files_after = self.parts(def).await?.iter().map(|p| p.files).sum();
+            let files_after = self.file_count(def.name).await?;
             let version = self.version(def.name).await?;
             tracing::info!(table = def.name, rows, files_before, files_after, "optimized");
             crate::fault::point(&format!("optimized:{}", def.name));
@@ -130,6 +130,12 @@ impl Warehouse {
         };
         progress("published", total, total);
         Ok(OptimizeReport { run_id: run_id.into(), tables: out, commit })
+    }
+
+    /// The data files of a table at its latest version.
+    async fn file_count(&self, name: &str) -> Result<usize, WarehouseError> {
+        let Some(table) = self.load(name, At::Latest).await? else { return Ok(0) };
+        Ok(table.snapshot().map_err(|e| WarehouseError::delta(name, e))?.log_data().iter().count())
     }
 
     /// The partitions of a table at its latest version, each with its files' sizes and whether every
@@ -148,7 +154,7 @@ impl Warehouse {
                 _ => None,
             };
             let size = u64::try_from(view.size()).unwrap_or(0);
-            let path = StorePath::from(if base.is_empty() { view.path().to_string() } else { format!("{base}/{}", view.path()) });
+            let path = StorePath::from(crate::files::data_path(&base, &view.path()));
             let part = parts.entry(scope.clone()).or_insert(Part { scope, files: 0, small: 0, marked: true });
             part.files += 1;
             part.small += usize::from(size < SMALL_FILE_BYTES);
