@@ -8,7 +8,7 @@ use khlang_query::{Principal, QueryService};
 
 use crate::report::{self, Params, ReportError, Subject};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum FileFormat {
     Html,
     Pdf,

@@ -22,7 +22,7 @@ use datafusion::physical_plan::projection::ProjectionExec;
 use khlang_warehouse::schema;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Everything, including raw rejected rows and the audit log.
@@ -34,6 +34,7 @@ pub enum Role {
     /// One school.
     School,
     /// Anonymous: published aggregates only, small counts suppressed.
+    #[value(skip)]
     Public,
 }
 

@@ -17,6 +17,7 @@ mod s3;
 mod schedule;
 mod server;
 mod common;
+mod config;
 mod e2e;
 mod optimize;
 mod sql;

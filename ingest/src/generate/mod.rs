@@ -26,7 +26,7 @@ use writer::FeedFile;
 pub const LATEST_ACADEMIC_YEAR: i32 = 2569;
 
 /// Which encodings and header languages the files use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Style {
     /// As the real systems export: students and buildings TIS-620 with Thai headers and BE dates,

@@ -3,7 +3,7 @@
 use super::rng::{Rng, tag};
 use khlang_warehouse::reference::{self, Province};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Scale {
     Area,
     Province,
