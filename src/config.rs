@@ -93,7 +93,7 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
             tls_required: false,
-            wire_auth: khlang_query::wire::WireAuth::default().as_str().into(),
+            wire_auth: khlang_query::transport::wire::WireAuth::default().as_str().into(),
             cluster: None,
             storage: BTreeMap::new(),
             sources: Vec::new(),
@@ -270,7 +270,7 @@ impl Config {
                 self.audit_retention_days
             );
         }
-        if khlang_query::wire::WireAuth::parse(&self.wire_auth).is_none() {
+        if khlang_query::transport::wire::WireAuth::parse(&self.wire_auth).is_none() {
             anyhow::bail!("setting wire_auth = '{}' is not scram-sha-256 or password", self.wire_auth);
         }
         Ok(())

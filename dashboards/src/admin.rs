@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use khlang_query::api::{ApiError, Caller};
+use khlang_query::transport::api::{ApiError, Caller};
 use khlang_query::{Role, SessionContext};
 
 use crate::pages::{chart_html, error_page, table_html};

@@ -8,7 +8,7 @@ use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, Utc};
-use khlang_query::api::{ApiError, Caller};
+use khlang_query::transport::api::{ApiError, Caller};
 use khlang_query::calendar::{Calendar, Deadline, FEEDS};
 use khlang_query::{Principal, QueryService, Role, Scope};
 

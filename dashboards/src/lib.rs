@@ -28,7 +28,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use khlang_query::api::Caller;
+use khlang_query::transport::api::Caller;
 use khlang_query::audit::Action;
 use khlang_query::run::RunOptions;
 use khlang_query::{Principal, QueryService, Role, Scope, SqlService, scalar_string};
@@ -84,7 +84,7 @@ pub fn router(svc: SqlService) -> Router {
         .route("/saved/{name}", get(saved_run))
         .route("/healthz", get(|| async { "ok" }))
         .with_state(state)
-        .merge(khlang_query::api::router(svc))
+        .merge(khlang_query::transport::api::router(svc))
 }
 
 /// Serves the web app and the HTTP API on `addr`: HTTPS when `tls` is given.
@@ -157,7 +157,7 @@ async fn login_submit(State(st): State<AppState>, axum::extract::ConnectInfo(add
             (
                 StatusCode::SEE_OTHER,
                 [
-                    (axum::http::header::SET_COOKIE, format!("{}={token}; HttpOnly; SameSite=Lax; Path=/", khlang_query::api::COOKIE)),
+                    (axum::http::header::SET_COOKIE, format!("{}={token}; HttpOnly; SameSite=Lax; Path=/", khlang_query::transport::api::COOKIE)),
                     (axum::http::header::LOCATION, next),
                 ],
             )
@@ -183,7 +183,7 @@ fn url_encode(s: &str) -> String {
 
 /// Ends the web session: the token is forgotten and the cookie cleared.
 async fn logout(State(st): State<AppState>, headers: axum::http::HeaderMap) -> Response {
-    let prefix = format!("{}=", khlang_query::api::COOKIE);
+    let prefix = format!("{}=", khlang_query::transport::api::COOKIE);
     for c in headers.get_all(axum::http::header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')) {
         if let Some(t) = c.trim().strip_prefix(&prefix)
             && let Err(e) = st.svc.revoke_token(t).await
@@ -193,7 +193,7 @@ async fn logout(State(st): State<AppState>, headers: axum::http::HeaderMap) -> R
     }
     (
         StatusCode::SEE_OTHER,
-        [(axum::http::header::SET_COOKIE, format!("{}=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0", khlang_query::api::COOKIE)), (axum::http::header::LOCATION, "/login".to_string())],
+        [(axum::http::header::SET_COOKIE, format!("{}=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0", khlang_query::transport::api::COOKIE)), (axum::http::header::LOCATION, "/login".to_string())],
     )
         .into_response()
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use khlang_query::api::{ApiError, Caller};
+use khlang_query::transport::api::{ApiError, Caller};
 use khlang_query::audit::{Action, Event};
 use khlang_query::{Principal, Role, Scope, reference};
 

@@ -5,7 +5,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use khlang_query::api::{ApiError, Caller};
+use khlang_query::transport::api::{ApiError, Caller};
 use khlang_query::{Principal, SessionContext, session::PUBLIC_VIEWS};
 
 use crate::pages::{error_page, table_html};

@@ -5,7 +5,7 @@
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use khlang_query::api::{ApiError, Caller};
+use khlang_query::transport::api::{ApiError, Caller};
 use khlang_query::requests::{Form, State as ReqState};
 use khlang_query::{Principal, Role};
 

@@ -614,7 +614,7 @@ pub struct Params {
 /// `/admin/usage-report?fiscal_year=2570[&format=pdf|xlsx]`: the yearly report, for admins.
 pub async fn page(
     axum::extract::State(st): axum::extract::State<crate::AppState>,
-    caller: Result<khlang_query::api::Caller, khlang_query::api::ApiError>,
+    caller: Result<khlang_query::transport::api::Caller, khlang_query::transport::api::ApiError>,
     axum::extract::Query(p): axum::extract::Query<Params>,
 ) -> axum::response::Response {
     use axum::http::{StatusCode, header};

@@ -1,8 +1,9 @@
-//! Khlang query: DataFusion sessions over the warehouse's Delta tables under each user's access
-//! policy, and the SQL services on top: the PostgreSQL wire protocol and the HTTP SQL API.
+//! Khlang query: the engine (DataFusion sessions over the warehouse's Delta tables under each
+//! user's access policy, the guarded statement path, users, audit, saved queries, time travel,
+//! approvals) and, apart from it in `transport/`, the ways clients reach it: the PostgreSQL wire
+//! protocol and the HTTP SQL API.
 
 pub mod access;
-pub mod api;
 pub mod approvals;
 pub mod calendar;
 pub mod audit;
@@ -18,7 +19,7 @@ pub mod service;
 pub mod session;
 pub mod tls;
 pub mod users;
-pub mod wire;
+pub mod transport;
 
 use std::sync::{Arc, Mutex};
 

@@ -64,13 +64,13 @@ async fn start(cfg: &Config, svc: SqlService, tls: Option<Tls>, background: impl
     let pg: SocketAddr = cfg.pg.parse().with_context(|| format!("setting pg = '{}' is not host:port", cfg.pg))?;
     let listener = tokio::net::TcpListener::bind(pg).await.with_context(|| format!("cannot listen for PostgreSQL clients on {pg}"))?;
     tracing::info!(addr = %pg, tls = tls.is_some(), auth = cfg.wire_auth.as_str(), "PostgreSQL wire protocol listening");
-    let options = khlang_query::wire::WireOptions {
+    let options = khlang_query::transport::wire::WireOptions {
         tls: tls.clone(),
         tls_required: cfg.tls_required,
-        auth: khlang_query::wire::WireAuth::parse(&cfg.wire_auth).unwrap_or_default(),
+        auth: khlang_query::transport::wire::WireAuth::parse(&cfg.wire_auth).unwrap_or_default(),
         time_zone: cfg.timezone.clone(),
     };
-    let sql_server = tokio::spawn(khlang_query::wire::serve(listener, svc.clone(), options));
+    let sql_server = tokio::spawn(khlang_query::transport::wire::serve(listener, svc.clone(), options));
     let web = khlang_dashboards::serve(svc.clone(), http, tls.as_ref(), banner);
     let outcome = tokio::select! {
         r = web => r.map_err(anyhow::Error::from),
