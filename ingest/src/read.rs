@@ -83,7 +83,7 @@ fn map_headers(feed: &Feed, file: &str, headers: &[String]) -> Result<Vec<Option
     }
     for (i, m) in mapped.iter().enumerate() {
         if let Some(name) = m
-            && mapped[..i].contains(&Some(name)) {
+            && mapped.iter().take(i).any(|earlier| *earlier == Some(name)) {
                 return Err(IngestError::DuplicateColumn { file: file.to_string(), column: name.to_string() });
             }
     }

@@ -47,9 +47,9 @@ pub fn columns(feed: &str, df: &DataFrame) -> Result<Vec<(String, ArrayRef)>, In
         let s = c.as_materialized_series();
         let field = export_field(s, compat).map_err(|e| conv(feed, e))?;
         let chunks = (0..s.n_chunks()).map(|i| export_chunk(s, i, compat, field.data_type())).collect::<Result<Vec<_>, _>>().map_err(|e| conv(feed, e))?;
-        let array = match chunks.len() {
-            0 => arrow::array::new_empty_array(field.data_type()),
-            1 => chunks[0].clone(),
+        let array = match chunks.as_slice() {
+            [] => arrow::array::new_empty_array(field.data_type()),
+            [one] => one.clone(),
             _ => arrow::compute::concat(&chunks.iter().map(|a| a.as_ref()).collect::<Vec<&dyn Array>>()).map_err(|e| conv(feed, e))?,
         };
         out.push((s.name().to_string(), array));

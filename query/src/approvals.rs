@@ -138,7 +138,7 @@ fn bad(m: impl Into<String>) -> QueryError {
 /// returned afterwards.
 pub fn effective<'a>(history: &'a [Approval], area: &str) -> Option<&'a Approval> {
     history.iter().enumerate().rev().find_map(|(i, e)| {
-        let withdrawn = history[i + 1..].iter().any(|r| r.decision == Decision::Returned && r.state == e.state && r.covers(area));
+        let withdrawn = history.iter().skip(i + 1).any(|r| r.decision == Decision::Returned && r.state == e.state && r.covers(area));
         (e.decision == Decision::Approved && e.covers(area) && !withdrawn).then_some(e)
     })
 }

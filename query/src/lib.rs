@@ -3,6 +3,10 @@
 //! approvals) and, apart from it in `transport/`, the ways clients reach it: the PostgreSQL wire
 //! protocol and the HTTP SQL API.
 
+// A literal index read panics on a short input; this crate reads input and clients' requests, so
+// it uses `get`, patterns and iterators instead (tests may index).
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
+
 pub mod access;
 pub mod approvals;
 pub mod calendar;

@@ -72,22 +72,22 @@ pub async fn school_snapshot_summary(wh: &Warehouse, snapshots: &[String]) -> Re
     let mut out = Vec::new();
     for b in &batches {
         let n = b.num_rows();
-        let ints: Vec<Int64Array> = (4..13).map(|i| col_i64(b, i)).collect::<Result<_, _>>()?;
+        let [students, pre, pri, low, upp, male, female, classrooms, teachers] = [4, 5, 6, 7, 8, 9, 10, 11, 12].map(|i| col_i64(b, i));
+        let (students, pre, pri, low, upp, male, female, classrooms, teachers) = (students?, pre?, pri?, low?, upp?, male?, female?, classrooms?, teachers?);
         let area_type = col_str(b, 13)?;
         let mut band = Vec::with_capacity(n);
         let mut required = Vec::with_capacity(n);
         let mut gap = Vec::with_capacity(n);
         let mut spt = Vec::with_capacity(n);
         for r in 0..n {
-            let students = ints[0].value(r);
-            let by_level = [ints[1].value(r), ints[2].value(r), ints[3].value(r), ints[4].value(r)];
-            let teachers = ints[8].value(r);
+            let (students_r, teachers_r) = (students.value(r), teachers.value(r));
+            let by_level = [pre.value(r), pri.value(r), low.value(r), upp.value(r)];
             let req = reference::required_teachers(by_level);
             let at = if area_type.is_null(r) { "primary" } else { area_type.value(r) };
-            band.push(reference::size_band(at, students));
+            band.push(reference::size_band(at, students_r));
             required.push(req);
-            gap.push(teachers - req);
-            spt.push(if teachers > 0 { Some(students as f64 / teachers as f64) } else { None });
+            gap.push(teachers_r - req);
+            spt.push(if teachers_r > 0 { Some(students_r as f64 / teachers_r as f64) } else { None });
         }
         let snapshot = cast(b.column(0), &DataType::Date32).map_err(|e| WarehouseError::Query { message: e.to_string() })?;
         let columns: Vec<ArrayRef> = vec![
@@ -95,15 +95,15 @@ pub async fn school_snapshot_summary(wh: &Warehouse, snapshots: &[String]) -> Re
             cast(b.column(1), &DataType::Int32).map_err(|e| WarehouseError::Query { message: e.to_string() })?,
             Arc::new(col_str(b, 2)?),
             Arc::new(col_str(b, 3)?),
-            Arc::new(ints[0].clone()),
-            Arc::new(ints[1].clone()),
-            Arc::new(ints[2].clone()),
-            Arc::new(ints[3].clone()),
-            Arc::new(ints[4].clone()),
-            Arc::new(ints[5].clone()),
-            Arc::new(ints[6].clone()),
-            Arc::new(ints[7].clone()),
-            Arc::new(ints[8].clone()),
+            Arc::new(students),
+            Arc::new(pre),
+            Arc::new(pri),
+            Arc::new(low),
+            Arc::new(upp),
+            Arc::new(male),
+            Arc::new(female),
+            Arc::new(classrooms),
+            Arc::new(teachers),
             Arc::new(StringArray::from(band)),
             Arc::new(Float64Array::from(spt)),
             Arc::new(Int64Array::from(required)),

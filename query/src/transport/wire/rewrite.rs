@@ -149,8 +149,8 @@ fn aggregate_catalog_subquery(q: &mut Query) -> CatalogSubquery {
     }
     // The first relation of the FROM list: an empty one leaves no row whatever it is joined to.
     let from_empty = select.from.iter().any(|t| matches!(&t.relation, TableFactor::Table { name, .. } if catalog_name(name).is_some_and(|n| EMPTY_CATALOGS.contains(&n.as_str()))));
-    let value = match &mut select.projection[0] {
-        SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => e,
+    let value = match select.projection.first_mut() {
+        Some(SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }) => e,
         _ => return CatalogSubquery::Unchanged,
     };
     if has_aggregate(value) {
