@@ -430,7 +430,7 @@ impl SimpleQueryHandler for Handlers {
         if statements.is_empty() {
             return Ok(vec![Response::EmptyQuery]);
         }
-        rewrite::apply(&mut statements);
+        rewrite::apply(query, &mut statements);
         let mut out = Vec::with_capacity(statements.len());
         // The request's first query holds its place among the heavy queries for the rest.
         let mut first_query = true;
@@ -563,7 +563,7 @@ impl QueryParser for KhlangParser {
             return Ok(Some(kept));
         }
         let parser = <DfSessionService as ExtendedQueryHandler>::query_parser(&session.service());
-        let rewritten = pg_parser().parse(sql).ok().and_then(|st| rewrite::for_datafusion(&st));
+        let rewritten = pg_parser().parse(sql).ok().and_then(|st| rewrite::for_datafusion(sql, &st));
         let parsed = parser.parse_sql(client, rewritten.as_deref().unwrap_or(sql), types).await.map_err(|e| map_err(e, sql, &self.svc))?;
         if let Some(st @ (_, Some((Statement::Query(_), plan)))) = &parsed
             && probes::cacheable(plan)

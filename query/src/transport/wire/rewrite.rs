@@ -207,9 +207,9 @@ fn parse_expr(sql: &str) -> Option<Expr> {
 /// - `generate_subscripts(a, d)` (SQLAlchemy's key and index reflection) as
 ///   `unnest(generate_series(1, cardinality(a)))` for d = 1 (else no subscripts), which runs
 ///   alongside `unnest(a)` row by row.
-pub fn for_datafusion(statements: &[Statement]) -> Option<String> {
+pub fn for_datafusion(raw: &str, statements: &[Statement]) -> Option<String> {
     let mut statements = statements.to_vec();
-    apply(&mut statements).then(|| {
+    apply(raw, &mut statements).then(|| {
         statements
             .iter()
             .map(ToString::to_string)
@@ -218,9 +218,85 @@ pub fn for_datafusion(statements: &[Statement]) -> Option<String> {
     })
 }
 
-/// Rewrites `statements` in place as [`for_datafusion`] describes; true if anything changed.
-pub fn apply(statements: &mut [Statement]) -> bool {
+/// Special registers PostgreSQL names a column after: written without parentheses, they name
+/// the column `current_user`, `session_user`, …; DataFusion would name it after the function it
+/// calls (`session_user()` for both `current_user` and `session_user`, so the two side by side
+/// clash).
+const REGISTERS: [&str; 6] = ["current_user", "session_user", "user", "current_role", "current_catalog", "current_schema"];
+
+/// The register an unaliased projection item of the client's own text is, if any.
+fn register_of(item: &SelectItem) -> Option<&'static str> {
+    let word = match item {
+        SelectItem::UnnamedExpr(Expr::Function(f)) if matches!(f.args, FunctionArguments::None) => function_name(f),
+        SelectItem::UnnamedExpr(Expr::Identifier(i)) if i.quote_style.is_none() => i.value.to_lowercase(),
+        _ => return None,
+    };
+    REGISTERS.into_iter().find(|r| *r == word)
+}
+
+/// Aliases the registers of `original`'s SELECT lists in `rewritten`, the same query after the
+/// compatibility parser's renames (so the same shape), SELECT by SELECT.
+fn name_in(original: &SetExpr, rewritten: &mut SetExpr) -> bool {
+    match (original, rewritten) {
+        (SetExpr::Select(o), SetExpr::Select(t)) if o.projection.len() == t.projection.len() => {
+            let mut changed = false;
+            for (oi, ti) in o.projection.iter().zip(t.projection.iter_mut()) {
+                if let (Some(name), SelectItem::UnnamedExpr(e)) = (register_of(oi), &*ti) {
+                    *ti = SelectItem::ExprWithAlias { expr: e.clone(), alias: Ident::new(name) };
+                    changed = true;
+                }
+            }
+            // Subqueries in FROM: their columns are what the outer query refers to by name.
+            for (of, tf) in o.from.iter().zip(t.from.iter_mut()) {
+                if let (TableFactor::Derived { subquery: oq, .. }, TableFactor::Derived { subquery: tq, .. }) = (&of.relation, &mut tf.relation) {
+                    changed |= name_query(oq, tq);
+                }
+            }
+            changed
+        }
+        (SetExpr::Query(o), SetExpr::Query(t)) => name_query(o, t),
+        (SetExpr::SetOperation { left: ol, right: or, .. }, SetExpr::SetOperation { left: tl, right: tr, .. }) => name_in(ol, tl) | name_in(or, tr),
+        _ => false,
+    }
+}
+
+/// [`name_in`] for a whole query: its WITH clauses and its body.
+fn name_query(original: &Query, rewritten: &mut Query) -> bool {
     let mut changed = false;
+    if let (Some(ow), Some(tw)) = (&original.with, &mut rewritten.with) {
+        for (oc, tc) in ow.cte_tables.iter().zip(tw.cte_tables.iter_mut()) {
+            changed |= name_query(&oc.query, &mut tc.query);
+        }
+    }
+    changed | name_in(&original.body, &mut rewritten.body)
+}
+
+/// Names the columns of special registers as PostgreSQL does, by reading the client's own text
+/// (the compatibility parser has already renamed `current_user` to `session_user`).
+fn name_registers(raw: &str, statements: &mut [Statement]) -> bool {
+    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+    use datafusion::sql::sqlparser::parser::Parser;
+    let lower = raw.to_ascii_lowercase();
+    if !REGISTERS.iter().any(|r| lower.contains(r)) {
+        return false;
+    }
+    let Ok(original) = Parser::parse_sql(&PostgreSqlDialect {}, raw) else { return false };
+    if original.len() != statements.len() {
+        return false;
+    }
+    let mut changed = false;
+    for (orig, st) in original.iter().zip(statements.iter_mut()) {
+        if let (Statement::Query(o), Statement::Query(t)) = (orig, st) {
+            changed |= name_query(o, t);
+        }
+    }
+    changed
+}
+
+/// Rewrites `statements` (parsed from `raw`) in place as [`for_datafusion`] describes; true if
+/// anything changed.
+pub fn apply(raw: &str, statements: &mut [Statement]) -> bool {
+    let mut changed = name_registers(raw, statements);
     for st in statements.iter_mut() {
         let _ = visit_expressions_mut(st, |e| {
             match e {
@@ -265,6 +341,11 @@ pub fn apply(statements: &mut [Statement]) -> bool {
                         );
                         changed = true;
                     }
+                }
+                // PostgreSQL's `current_role` (a bare word, to sqlparser a column) is the user.
+                Expr::Identifier(i) if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("current_role") => {
+                    *e = call("current_role", vec![]);
+                    changed = true;
                 }
                 Expr::Subquery(q) => match aggregate_catalog_subquery(q) {
                     CatalogSubquery::Unchanged => {}
@@ -311,7 +392,19 @@ mod tests {
     use datafusion::sql::sqlparser::parser::Parser;
 
     fn rewrite(sql: &str) -> Option<String> {
-        for_datafusion(&Parser::parse_sql(&PostgreSqlDialect {}, sql).expect("test SQL parses"))
+        for_datafusion(sql, &Parser::parse_sql(&PostgreSqlDialect {}, sql).expect("test SQL parses"))
+    }
+
+    #[test]
+    fn special_registers_name_their_columns_as_postgresql_does() {
+        let out = rewrite("SELECT current_user, session_user, user, current_role, current_user AS me FROM t").expect("named");
+        for want in ["current_user AS current_user", "session_user AS session_user", "user AS user", "current_role() AS current_role", "current_user AS me"] {
+            assert!(out.contains(want), "{want} not in {out}");
+        }
+        // In a UNION, each side's list; elsewhere `current_role` is still the user.
+        let out = rewrite("SELECT current_user FROM a UNION ALL SELECT name FROM b WHERE owner = current_role").expect("named");
+        assert!(out.contains("current_user AS current_user") && out.contains("owner = current_role()"), "{out}");
+        assert_eq!(rewrite("SELECT user_name FROM users"), None);
     }
 
     #[test]
