@@ -19,6 +19,17 @@ use std::io::IsTerminal as _;
 use crate::config::Config;
 use khlang_query::{QueryService, SqlService};
 
+/// Where a command that writes documents writes them, and as what.
+#[derive(clap::Args, Debug)]
+pub struct FilesOut {
+    /// Formats, comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "pdf,xlsx")]
+    pub format: Vec<khlang_dashboards::batch::FileFormat>,
+    /// Folder to write the files to.
+    #[arg(long)]
+    pub out: std::path::PathBuf,
+}
+
 /// The SQL service of a warehouse, with the configured limits and the audit writer started.
 pub async fn sql_service(cfg: &Config) -> anyhow::Result<SqlService> {
     let wh = cfg.open_warehouse().await?;

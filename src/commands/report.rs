@@ -1,8 +1,6 @@
 //! `khlang report`: four-domain information reports as files, one area, some schools or every area.
 
-use std::path::PathBuf;
-
-use khlang_dashboards::batch::{self, FileFormat};
+use khlang_dashboards::batch;
 use khlang_dashboards::report::{Params, Subject};
 use khlang_query::QueryService;
 
@@ -25,12 +23,8 @@ pub struct Args {
     /// Fiscal year in Buddhist Era (e.g. 2569); the latest when absent.
     #[arg(long)]
     fiscal_year: Option<String>,
-    /// Formats, comma-separated.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "pdf,xlsx")]
-    format: Vec<FileFormat>,
-    /// Folder to write the files to.
-    #[arg(long)]
-    out: PathBuf,
+    #[command(flatten)]
+    files: super::FilesOut,
 }
 
 pub async fn run(cfg: &Config, args: Args) -> anyhow::Result<()> {
@@ -56,10 +50,10 @@ pub async fn run(cfg: &Config, args: Args) -> anyhow::Result<()> {
         }
         None => tracing::info!(subject = s.code(), "report done"),
     };
-    let files = batch::write(&q, &subjects, &params, &args.format, &args.out, &done).await?;
+    let files = batch::write(&q, &subjects, &params, &args.files.format, &args.files.out, &done).await?;
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    eprintln!("wrote {} files for {} reports to {} in {:.1} s", files.len(), subjects.len(), args.out.display(), started.elapsed().as_secs_f64());
+    eprintln!("wrote {} files for {} reports to {} in {:.1} s", files.len(), subjects.len(), args.files.out.display(), started.elapsed().as_secs_f64());
     Ok(())
 }

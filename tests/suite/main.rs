@@ -9,6 +9,7 @@ mod clients;
 mod cluster;
 mod crash;
 mod dashboards;
+mod demo;
 mod pg;
 mod publishing;
 mod quality;
