@@ -103,7 +103,7 @@ impl Default for Config {
 
 /// The settings as flags: on every command, none set unless given.
 #[derive(clap::Args, Debug, Default, Serialize)]
-#[command(next_help_heading = "Settings (each also a khlang.toml key and a KHLANG_* variable)")]
+#[command(next_help_heading = "Settings (each also a khlang.toml key and a KHLANG_* variable; `khlang config show` prints their values and sources)")]
 pub struct Flags {
     /// Warehouse location: a directory, a file:// URL or s3://BUCKET/PREFIX.
     #[arg(long, global = true)]
@@ -113,11 +113,11 @@ pub struct Flags {
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret_file: Option<PathBuf>,
-    /// Web app and HTTP SQL API address (host:port) [default: 127.0.0.1:8080].
+    /// Web app and HTTP SQL API address (host:port).
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http: Option<String>,
-    /// PostgreSQL wire protocol address (host:port) [default: 127.0.0.1:5433].
+    /// PostgreSQL wire protocol address (host:port).
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pg: Option<String>,
@@ -125,35 +125,35 @@ pub struct Flags {
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log: Option<String>,
-    /// Nightly load of the [[sources]]: a cron expression in the time zone [default: 0 2 * * *].
+    /// Nightly load of the [[sources]]: a cron expression in the time zone.
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schedule: Option<String>,
-    /// The office's time zone [default: Asia/Bangkok].
+    /// The office's time zone.
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timezone: Option<String>,
-    /// Tries after a failed pull [default: 3].
+    /// Tries after a failed pull.
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retries: Option<u32>,
-    /// Wait before the first retry, doubled each time (seconds) [default: 300].
+    /// Wait before the first retry, doubled each time (seconds).
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_backoff_seconds: Option<u64>,
-    /// Per-query memory budget (MiB) [default: 2048].
+    /// Per-query memory budget (MiB).
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub query_memory_mb: Option<u64>,
-    /// Time limit of one query (seconds) [default: 300].
+    /// Time limit of one query (seconds).
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub query_timeout_seconds: Option<u64>,
-    /// Heavy queries running at once [default: 4].
+    /// Heavy queries running at once.
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_concurrent_queries: Option<usize>,
-    /// Days the audit log is kept, at least 90 [default: 90].
+    /// Days the audit log is kept, at least 90.
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub audit_retention_days: Option<u32>,
@@ -169,7 +169,7 @@ pub struct Flags {
     #[arg(long, global = true, num_args = 0..=1, default_missing_value = "true")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_required: Option<bool>,
-    /// How passwords travel over the wire protocol: scram-sha-256 or password [default: scram-sha-256].
+    /// How passwords travel over the wire protocol: scram-sha-256 or password.
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wire_auth: Option<String>,
@@ -247,10 +247,9 @@ impl Config {
         }
         let env = Env::prefixed(ENV_PREFIX).only(&KEYS).filter(|k| std::env::var(env_name(k.as_str())).is_ok_and(|v| !v.is_empty()));
         let figment = figment.merge(Layer(ENVIRONMENT, env)).merge(Layer(FLAGS, Serialized::defaults(flags)));
-        let resolved = Resolved { config: Config::default(), file, figment };
-        let config: Config = resolved.figment.extract().map_err(|e| anyhow::anyhow!("{}", resolved.describe(&e)))?;
+        let config: Config = figment.extract().map_err(|e| anyhow::anyhow!("{}", describe(file.as_deref(), &e)))?;
         config.check()?;
-        Ok(Resolved { config, ..resolved })
+        Ok(Resolved { config, file, figment })
     }
 
     /// Values every layer's type allows but Khlang does not.
@@ -303,19 +302,6 @@ impl Resolved {
         }
     }
 
-    /// One sentence naming the setting, its layer and what is wrong.
-    fn describe(&self, e: &figment::Error) -> String {
-        let key = e.path.join(".");
-        let layer = match e.metadata.as_ref().map(|m| m.name.as_ref()) {
-            Some(FILE) => self.file.as_ref().map_or_else(|| "the config file".to_string(), |f| format!("config file {}", f.display())),
-            Some(ENVIRONMENT) if !key.is_empty() => env_name(&key),
-            Some(FLAGS) if !key.is_empty() => format!("flag --{}", key.replace('_', "-")),
-            Some(other) => other.to_string(),
-            None => "the configuration".into(),
-        };
-        if key.is_empty() { format!("{layer} is not valid: {}", e.kind) } else { format!("setting {key} from {layer} is not valid: {}", e.kind) }
-    }
-
     /// The settings as TOML, each key with the layer it came from; secrets hidden.
     pub fn show(&self) -> anyhow::Result<String> {
         let c = &self.config;
@@ -349,6 +335,19 @@ struct ShowTables<'a> {
     storage: &'a BTreeMap<String, String>,
     #[serde(skip_serializing_if = "<[SourceConfig]>::is_empty")]
     sources: &'a [SourceConfig],
+}
+
+/// One sentence naming the setting, its layer and what is wrong.
+fn describe(file: Option<&Path>, e: &figment::Error) -> String {
+    let key = e.path.join(".");
+    let layer = match e.metadata.as_ref().map(|m| m.name.as_ref()) {
+        Some(FILE) => file.map_or_else(|| "the config file".to_string(), |f| format!("config file {}", f.display())),
+        Some(ENVIRONMENT) if !key.is_empty() => env_name(&key),
+        Some(FLAGS) if !key.is_empty() => format!("flag --{}", key.replace('_', "-")),
+        Some(other) => other.to_string(),
+        None => "the configuration".into(),
+    };
+    if key.is_empty() { format!("{layer} is not valid: {}", e.kind) } else { format!("setting {key} from {layer} is not valid: {}", e.kind) }
 }
 
 fn env_name(key: &str) -> String {

@@ -51,9 +51,8 @@ enum Command {
     /// Write four-domain information reports (ข้อมูลสารสนเทศ 4 ด้าน) as files: one area, some schools,
     /// or every area in one batch, all from the same published data version.
     Report(report::Args),
-    /// Serve the web app and the HTTP SQL API (--http, default 127.0.0.1:8080) and the PostgreSQL
-    /// wire protocol (--pg, default 127.0.0.1:5433), and run the nightly load of the config file's
-    /// sources on its schedule.
+    /// Serve the web app and the HTTP SQL API (setting http) and the PostgreSQL wire protocol
+    /// (setting pg), and run the nightly load of the config file's sources on its schedule.
     Serve,
     /// Generate an area, load it and serve it (web, SQL API, wire protocol) until stopped.
     Demo,
