@@ -117,14 +117,17 @@ struct LoginForm {
 
 fn login_page(message: &str, next: &str) -> String {
     thai::page(
-        "เข้าสู่ระบบ",
+        msg::SIGN_IN,
         &format!(
             "{}<form method=\"post\" action=\"/login\" class=\"login\"><input type=\"hidden\" name=\"next\" value=\"{}\">\
-             <label>ชื่อผู้ใช้ <input name=\"user\" autocomplete=\"username\" required></label>\
-             <label>รหัสผ่าน <input name=\"password\" type=\"password\" autocomplete=\"current-password\" required></label>\
-             <button type=\"submit\">เข้าสู่ระบบ</button></form>",
+             <label>{} <input name=\"user\" autocomplete=\"username\" required></label>\
+             <label>{} <input name=\"password\" type=\"password\" autocomplete=\"current-password\" required></label>\
+             <button type=\"submit\">{}</button></form>",
             if message.is_empty() { String::new() } else { format!("<p class=\"error\" role=\"alert\">{}</p>", thai::escape(message)) },
-            thai::escape(next)
+            thai::escape(next),
+            msg::USER_NAME,
+            msg::PASSWORD,
+            msg::SIGN_IN
         ),
     )
 }
@@ -164,9 +167,9 @@ async fn login_submit(State(st): State<AppState>, axum::extract::ConnectInfo(add
                 .into_response()
         }
         Err(khlang_query::users::LoginFailure::LockedOut) => {
-            (StatusCode::UNAUTHORIZED, Html(login_page("ใส่รหัสผ่านผิดหลายครั้ง บัญชีถูกระงับชั่วคราว 15 นาที", &next))).into_response()
+            (StatusCode::UNAUTHORIZED, Html(login_page(msg::LOCKED_OUT, &next))).into_response()
         }
-        Err(_) => (StatusCode::UNAUTHORIZED, Html(login_page("ชื่อผู้ใช้หรือรหัสผ่านไม่ถูกต้อง", &next))).into_response(),
+        Err(_) => (StatusCode::UNAUTHORIZED, Html(login_page(msg::WRONG_PASSWORD, &next))).into_response(),
     }
 }
 
@@ -203,35 +206,35 @@ async fn font_file(axum::extract::Path(file): axum::extract::Path<String>) -> Re
     let bytes = match file.as_str() {
         "Laksaman.ttf" => fonts::REGULAR,
         "Laksaman-Bold.ttf" => fonts::BOLD,
-        _ => return pages::error_page(StatusCode::NOT_FOUND, "ไม่มีไฟล์นี้"),
+        _ => return pages::error_page(StatusCode::NOT_FOUND, msg::NO_SUCH_FILE),
     };
     ([(axum::http::header::CONTENT_TYPE, "font/ttf"), (axum::http::header::CACHE_CONTROL, "public, max-age=604800")], bytes).into_response()
 }
 
 /// A page of the app: the navigation for this user's role around `body`.
 pub(crate) fn shell(who: &Principal, title: &str, body: &str) -> String {
-    let mut nav = vec![("/", "หน้าแรก"), ("/public", "ข้อมูลเผยแพร่")];
+    let mut nav = vec![("/", msg::NAV_HOME), ("/public", msg::NAV_PUBLIC)];
     if who.role != Role::Public {
-        nav.push(("/saved", "คำสั่งที่บันทึกไว้"));
-        nav.push(("/quality", "คุณภาพข้อมูล"));
-        nav.push(("/calendar", "ปฏิทินการรายงาน"));
+        nav.push(("/saved", msg::NAV_SAVED));
+        nav.push(("/quality", msg::NAV_QUALITY));
+        nav.push(("/calendar", msg::NAV_CALENDAR));
     }
     if matches!(who.role, Role::Admin | Role::Analyst | Role::Director) {
-        nav.push(("/approvals", "อนุมัติเผยแพร่"));
+        nav.push(("/approvals", msg::NAV_APPROVALS));
     }
     if matches!(who.role, Role::Admin | Role::Analyst) {
-        nav.push(("/admin/ingest", "การนำเข้าข้อมูล"));
+        nav.push(("/admin/ingest", msg::NAV_INGEST));
     }
     if who.role == Role::Admin {
-        nav.push(("/admin/usage", "สถิติการใช้งาน"));
-        nav.push(("/admin/usage-report", "รายงานการใช้งานประจำปี"));
-        nav.push(("/access/requests", "คำร้องขอเข้าถึงข้อมูล"));
+        nav.push(("/admin/usage", msg::NAV_USAGE));
+        nav.push(("/admin/usage-report", msg::NAV_USAGE_REPORT));
+        nav.push(("/access/requests", msg::NAV_ACCESS_REQUESTS));
     }
     let links: Vec<String> = nav.iter().map(|(h, l)| format!("<a href=\"{h}\">{l}</a>")).collect();
     let user = if who.role == Role::Public {
-        "<a href=\"/access/request\">ขอเข้าถึงข้อมูล</a> · <a href=\"/login\">เข้าสู่ระบบ</a>".to_string()
+        format!("<a href=\"/access/request\">{}</a> · <a href=\"/login\">{}</a>", msg::NAV_REQUEST_ACCESS, msg::SIGN_IN)
     } else {
-        format!("{} ({}) · <a href=\"/logout\">ออกจากระบบ</a>", thai::escape(&who.user), thai::role(who.role))
+        format!("{} ({}) · <a href=\"/logout\">{}</a>", thai::escape(&who.user), thai::role(who.role), msg::SIGN_OUT)
     };
     thai::page(title, &format!("<nav class=\"top\">{} <span class=\"user\">{user}</span></nav>{body}", links.join(" ")))
 }
@@ -258,7 +261,7 @@ async fn quality_page(State(st): State<AppState>, caller: Caller, axum::extract:
         None => {
             match q.sql("SELECT max(snapshot_date) FROM enrollments").await.ok().as_deref().and_then(scalar_string) {
                 Some(s) => s,
-                None => return (StatusCode::NOT_FOUND, Html(thai::page("รายงานคุณภาพข้อมูลนักเรียน", "<p>ยังไม่มีข้อมูลนักเรียนในคลัง</p>"))).into_response(),
+                None => return (StatusCode::NOT_FOUND, Html(thai::page(msg::QUALITY_TITLE, &format!("<p>{}</p>", msg::QUALITY_NO_STUDENTS)))).into_response(),
             }
         }
     };
@@ -275,17 +278,17 @@ async fn quality_page(State(st): State<AppState>, caller: Caller, axum::extract:
         (Scope::School { school, .. }, quality::Scope::All) => quality::Scope::School(school.clone()),
         (Scope::School { school, .. }, quality::Scope::School(s)) if &s == school => quality::Scope::School(s),
         (Scope::Area(_), quality::Scope::School(s)) if st.svc.school_area(&s).await.as_deref() == who.area() => quality::Scope::School(s),
-        _ => return (StatusCode::FORBIDDEN, Html(thai::page("รายงานคุณภาพข้อมูลนักเรียน", "<p>คุณไม่มีสิทธิ์ดูรายงานของหน่วยงานนี้</p>"))).into_response(),
+        _ => return (StatusCode::FORBIDDEN, Html(thai::page(msg::QUALITY_TITLE, &format!("<p>{}</p>", msg::QUALITY_FORBIDDEN)))).into_response(),
     };
     st.svc.audit.record(khlang_query::audit::Event::new(who, khlang_query::audit::Action::Report, format!("quality {snapshot} {scope:?}"), caller.client.clone()));
     let report = match quality::build(q, who, &snapshot, scope).await {
         Ok(r) => r,
         Err(e @ quality::ReportError::Setting { .. }) => {
-            return (StatusCode::NOT_FOUND, Html(thai::page("รายงานคุณภาพข้อมูลนักเรียน", &format!("<p>ไม่พบข้อมูลที่ขอ: {}</p>", thai::escape(&e.to_string()))))).into_response();
+            return (StatusCode::NOT_FOUND, Html(thai::page(msg::QUALITY_TITLE, &format!("<p>{}: {}</p>", msg::QUALITY_NOT_FOUND, thai::escape(&e.to_string()))))).into_response();
         }
         Err(e) => {
             tracing::error!(error = %e, "quality report failed");
-            return (StatusCode::INTERNAL_SERVER_ERROR, Html(thai::page("รายงานคุณภาพข้อมูลนักเรียน", "<p>จัดทำรายงานไม่สำเร็จ</p>"))).into_response();
+            return (StatusCode::INTERNAL_SERVER_ERROR, Html(thai::page(msg::QUALITY_TITLE, &format!("<p>{}</p>", msg::QUALITY_FAILED)))).into_response();
         }
     };
     let download = |bytes: Result<Vec<u8>, quality::ReportError>, mime: &'static str, ext: &str| -> Response {
@@ -328,24 +331,24 @@ async fn saved_list(State(st): State<AppState>, caller: Caller) -> Response {
     }
     let list = match khlang_query::saved::SavedQueries::new(st.svc.q.warehouse().clone()).list(&caller.who).await {
         Ok(l) => l,
-        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, Html(thai::page("คำสั่งที่บันทึกไว้", &format!("<p>{}</p>", thai::escape(&e.to_string()))))).into_response(),
+        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, Html(thai::page(msg::NAV_SAVED, &format!("<p>{}</p>", thai::escape(&e.to_string()))))).into_response(),
     };
-    let mut body = String::from("<table><thead><tr><th>ชื่อ</th><th>ผู้บันทึก</th><th>แบ่งปัน</th><th>SQL</th><th>ดาวน์โหลด</th></tr></thead><tbody>");
+    let mut body = format!("<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>SQL</th><th>{}</th></tr></thead><tbody>", msg::SAVED_NAME, msg::SAVED_BY, msg::SAVED_SHARED, msg::SAVED_DOWNLOAD);
     for q in &list {
         let link = url_encode(&q.name);
         body.push_str(&format!(
             "<tr><td><a href=\"/saved/{link}\">{}</a></td><td>{}</td><td>{}</td><td><code>{}</code></td><td><a href=\"/api/saved/{link}/run?format=csv\">CSV</a> · <a href=\"/api/saved/{link}/run?format=xlsx\">XLSX</a></td></tr>",
             thai::escape(&q.name),
             thai::escape(&q.owner),
-            if q.shared { "ทั้งเขต" } else { "ส่วนตัว" },
+            if q.shared { msg::SAVED_AREA_WIDE } else { msg::SAVED_PRIVATE },
             thai::escape(&q.sql)
         ));
     }
     body.push_str("</tbody></table>");
     if list.is_empty() {
-        body = "<p>ยังไม่มีคำสั่งที่บันทึกไว้: บันทึกได้ทาง <code>POST /api/saved</code></p>".into();
+        body = format!("<p>{} <code>POST /api/saved</code></p>", msg::SAVED_NONE);
     }
-    Html(thai::page("คำสั่งที่บันทึกไว้", &body)).into_response()
+    Html(thai::page(msg::NAV_SAVED, &body)).into_response()
 }
 
 /// Rows shown on the page; the downloads hold the whole result.
@@ -357,10 +360,10 @@ async fn saved_run(State(st): State<AppState>, caller: Caller, axum::extract::Pa
     if who.role == Role::Public {
         return sign_in_first(&format!("/saved/{}", url_encode(&name)));
     }
-    let title = format!("คำสั่งที่บันทึกไว้: {name}");
+    let title = format!("{}: {name}", msg::NAV_SAVED);
     let q = match khlang_query::saved::SavedQueries::new(st.svc.q.warehouse().clone()).find(who, &name).await {
         Ok(Some(q)) => q,
-        Ok(None) => return (StatusCode::NOT_FOUND, Html(thai::page(&title, "<p>ไม่พบคำสั่งที่บันทึกไว้ชื่อนี้</p>"))).into_response(),
+        Ok(None) => return (StatusCode::NOT_FOUND, Html(thai::page(&title, &format!("<p>{}</p>", msg::SAVED_NO_SUCH)))).into_response(),
         Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, Html(thai::page(&title, &thai::escape(&e.to_string())))).into_response(),
     };
     let sql = q.audited_sql();
@@ -386,7 +389,7 @@ async fn saved_run(State(st): State<AppState>, caller: Caller, axum::extract::Pa
 
 /// A result as an HTML table, values as text.
 fn html_table(batches: &[arrow::record_batch::RecordBatch]) -> String {
-    let Some(first) = batches.first() else { return "<p>ไม่มีแถว</p>".into() };
+    let Some(first) = batches.first() else { return format!("<p>{}</p>", msg::NO_ROWS) };
     let mut out = String::from("<table><thead><tr>");
     for f in first.schema().fields() {
         out.push_str(&format!("<th>{}</th>", thai::escape(f.name())));

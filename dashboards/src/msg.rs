@@ -26,6 +26,40 @@ pub const FORBIDDEN: &str = "บัญชีของคุณไม่มีส
 pub const FAILED: &str = "จัดทำหน้านี้ไม่สำเร็จ กรุณาลองใหม่ หรือแจ้งผู้ดูแลระบบ";
 pub const EMPTY: &str = "ยังไม่มีข้อมูลในคลัง: ให้นำเข้าข้อมูลด้วย khlang ingest ก่อน";
 
+// The app's frame: sign-in, navigation, the quality page and saved queries (lib.rs).
+pub const SIGN_IN: &str = "เข้าสู่ระบบ";
+pub const SIGN_OUT: &str = "ออกจากระบบ";
+pub const USER_NAME: &str = "ชื่อผู้ใช้";
+pub const PASSWORD: &str = "รหัสผ่าน";
+pub const LOCKED_OUT: &str = "ใส่รหัสผ่านผิดหลายครั้ง บัญชีถูกระงับชั่วคราว 15 นาที";
+pub const WRONG_PASSWORD: &str = "ชื่อผู้ใช้หรือรหัสผ่านไม่ถูกต้อง";
+pub const NO_SUCH_FILE: &str = "ไม่มีไฟล์นี้";
+pub const NAV_HOME: &str = "หน้าแรก";
+pub const NAV_PUBLIC: &str = "ข้อมูลเผยแพร่";
+pub const NAV_SAVED: &str = "คำสั่งที่บันทึกไว้";
+pub const NAV_QUALITY: &str = "คุณภาพข้อมูล";
+pub const NAV_CALENDAR: &str = "ปฏิทินการรายงาน";
+pub const NAV_APPROVALS: &str = "อนุมัติเผยแพร่";
+pub const NAV_INGEST: &str = "การนำเข้าข้อมูล";
+pub const NAV_USAGE: &str = "สถิติการใช้งาน";
+pub const NAV_USAGE_REPORT: &str = "รายงานการใช้งานประจำปี";
+pub const NAV_ACCESS_REQUESTS: &str = "คำร้องขอเข้าถึงข้อมูล";
+pub const NAV_REQUEST_ACCESS: &str = "ขอเข้าถึงข้อมูล";
+pub const QUALITY_TITLE: &str = "รายงานคุณภาพข้อมูลนักเรียน";
+pub const QUALITY_NO_STUDENTS: &str = "ยังไม่มีข้อมูลนักเรียนในคลัง";
+pub const QUALITY_FORBIDDEN: &str = "คุณไม่มีสิทธิ์ดูรายงานของหน่วยงานนี้";
+pub const QUALITY_NOT_FOUND: &str = "ไม่พบข้อมูลที่ขอ";
+pub const QUALITY_FAILED: &str = "จัดทำรายงานไม่สำเร็จ";
+pub const SAVED_NAME: &str = "ชื่อ";
+pub const SAVED_BY: &str = "ผู้บันทึก";
+pub const SAVED_SHARED: &str = "แบ่งปัน";
+pub const SAVED_DOWNLOAD: &str = "ดาวน์โหลด";
+pub const SAVED_AREA_WIDE: &str = "ทั้งเขต";
+pub const SAVED_PRIVATE: &str = "ส่วนตัว";
+pub const SAVED_NONE: &str = "ยังไม่มีคำสั่งที่บันทึกไว้: บันทึกได้ทาง";
+pub const SAVED_NO_SUCH: &str = "ไม่พบคำสั่งที่บันทึกไว้ชื่อนี้";
+pub const NO_ROWS: &str = "ไม่มีแถว";
+
 // Headline figures.
 pub const F_STUDENTS: &str = "นักเรียน";
 pub const F_SCHOOLS: &str = "โรงเรียน";
