@@ -256,12 +256,14 @@ async fn quality_page(State(st): State<AppState>, caller: Caller, axum::extract:
     if who.role == Role::Public {
         return sign_in_first("/quality");
     }
+    // A refusal or failure: the report's title over one line (`line` already HTML).
+    let refused = |status: StatusCode, line: String| (status, Html(thai::page(msg::QUALITY_TITLE, &format!("<p>{line}</p>")))).into_response();
     let snapshot = match p.snapshot.filter(|s| !s.is_empty()) {
         Some(s) => s,
         None => {
             match q.sql("SELECT max(snapshot_date) FROM enrollments").await.ok().as_deref().and_then(scalar_string) {
                 Some(s) => s,
-                None => return (StatusCode::NOT_FOUND, Html(thai::page(msg::QUALITY_TITLE, &format!("<p>{}</p>", msg::QUALITY_NO_STUDENTS)))).into_response(),
+                None => return refused(StatusCode::NOT_FOUND, msg::QUALITY_NO_STUDENTS.into()),
             }
         }
     };
@@ -278,17 +280,15 @@ async fn quality_page(State(st): State<AppState>, caller: Caller, axum::extract:
         (Scope::School { school, .. }, quality::Scope::All) => quality::Scope::School(school.clone()),
         (Scope::School { school, .. }, quality::Scope::School(s)) if &s == school => quality::Scope::School(s),
         (Scope::Area(_), quality::Scope::School(s)) if st.svc.school_area(&s).await.as_deref() == who.area() => quality::Scope::School(s),
-        _ => return (StatusCode::FORBIDDEN, Html(thai::page(msg::QUALITY_TITLE, &format!("<p>{}</p>", msg::QUALITY_FORBIDDEN)))).into_response(),
+        _ => return refused(StatusCode::FORBIDDEN, msg::QUALITY_FORBIDDEN.into()),
     };
     st.svc.audit.record(khlang_query::audit::Event::new(who, khlang_query::audit::Action::Report, format!("quality {snapshot} {scope:?}"), caller.client.clone()));
     let report = match quality::build(q, who, &snapshot, scope).await {
         Ok(r) => r,
-        Err(e @ quality::ReportError::Setting { .. }) => {
-            return (StatusCode::NOT_FOUND, Html(thai::page(msg::QUALITY_TITLE, &format!("<p>{}: {}</p>", msg::QUALITY_NOT_FOUND, thai::escape(&e.to_string()))))).into_response();
-        }
+        Err(e @ quality::ReportError::Setting { .. }) => return refused(StatusCode::NOT_FOUND, format!("{}: {}", msg::QUALITY_NOT_FOUND, thai::escape(&e.to_string()))),
         Err(e) => {
             tracing::error!(error = %e, "quality report failed");
-            return (StatusCode::INTERNAL_SERVER_ERROR, Html(thai::page(msg::QUALITY_TITLE, &format!("<p>{}</p>", msg::QUALITY_FAILED)))).into_response();
+            return refused(StatusCode::INTERNAL_SERVER_ERROR, msg::QUALITY_FAILED.into());
         }
     };
     let download = |bytes: Result<Vec<u8>, quality::ReportError>, mime: &'static str, ext: &str| -> Response {

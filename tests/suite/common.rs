@@ -259,3 +259,19 @@ pub fn without_final_limit(q: &str) -> String {
         _ => t.to_string(),
     }
 }
+
+/// Now in UTC, RFC 3339 with nanoseconds: a moment for `--as-of` and `as_of()`.
+pub fn now_utc() -> String {
+    let o = Command::new("date").args(["-u", "+%Y-%m-%dT%H:%M:%S.%NZ"]).output().unwrap();
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+/// Drops the last `n` lines of the pull's latest students file (any encoding: bytes, not text).
+pub fn cut_latest_snapshot(pull: &Path, n: usize) {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(pull).unwrap().flatten().map(|e| e.path()).filter(|p| p.file_name().is_some_and(|f| f.to_string_lossy().starts_with("students_"))).collect();
+    files.sort();
+    let latest = files.last().unwrap();
+    let bytes = std::fs::read(latest).unwrap();
+    let lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()).collect();
+    std::fs::write(latest, [lines[..lines.len() - n].join(&b'\n'), vec![b'\n']].concat()).unwrap();
+}

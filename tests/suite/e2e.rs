@@ -189,17 +189,14 @@ fn sql_as_of_a_time_reads_the_warehouse_as_then_published() {
     let a = env.generate("a", 81, "utf8-english");
     let b = env.generate("b", 81, "utf8-english");
     // Pull B: the latest snapshot lost its last thousand students.
-    let latest = b.join("students_2569-11-10.csv");
-    let text = std::fs::read_to_string(&latest).unwrap();
-    let lines: Vec<&str> = text.lines().collect();
-    std::fs::write(&latest, lines[..lines.len() - 1000].join("\n") + "\n").unwrap();
+    cut_latest_snapshot(&b, 1000);
 
     assert_ok(&env.ingest(&a), "load A");
     let count = "SELECT count(*) FROM enrollments WHERE snapshot_date = DATE '2026-11-10'";
     let summary = "SELECT sum(students) FROM school_snapshot_summary WHERE snapshot_date = DATE '2026-11-10'";
     let (count_a, summary_a) = (env.count(count), env.count(summary));
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    let between = chrono_like_now();
+    let between = now_utc();
     std::thread::sleep(std::time::Duration::from_millis(1100));
     assert_ok(&env.ingest(&b), "load B");
     // (A few of the cut rows were invalid ones, rejected either way.)
@@ -222,10 +219,4 @@ fn sql_as_of_a_time_reads_the_warehouse_as_then_published() {
     let o = env.cmd().args(["sql", "--as-of", "last tuesday", count]).output().unwrap();
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--as-of 'last tuesday' is not a time"));
-}
-
-/// Now as RFC 3339 (UTC), from the system clock.
-fn chrono_like_now() -> String {
-    let o = Command::new("date").args(["-u", "+%Y-%m-%dT%H:%M:%S.%NZ"]).output().unwrap();
-    String::from_utf8_lossy(&o.stdout).trim().to_string()
 }

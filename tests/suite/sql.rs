@@ -12,7 +12,6 @@
 //! (sqllogictest's completion mode): review the diff before committing it.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use sqllogictest::{DBOutput, DefaultColumnType, Runner};
 
@@ -101,21 +100,6 @@ fn users(area: &str, school: &str) -> Vec<(&'static str, &'static str, &'static 
         ("other_director", "far", "director", vec!["--area".into(), "99999999".into()]),
         ("school", "sch", "school", vec!["--school".into(), school.into()]),
     ]
-}
-
-fn now_utc() -> String {
-    let o = Command::new("date").args(["-u", "+%Y-%m-%dT%H:%M:%S.%NZ"]).output().unwrap();
-    String::from_utf8_lossy(&o.stdout).trim().to_string()
-}
-
-/// Drops the last `n` lines of the latest students file (any encoding: bytes, not text).
-fn cut_latest_snapshot(pull: &Path, n: usize) {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(pull).unwrap().flatten().map(|e| e.path()).filter(|p| p.file_name().is_some_and(|f| f.to_string_lossy().starts_with("students_"))).collect();
-    files.sort();
-    let latest = files.last().unwrap();
-    let bytes = std::fs::read(latest).unwrap();
-    let lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()).collect();
-    std::fs::write(latest, [lines[..lines.len() - n].join(&b'\n'), vec![b'\n']].concat()).unwrap();
 }
 
 #[test]
