@@ -7,9 +7,13 @@ use axum::response::{Html, IntoResponse, Response};
 use khlang_query::transport::api::{ApiError, Caller};
 use khlang_query::{Role, SessionContext};
 
-use crate::pages::{chart_html, error_page, table_html};
-use crate::report::{Chart, ChartKind, Kind, Table, rows_or_none};
-use crate::{AppState, thai};
+use maud::html;
+
+use crate::msg::{self, admin as m};
+use crate::pages::error_page;
+use crate::report::{Chart, ChartKind};
+use crate::table::{Cell, Kind, Table, rows_or_none};
+use crate::{AppState, html, thai};
 
 async fn table(ctx: &SessionContext, key: &'static str, title: &str, columns: &[(&str, Kind)], sql: &str) -> Table {
     Table { rows: rows_or_none(ctx, sql).await, ..Table::new(key, title, columns) }
@@ -19,7 +23,7 @@ async fn table(ctx: &SessionContext, key: &'static str, title: &str, columns: &[
 pub async fn ingest(State(st): State<AppState>, caller: Result<Caller, ApiError>) -> Response {
     let Some(caller) = crate::pages::signed_in(caller) else { return crate::sign_in_first("/admin/ingest") };
     if !matches!(caller.who.role, Role::Admin | Role::Analyst) {
-        return error_page(StatusCode::FORBIDDEN, "หน้านี้สำหรับผู้ดูแลระบบและเจ้าหน้าที่ ICT (บัญชีผู้ดูแลหรือนักวิเคราะห์)");
+        return error_page(StatusCode::FORBIDDEN, m::INGEST_FORBIDDEN);
     }
     let ctx = match st.svc.q.session_for(&caller.who).await {
         Ok(c) => c,
@@ -29,8 +33,8 @@ pub async fn ingest(State(st): State<AppState>, caller: Result<Caller, ApiError>
     let runs = table(
         &ctx,
         "ingest_runs",
-        "การนำเข้าข้อมูลล่าสุด (30 รอบ)",
-        &[("รอบ", Kind::Text), ("เริ่ม (UTC)", Kind::Text), ("แหล่งข้อมูล", Kind::Text), ("อ่าน", Kind::Count), ("นำเข้า", Kind::Count), ("ปฏิเสธ", Kind::Count), ("สถานะ", Kind::Text)],
+        m::T_RUNS,
+        &[(msg::C_RUN, Kind::Text), (m::C_STARTED, Kind::Text), (m::C_SOURCE, Kind::Text), (m::C_READ, Kind::Count), (m::C_LOADED, Kind::Count), (m::C_REJECTED, Kind::Count), (msg::C_STATUS, Kind::Text)],
         "SELECT run_id, CAST(min(started_at) AS VARCHAR), min(source), sum(rows_read), sum(rows_loaded), sum(rows_rejected), \
                 CASE WHEN min(status) = max(status) THEN min(status) ELSE min(status) || ', ' || max(status) END \
          FROM ingest_runs GROUP BY run_id ORDER BY 2 DESC LIMIT 30",
@@ -39,8 +43,8 @@ pub async fn ingest(State(st): State<AppState>, caller: Result<Caller, ApiError>
     let feeds = table(
         &ctx,
         "latest_feeds",
-        "แต่ละชุดข้อมูลในรอบล่าสุด",
-        &[("ชุดข้อมูล", Kind::Text), ("อ่าน", Kind::Count), ("นำเข้า", Kind::Count), ("ปฏิเสธ", Kind::Count), ("รุ่นตาราง", Kind::Count), ("สถานะ", Kind::Text), ("ข้อความ", Kind::Text)],
+        m::T_FEEDS,
+        &[(m::C_FEED, Kind::Text), (m::C_READ, Kind::Count), (m::C_LOADED, Kind::Count), (m::C_REJECTED, Kind::Count), (m::C_TABLE_VERSION, Kind::Count), (msg::C_STATUS, Kind::Text), (m::C_MESSAGE, Kind::Text)],
         "SELECT feed, rows_read, rows_loaded, rows_rejected, table_version, status, message FROM ingest_runs \
          WHERE run_id = (SELECT max(run_id) FROM ingest_runs) ORDER BY feed",
     )
@@ -48,17 +52,21 @@ pub async fn ingest(State(st): State<AppState>, caller: Result<Caller, ApiError>
     let mut rules = table(
         &ctx,
         "rejected_by_rule",
-        "แถวที่ถูกปฏิเสธในรอบล่าสุด จำแนกตามกฎ",
-        &[("กฎที่ไม่ผ่าน", Kind::Text), ("แถว", Kind::Count)],
+        m::T_REJECTED_BY_RULE,
+        &[(m::C_RULE, Kind::Text), (msg::C_ROWS, Kind::Count)],
         "SELECT rule, count(*) FROM rejected_rows WHERE run_id = (SELECT max(run_id) FROM rejected_rows) GROUP BY rule ORDER BY 2 DESC",
     )
     .await;
-    rules.rows.iter_mut().for_each(|r| r[0] = crate::report::Cell::Text(crate::quality::rule_th(&r[0].text())));
+    for r in &mut rules.rows {
+        if let Some(c) = r.first_mut() {
+            *c = Cell::Text(crate::quality::rule_th(&c.text()));
+        }
+    }
     let status = table(
         &ctx,
         "submission_status",
-        "การส่งข้อมูลนักเรียนของโรงเรียน รอบล่าสุด",
-        &[("สถานะ", Kind::Text), ("โรงเรียน", Kind::Count)],
+        m::T_SUBMISSIONS,
+        &[(msg::C_STATUS, Kind::Text), (msg::F_SCHOOLS, Kind::Count)],
         &format!(
             "SELECT CASE status {} ELSE status END, count(*) \
              FROM submission_status WHERE snapshot_date = (SELECT max(snapshot_date) FROM submission_status) GROUP BY status ORDER BY 2 DESC",
@@ -66,28 +74,30 @@ pub async fn ingest(State(st): State<AppState>, caller: Result<Caller, ApiError>
         ),
     )
     .await;
-    let mut body = String::from("<p><a href=\"/quality\">รายงานคุณภาพข้อมูลรายโรงเรียน (ส่งให้โรงเรียนแก้ไข)</a></p>");
-    body.push_str(&table_html(&feeds));
-    if !rules.rows.is_empty() {
-        body.push_str(&chart_html(&Chart { kind: ChartKind::Bars, table: rules }));
-    }
-    body.push_str(&table_html(&status));
     // The reporting calendar: who is late against each deadline (details and the list to send on /calendar).
-    if let Ok(deadlines) = khlang_query::calendar::Calendar::new(st.svc.q.warehouse().clone()).list().await
-        && !deadlines.is_empty()
-    {
-        body.push_str("<p><a href=\"/calendar\">ปฏิทินการรายงานข้อมูล: โรงเรียนที่ส่งล่าช้าและรายชื่อสำหรับแจ้งโรงเรียน</a></p>");
-        body.push_str(&crate::calendar::deadlines_table(&st, &caller.who, &deadlines, crate::calendar::today()).await);
-    }
-    body.push_str(&table_html(&runs));
-    Html(crate::shell(&caller.who, "การนำเข้าข้อมูลและคุณภาพข้อมูล", &body)).into_response()
+    let deadlines = match khlang_query::calendar::Calendar::new(st.svc.q.warehouse().clone()).list().await {
+        Ok(d) if !d.is_empty() => Some(crate::calendar::deadlines_table(&st, &caller.who, &d, crate::calendar::today()).await),
+        _ => None,
+    };
+    let body = html! {
+        p { a href="/quality" { (m::QUALITY_LINK) } }
+        (html::table(&feeds))
+        @if !rules.rows.is_empty() { (html::chart(&Chart { kind: ChartKind::Bars, table: rules }, None)) }
+        (html::table(&status))
+        @if let Some(d) = deadlines {
+            p { a href="/calendar" { (m::CALENDAR_LINK) } }
+            (d)
+        }
+        (html::table(&runs))
+    };
+    Html(html::shell(&caller.who, m::INGEST_TITLE, body).into_string()).into_response()
 }
 
 /// `/admin/usage`: who used the warehouse for what over the last 90 days (from the audit log).
 pub async fn usage(State(st): State<AppState>, caller: Result<Caller, ApiError>) -> Response {
     let Some(caller) = crate::pages::signed_in(caller) else { return crate::sign_in_first("/admin/usage") };
     if caller.who.role != Role::Admin {
-        return error_page(StatusCode::FORBIDDEN, "หน้านี้สำหรับผู้ดูแลระบบ");
+        return error_page(StatusCode::FORBIDDEN, msg::ADMINS_ONLY);
     }
     st.svc.audit.flush().await;
     let ctx = match st.svc.q.session_for(&caller.who).await {
@@ -99,8 +109,8 @@ pub async fn usage(State(st): State<AppState>, caller: Result<Caller, ApiError>)
     let by_user = table(
         &ctx,
         "usage_by_user",
-        "การใช้งานรายผู้ใช้ 90 วันล่าสุด",
-        &[("ผู้ใช้", Kind::Text), ("บทบาท", Kind::Text), ("คำสั่ง SQL", Kind::Count), ("ส่งออกข้อมูล", Kind::Count), ("เปิดรายงาน", Kind::Count), ("เข้าสู่ระบบ", Kind::Count)],
+        m::T_BY_USER,
+        &[(m::C_USER, Kind::Text), (m::C_ROLE, Kind::Text), (m::C_QUERIES, Kind::Count), (m::C_EXPORTS, Kind::Count), (m::C_REPORTS, Kind::Count), (m::C_LOGINS, Kind::Count)],
         &format!(
             "SELECT user_name, min(role), count(*) FILTER (WHERE action = 'query'), count(*) FILTER (WHERE action = 'export'), \
                     count(*) FILTER (WHERE action = 'report'), count(*) FILTER (WHERE action = 'login') \
@@ -111,36 +121,38 @@ pub async fn usage(State(st): State<AppState>, caller: Result<Caller, ApiError>)
     let by_day = table(
         &ctx,
         "usage_by_day",
-        "จำนวนครั้งการใช้งานรายวัน 90 วันล่าสุด",
-        &[("วันที่", Kind::Text), ("ครั้ง", Kind::Count)],
+        m::T_BY_DAY,
+        &[(m::C_DAY, Kind::Text), (m::C_TIMES, Kind::Count)],
         &format!("SELECT CAST(day AS VARCHAR) AS d, count(*) FROM audit_log WHERE {since} AND action IN ('query', 'export', 'report') GROUP BY d ORDER BY d"),
     )
     .await;
     let by_table = table(
         &ctx,
         "usage_by_table",
-        "ตารางที่ถูกใช้มากที่สุด",
-        &[("ตาราง / รายงาน", Kind::Text), ("ครั้ง", Kind::Count), ("แถวที่ส่งออก", Kind::Count)],
+        m::T_BY_TABLE,
+        &[(m::C_TABLE_OR_REPORT, Kind::Text), (m::C_TIMES, Kind::Count), (m::C_ROWS_EXPORTED, Kind::Count)],
         &format!("SELECT table_name, sum(events), sum(rows) FROM usage_summary WHERE {since} GROUP BY table_name ORDER BY 2 DESC LIMIT 20"),
     )
     .await;
     let failed = table(
         &ctx,
         "failed_logins",
-        "การเข้าสู่ระบบไม่สำเร็จ 90 วันล่าสุด",
-        &[("ผู้ใช้", Kind::Text), ("จาก", Kind::Text), ("ครั้ง", Kind::Count)],
+        m::T_FAILED_LOGINS,
+        &[(m::C_USER, Kind::Text), (m::C_FROM, Kind::Text), (m::C_TIMES, Kind::Count)],
         &format!("SELECT user_name, client_addr, count(*) FROM audit_log WHERE {since} AND action = 'login_failed' GROUP BY user_name, client_addr ORDER BY 3 DESC LIMIT 50"),
     )
     .await;
     let mut day_chart = by_day.clone();
     day_chart.key = "usage_trend";
-    day_chart.rows.iter_mut().for_each(|r| r[0] = crate::report::Cell::Text(thai::date_be(&r[0].text())));
-    let mut body = String::from("<p><a href=\"/admin/usage-report\">รายงานผลการพัฒนาและการใช้งานระบบคลังข้อมูลประจำปีงบประมาณ (PDF, XLSX)</a></p>");
-    if !day_chart.rows.is_empty() {
-        body.push_str(&chart_html(&Chart { kind: ChartKind::Trend, table: day_chart }));
+    for r in &mut day_chart.rows {
+        if let Some(c) = r.first_mut() {
+            *c = Cell::Text(thai::date_be(&c.text()));
+        }
     }
-    for t in [&by_user, &by_table, &failed] {
-        body.push_str(&table_html(t));
-    }
-    Html(crate::shell(&caller.who, "สถิติการใช้งานคลังข้อมูล", &body)).into_response()
+    let body = html! {
+        p { a href="/admin/usage-report" { (m::USAGE_REPORT_LINK) } }
+        @if !day_chart.rows.is_empty() { (html::chart(&Chart { kind: ChartKind::Trend, table: day_chart }, None)) }
+        @for t in [&by_user, &by_table, &failed] { (html::table(t)) }
+    };
+    Html(html::shell(&caller.who, m::USAGE_TITLE, body).into_string()).into_response()
 }

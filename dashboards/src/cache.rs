@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use khlang_query::{Commit, Principal, SqlService};
 use tokio::sync::OnceCell;
 
+use crate::table::Cells as _;
 use crate::report::{self, Params, Report, ReportError, Subject};
 
 /// How often the published state is looked up; in between, pages are served from the cache.
@@ -77,13 +78,13 @@ impl ReportCache {
             if ctx.table_exist("areas").unwrap_or(false) {
                 let b = ctx.sql("SELECT area_code, area_name FROM areas").await.map_err(q)?.collect().await.map_err(q)?;
                 for r in report::cells(&b)? {
-                    d.areas.insert(r[0].text(), r[1].text());
+                    d.areas.insert(r.at(0).text(), r.at(1).text());
                 }
             }
             if ctx.table_exist("schools").unwrap_or(false) {
                 let b = ctx.sql("SELECT school_code, area_code, school_name, district_code FROM schools").await.map_err(q)?.collect().await.map_err(q)?;
                 for r in report::cells(&b)? {
-                    d.schools.insert(r[0].text(), (r[1].text(), r[2].text(), r[3].text()));
+                    d.schools.insert(r.at(0).text(), (r.at(1).text(), r.at(2).text(), r.at(3).text()));
                 }
             }
             Ok::<_, ReportError>(Arc::new(d))

@@ -3,17 +3,21 @@
 //! and which still have rejected rows open in the latest load of the period. `/calendar` on the web,
 //! `khlang calendar status` on the command line; the late list as CSV or XLSX to send out.
 
-use khlang_query::office::sql_literal;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, Utc};
-use khlang_query::transport::api::{ApiError, Caller};
 use khlang_query::calendar::{Calendar, Deadline, FEEDS};
+use khlang_query::office::sql_literal;
+use khlang_query::transport::api::{ApiError, Caller};
 use khlang_query::{Principal, QueryService, Role, Scope};
+use maud::{Markup, html};
 
+use crate::doc::{Doc, Part};
+use crate::msg::{self, calendar as m};
 use crate::pages::error_page;
-use crate::report::{ReportError, cells};
+use crate::report::ReportError;
+use crate::table::{Cell, Cells as _, Kind, Table};
 use crate::{AppState, thai};
 
 /// One school against one deadline.
@@ -38,19 +42,15 @@ impl SchoolStatus {
 
     pub fn status_th(&self) -> &'static str {
         match (self.submitted_at.is_some(), self.late()) {
-            (true, false) => "ส่งทันกำหนด",
-            (true, true) => "ส่งล่าช้า",
-            (false, true) => "ยังไม่ส่ง (เลยกำหนด)",
-            (false, false) => "ยังไม่ส่ง (ยังไม่ถึงกำหนด)",
+            (true, false) => msg::C_ON_TIME,
+            (true, true) => msg::C_SENT_LATE,
+            (false, true) => msg::C_MISSING,
+            (false, false) => m::NOT_YET_DUE,
         }
     }
 }
 
 pub use khlang_query::office::{date as thai_date, today};
-
-fn q(e: impl std::fmt::Display) -> ReportError {
-    ReportError::Query(e.to_string())
-}
 
 /// Every open school of `who`'s scope against deadline `d`, as the warehouse stands on day `on`.
 pub async fn status(q_svc: &QueryService, who: &Principal, d: &Deadline, on: NaiveDate) -> Result<Vec<SchoolStatus>, ReportError> {
@@ -64,14 +64,14 @@ pub async fn status(q_svc: &QueryService, who: &Principal, d: &Deadline, on: Nai
     };
     let run = |sql: String| {
         let ctx = ctx.clone();
-        async move { cells(&ctx.sql(&sql).await.map_err(|e| q(format!("{e} (in: {sql})")))?.collect().await.map_err(q)?) }
+        async move { crate::table::rows(&ctx, &sql).await }
     };
     let mut out: Vec<SchoolStatus> = Vec::new();
     if !ctx.table_exist("schools").unwrap_or(false) {
         return Ok(out);
     }
     for r in run(format!("SELECT area_code, school_code, school_name FROM schools WHERE status = 'open' AND {scope} ORDER BY area_code, school_code")).await? {
-        out.push(SchoolStatus { area_code: r[0].text(), school_code: r[1].text(), school_name: r[2].text(), submitted_at: None, days_late: 0, rejected_open: 0 });
+        out.push(SchoolStatus { area_code: r.at(0).text(), school_code: r.at(1).text(), school_name: r.at(2).text(), submitted_at: None, days_late: 0, rejected_open: 0 });
     }
     let word = d.scope_word().map_err(|e| ReportError::BadParameter(e.to_string()))?;
     let runs = run(format!(
@@ -82,14 +82,14 @@ pub async fn status(q_svc: &QueryService, who: &Principal, d: &Deadline, on: Nai
     .await?;
     let mut last_run = None;
     for r in &runs {
-        let Some(at) = r[1].as_i64().and_then(|secs| DateTime::from_timestamp(secs, 0)) else { continue };
-        let version = r[2].as_i64().unwrap_or(0);
+        let Some(at) = r.at(1).as_i64().and_then(|secs| DateTime::from_timestamp(secs, 0)) else { continue };
+        let version = r.at(2).as_i64().unwrap_or(0);
         let present: std::collections::HashSet<String> =
-            run(format!("SELECT DISTINCT school_code FROM at_version('{table}', {version}) WHERE {period} AND {scope}")).await?.into_iter().map(|c| c[0].text()).collect();
+            run(format!("SELECT DISTINCT school_code FROM at_version('{table}', {version}) WHERE {period} AND {scope}")).await?.into_iter().map(|c| c.at(0).text()).collect();
         for s in out.iter_mut().filter(|s| s.submitted_at.is_none() && present.contains(&s.school_code)) {
             s.submitted_at = Some(at);
         }
-        last_run = Some(r[0].text());
+        last_run = Some(r.at(0).text());
     }
     if let Some(run_id) = last_run {
         let snapshot = if d.feed == "students" { format!(" AND snapshot_date = DATE '{}'", d.period) } else { String::new() };
@@ -101,8 +101,8 @@ pub async fn status(q_svc: &QueryService, who: &Principal, d: &Deadline, on: Nai
         ))
         .await?
         {
-            if let Some(s) = out.iter_mut().find(|s| s.school_code == r[0].text()) {
-                s.rejected_open = r[1].as_i64().unwrap_or(0);
+            if let Some(s) = out.iter_mut().find(|s| s.school_code == r.at(0).text()) {
+                s.rejected_open = r.at(1).as_i64().unwrap_or(0);
             }
         }
     }
@@ -113,51 +113,68 @@ pub async fn status(q_svc: &QueryService, who: &Principal, d: &Deadline, on: Nai
     Ok(out)
 }
 
-fn werr(format: &'static str, e: impl std::fmt::Display) -> ReportError {
-    ReportError::Render { format, message: e.to_string() }
-}
+/// The columns of a school's line: on the page (the first seven) and in the late list's workbook.
+const HEADERS: [&str; 8] = [msg::AREA_CODE, msg::C_SCHOOL_CODE, msg::C_SCHOOL_NAME, msg::C_STATUS, m::C_SUBMITTED_ON, msg::C_DAYS_LATE, m::C_REJECTED_OPEN, msg::C_DEADLINE];
 
-const HEADERS: [&str; 8] = ["รหัสเขตพื้นที่", "รหัสโรงเรียน", "ชื่อโรงเรียน", "สถานะ", "วันที่ส่ง", "ล่าช้า (วัน)", "แถวที่ถูกปฏิเสธค้างอยู่", "กำหนดส่ง"];
-
-fn submitted_text(s: &SchoolStatus) -> String {
-    s.submitted_at.map(|t| thai_date(t).to_string()).unwrap_or_default()
+/// The late schools' lines, as `HEADERS` (the day sent NULL when nothing came).
+fn late_rows(d: &Deadline, rows: &[SchoolStatus]) -> Vec<Vec<Cell>> {
+    rows.iter()
+        .filter(|s| s.late())
+        .map(|s| {
+            vec![
+                Cell::Text(s.area_code.clone()),
+                Cell::Text(s.school_code.clone()),
+                Cell::Text(s.school_name.clone()),
+                Cell::Text(s.status_th().to_string()),
+                s.submitted_at.map_or(Cell::Null, |t| Cell::Text(thai_date(t).to_string())),
+                Cell::Int(s.days_late),
+                Cell::Int(s.rejected_open),
+                Cell::Text(d.due.to_string()),
+            ]
+        })
+        .collect()
 }
 
 /// The late schools as CSV (UTF-8 with a BOM, so Excel reads the Thai).
 pub fn late_csv(d: &Deadline, rows: &[SchoolStatus]) -> Result<Vec<u8>, ReportError> {
-    let mut w = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
-    w.write_record(["area_code", "school_code", "school_name", "status", "submitted_on", "days_late", "rejected_rows_open", "due", "deadline"]).map_err(|e| werr("csv", e))?;
-    for s in rows.iter().filter(|s| s.late()) {
-        w.write_record([&s.area_code, &s.school_code, &s.school_name, s.status_th(), &submitted_text(s), &s.days_late.to_string(), &s.rejected_open.to_string(), &d.due.to_string(), &d.name])
-            .map_err(|e| werr("csv", e))?;
-    }
-    w.into_inner().map_err(|e| werr("csv", e))
+    let names = ["area_code", "school_code", "school_name", "status", "submitted_on", "days_late", "rejected_rows_open", "due", "deadline"];
+    let mut t = Table::new("calendar_late", m::LATE_SHEET, &names.map(|n| (n, Kind::Plain)));
+    t.rows = late_rows(d, rows)
+        .into_iter()
+        .map(|mut r| {
+            r.push(Cell::Text(d.name.clone()));
+            r
+        })
+        .collect();
+    crate::table::csv(&t)
 }
 
 /// The late schools as an XLSX workbook, numbers stored as numbers.
 pub fn late_xlsx(d: &Deadline, rows: &[SchoolStatus]) -> Result<Vec<u8>, ReportError> {
-    use rust_xlsxwriter::{Format, Workbook};
-    let x = |e: rust_xlsxwriter::XlsxError| werr("xlsx", e);
-    let mut book = Workbook::new();
-    let font = Format::new().set_font_name("Tahoma");
-    let head = Format::new().set_font_name("Tahoma").set_bold();
-    let sheet = book.add_worksheet().set_name("โรงเรียนที่ส่งล่าช้า").map_err(x)?;
-    sheet.write_with_format(0, 0, format!("{} · กำหนดส่ง {}", d.name, thai::date_be_long(&d.due.to_string())), &head).map_err(x)?;
-    for (c, h) in HEADERS.iter().enumerate() {
-        sheet.write_with_format(2, c as u16, *h, &head).map_err(x)?;
-    }
-    for (i, s) in rows.iter().filter(|s| s.late()).enumerate() {
-        let r = i as u32 + 3;
-        sheet.write_with_format(r, 0, &s.area_code, &font).map_err(x)?;
-        sheet.write_with_format(r, 1, &s.school_code, &font).map_err(x)?;
-        sheet.write_with_format(r, 2, &s.school_name, &font).map_err(x)?;
-        sheet.write_with_format(r, 3, s.status_th(), &font).map_err(x)?;
-        sheet.write_with_format(r, 4, submitted_text(s), &font).map_err(x)?;
-        sheet.write_number(r, 5, s.days_late as f64).map_err(x)?;
-        sheet.write_number(r, 6, s.rejected_open as f64).map_err(x)?;
-        sheet.write_with_format(r, 7, d.due.to_string(), &font).map_err(x)?;
-    }
-    book.save_to_buffer().map_err(x)
+    let kinds = [Kind::Text, Kind::Text, Kind::Text, Kind::Text, Kind::Text, Kind::Count, Kind::Count, Kind::Text];
+    let columns: Vec<(&str, Kind)> = HEADERS.into_iter().zip(kinds).collect();
+    let mut t = Table::new("calendar_late", m::LATE_SHEET, &columns);
+    t.rows = late_rows(d, rows);
+    // As the list was before: no lines, footer or figures, so the title, a blank row, the headers,
+    // then the schools from the fourth row.
+    let doc = Doc {
+        heading: m::TITLE.into(),
+        name: d.name.clone(),
+        lines: vec![],
+        parts: vec![Part {
+            title: format!("{} {}", msg::C_DEADLINE, thai::date_be_long(&d.due.to_string())),
+            sheet: m::LATE_SHEET.into(),
+            figures: vec![],
+            charts: vec![],
+            tables: vec![t],
+            notes: vec![],
+        }],
+        footer: String::new(),
+        generated: String::new(),
+        keywords: vec![],
+        summary: false,
+    };
+    crate::xlsx::render(&doc)
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -178,46 +195,45 @@ pub struct Form {
     name: Option<String>,
 }
 
-const TITLE: &str = "ปฏิทินการรายงานข้อมูล";
-
+/// A feed of the calendar in Thai.
 pub fn feed_th(feed: &str) -> &'static str {
-    match feed {
-        "students" => "ข้อมูลนักเรียน",
-        "personnel" => "ข้อมูลบุคลากร",
-        "budget" => "ข้อมูลงบประมาณ",
-        "tests" => "ผลการทดสอบ",
-        "buildings" => "ข้อมูลอาคารเรียน",
-        "schools" => "ข้อมูลโรงเรียน",
-        "areas" => "ข้อมูลเขตพื้นที่",
-        _ => "ข้อมูล",
-    }
+    m::feed(feed)
 }
 
 /// Each deadline with how many of `who`'s schools sent on time, are late, and have rejected rows open.
-pub async fn deadlines_table(st: &AppState, who: &Principal, deadlines: &[Deadline], on: NaiveDate) -> String {
-    let mut body = String::new();
-    body.push_str("<table data-table=\"deadlines\"><caption>กำหนดส่งข้อมูล</caption><thead><tr><th>ที่</th><th>รายการ</th><th>ข้อมูล</th><th>รอบ</th><th>กำหนดส่ง</th><th>ส่งทันกำหนด</th><th>ล่าช้า/ยังไม่ส่ง</th><th>มีแถวถูกปฏิเสธค้าง</th></tr></thead><tbody>");
+pub async fn deadlines_table(st: &AppState, who: &Principal, deadlines: &[Deadline], today: NaiveDate) -> Markup {
+    let mut counts = Vec::with_capacity(deadlines.len());
     for d in deadlines {
-        let rows = status(&st.svc.q, who, d, on).await.unwrap_or_default();
-        body.push_str(&format!(
-            "<tr data-deadline=\"{}\"><td>{}</td><td><a href=\"/calendar?deadline={}&on={on}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
-            d.id,
-            d.id,
-            d.id,
-            thai::escape(&d.name),
-            feed_th(&d.feed),
-            thai::escape(&d.period),
-            thai::date_be_long(&d.due.to_string()),
-            rows.iter().filter(|s| s.submitted_at.is_some() && !s.late()).count(),
-            rows.iter().filter(|s| s.late()).count(),
-            rows.iter().filter(|s| s.rejected_open > 0).count()
-        ));
+        let rows = status(&st.svc.q, who, d, today).await.unwrap_or_default();
+        let n = |f: &dyn Fn(&SchoolStatus) -> bool| rows.iter().filter(|s| f(s)).count();
+        counts.push((d, n(&|s| s.submitted_at.is_some() && !s.late()), n(&|s| s.late()), n(&|s| s.rejected_open > 0)));
     }
-    body.push_str("</tbody></table>");
-    if deadlines.is_empty() {
-        body.push_str("<p>ยังไม่ได้กำหนดวันส่งข้อมูล</p>");
+    html! {
+        table data-table="deadlines" {
+            caption { (m::T_DEADLINES) }
+            thead {
+                tr {
+                    th { (m::C_NO) } th { (m::C_ITEM) } th { (m::C_FEED) } th { (msg::C_RUN) } th { (msg::C_DEADLINE) }
+                    th { (msg::C_ON_TIME) } th { (m::C_LATE_OR_MISSING) } th { (m::C_WITH_REJECTED) }
+                }
+            }
+            tbody {
+                @for (d, on_time, late, rejected) in &counts {
+                    tr data-deadline=(d.id) {
+                        td { (d.id) }
+                        td { a href={ "/calendar?deadline=" (d.id) "&on=" (today) } { (d.name) } }
+                        td { (feed_th(&d.feed)) }
+                        td { (d.period) }
+                        td { (thai::date_be_long(&d.due.to_string())) }
+                        td.num { (on_time) }
+                        td.num { (late) }
+                        td.num { (rejected) }
+                    }
+                }
+            }
+        }
+        @if deadlines.is_empty() { p { (m::NO_DEADLINES) } }
     }
-    body
 }
 
 /// `GET /calendar`: the deadlines with counts for the caller's scope; `?deadline=N` lists the schools,
@@ -243,7 +259,7 @@ async fn render(st: &AppState, who: &Principal, p: Params, message: Option<(bool
     let chosen = match p.deadline {
         Some(id) => match deadlines.iter().find(|d| d.id == id) {
             Some(d) => Some(d.clone()),
-            None => return error_page(StatusCode::NOT_FOUND, &format!("ไม่มีกำหนดส่งหมายเลข {id}")),
+            None => return error_page(StatusCode::NOT_FOUND, &m::no_such_deadline(id)),
         },
         None => None,
     };
@@ -263,50 +279,62 @@ async fn render(st: &AppState, who: &Principal, p: Params, message: Option<(bool
             Err(e) => error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
         };
     }
-    let mut body = format!("<p class=\"meta\">สถานะ ณ วันที่ {} · วันที่ส่งคือวันที่การนำเข้าข้อมูลรอบแรกที่มีข้อมูลของโรงเรียนเสร็จ (เวลาประเทศไทย)</p>", thai::date_be_long(&on.to_string()));
-    if let Some((ok, m)) = &message {
-        body.push_str(&format!("<p class=\"{}\" role=\"status\">{}</p>", if *ok { "notice" } else { "error" }, thai::escape(m)));
-    }
-    body.push_str(&deadlines_table(st, who, &deadlines, on).await);
-    if let Some(d) = &chosen {
-        let rows = match status(&st.svc.q, who, d, on).await {
-            Ok(r) => r,
+    let schools = match &chosen {
+        Some(d) => match status(&st.svc.q, who, d, on).await {
+            Ok(r) => Some((d, r)),
             Err(e) => return error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-        };
-        body.push_str(&format!(
-            "<h2>{} · กำหนดส่ง {}</h2><p class=\"downloads\">รายชื่อโรงเรียนที่ส่งล่าช้า: <a href=\"/calendar?deadline={}&on={on}&format=csv\">CSV</a> · <a href=\"/calendar?deadline={}&on={on}&format=xlsx\">XLSX</a></p>",
-            thai::escape(&d.name),
-            thai::date_be_long(&d.due.to_string()),
-            d.id,
-            d.id
-        ));
-        body.push_str(&format!("<table data-table=\"calendar_schools\"><caption>การส่งข้อมูลของโรงเรียน</caption><thead><tr>{}</tr></thead><tbody>", HEADERS[..7].iter().map(|h| format!("<th>{h}</th>")).collect::<String>()));
-        for s in &rows {
-            body.push_str(&format!(
-                "<tr data-school=\"{}\" data-days-late=\"{}\"><td>{}</td><td><a href=\"/school/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
-                s.school_code,
-                s.days_late,
-                s.area_code,
-                s.school_code,
-                s.school_code,
-                thai::escape(&s.school_name),
-                s.status_th(),
-                s.submitted_at.map(|t| thai::date_be(&thai_date(t).to_string())).unwrap_or_default(),
-                s.days_late,
-                s.rejected_open
-            ));
+        },
+        None => None,
+    };
+    let table = deadlines_table(st, who, &deadlines, on).await;
+    let body = html! {
+        p.meta { (m::STATUS_ON) " " (thai::date_be_long(&on.to_string())) " · " (m::SUBMITTED_MEANS) }
+        @if let Some((ok, text)) = &message {
+            p class=(if *ok { "notice" } else { "error" }) role="status" { (text) }
         }
-        body.push_str("</tbody></table>");
-    }
-    if matches!(who.role, Role::Admin | Role::Analyst) {
-        let feeds: String = FEEDS.iter().map(|f| format!("<option value=\"{f}\">{}</option>", feed_th(f))).collect();
-        body.push_str(&format!(
-            "<form class=\"calendar\" method=\"post\" action=\"/calendar\"><input type=\"hidden\" name=\"action\" value=\"add\"><label>ข้อมูล <select name=\"feed\">{feeds}</select></label> \
-             <label>รอบ (วันที่ข้อมูล เช่น 2026-06-10 หรือ ปีงบประมาณ-ไตรมาส เช่น 2569-Q2) <input name=\"period\" required></label> <label>กำหนดส่ง <input name=\"due\" type=\"date\" required></label> \
-             <label>ชื่อรายการ <input name=\"name\"></label> <button type=\"submit\">เพิ่มกำหนดส่ง</button></form>"
-        ));
-    }
-    Html(crate::shell(who, TITLE, &body)).into_response()
+        (table)
+        @if let Some((d, rows)) = &schools {
+            h2 { (d.name) " · " (msg::C_DEADLINE) " " (thai::date_be_long(&d.due.to_string())) }
+            p.downloads {
+                (m::LATE_LIST) " "
+                a href={ "/calendar?deadline=" (d.id) "&on=" (on) "&format=csv" } { "CSV" }
+                " · "
+                a href={ "/calendar?deadline=" (d.id) "&on=" (on) "&format=xlsx" } { "XLSX" }
+            }
+            table data-table="calendar_schools" {
+                caption { (m::T_SCHOOLS) }
+                thead { tr { @for h in HEADERS.iter().take(7) { th { (h) } } } }
+                tbody {
+                    @for s in rows {
+                        tr data-school=(s.school_code) data-days-late=(s.days_late) {
+                            td { (s.area_code) }
+                            td { a href={ "/school/" (s.school_code) } { (s.school_code) } }
+                            td { (s.school_name) }
+                            td { (s.status_th()) }
+                            td { @if let Some(t) = s.submitted_at { (thai::date_be(&thai_date(t).to_string())) } }
+                            td.num { (s.days_late) }
+                            td.num { (s.rejected_open) }
+                        }
+                    }
+                }
+            }
+        }
+        @if matches!(who.role, Role::Admin | Role::Analyst) {
+            form.calendar method="post" action="/calendar" {
+                input type="hidden" name="action" value="add";
+                label { (m::C_FEED) " " select name="feed" { @for f in FEEDS { option value=(f) { (feed_th(f)) } } } }
+                " "
+                label { (m::PERIOD_HINT) " " input name="period" required; }
+                " "
+                label { (msg::C_DEADLINE) " " input name="due" type="date" required; }
+                " "
+                label { (m::NAME) " " input name="name"; }
+                " "
+                button type="submit" { (m::ADD) }
+            }
+        }
+    };
+    Html(crate::html::shell(who, m::TITLE, body).into_string()).into_response()
 }
 
 /// `POST /calendar`: staff add or remove a deadline.
@@ -314,26 +342,26 @@ pub async fn edit(State(st): State<AppState>, caller: Result<Caller, ApiError>, 
     let Some(caller) = crate::pages::signed_in(caller) else { return crate::sign_in_first("/calendar") };
     let who = &caller.who;
     if !matches!(who.role, Role::Admin | Role::Analyst) {
-        return error_page(StatusCode::FORBIDDEN, "เฉพาะเจ้าหน้าที่ของสำนักงานเขต (ผู้ดูแลระบบหรือนักวิเคราะห์) ที่แก้ไขปฏิทินการรายงานข้อมูลได้");
+        return error_page(StatusCode::FORBIDDEN, m::FORBIDDEN);
     }
     let cal = Calendar::new(st.svc.q.warehouse().clone());
     let result = match f.action.as_str() {
         "add" => {
             let due = f.due.as_deref().unwrap_or_default();
             match NaiveDate::parse_from_str(due, "%Y-%m-%d") {
-                Ok(due) => cal.add(who, f.feed.as_deref().unwrap_or_default(), f.period.as_deref().unwrap_or_default().trim(), due, f.name.as_deref()).await.map(|d| format!("เพิ่มกำหนดส่งหมายเลข {} แล้ว", d.id)),
+                Ok(due) => cal.add(who, f.feed.as_deref().unwrap_or_default(), f.period.as_deref().unwrap_or_default().trim(), due, f.name.as_deref()).await.map(|d| m::added(d.id)),
                 Err(_) => Err(khlang_query::QueryError::User(format!("due '{due}' is not a date like 2026-06-10"))),
             }
         }
         "remove" => match f.id {
-            Some(id) => cal.remove(who, id).await.map(|found| if found { format!("ลบกำหนดส่งหมายเลข {id} แล้ว") } else { format!("ไม่มีกำหนดส่งหมายเลข {id}") }),
+            Some(id) => cal.remove(who, id).await.map(|found| if found { m::removed(id) } else { m::no_such_deadline(id) }),
             None => Err(khlang_query::QueryError::User("remove needs the deadline's id".into())),
         },
         other => Err(khlang_query::QueryError::User(format!("action '{other}' is not add or remove"))),
     };
     let ok = result.is_ok();
     let message = match result {
-        Ok(m) => (true, m),
+        Ok(text) => (true, text),
         Err(e) => (false, e.to_string()),
     };
     let mut r = render(&st, who, Params::default(), Some(message)).await;

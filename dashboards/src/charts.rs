@@ -18,6 +18,16 @@ const LEGEND_H: u32 = 30;
 
 type Drawn = Result<(), String>;
 
+/// The `i`th series' colour (the palette repeats).
+fn color(i: usize) -> RGBColor {
+    PALETTE.get(i % PALETTE.len()).copied().unwrap_or(BLACK)
+}
+
+/// Text inside the SVG written by hand (the plotters backend escapes its own).
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
 fn err(e: impl std::fmt::Debug) -> String {
     format!("{e:?}")
 }
@@ -36,7 +46,7 @@ pub fn svg(chart: &Chart) -> String {
         Ok(()) => out,
         Err(e) => {
             tracing::warn!(chart = chart.table.key, error = %e, "chart not drawn");
-            format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"40\"><text x=\"10\" y=\"25\" font-family=\"{FONT}\">{}</text></svg>", thai::escape(&chart.table.title))
+            format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"40\"><text x=\"10\" y=\"25\" font-family=\"{FONT}\">{}</text></svg>", xml_escape(&chart.table.title))
         }
     }
 }
@@ -47,7 +57,7 @@ fn categories(t: &Table) -> Vec<String> {
 
 /// Series: every column after the first, values missing as 0.
 fn series(t: &Table) -> Vec<(String, Vec<f64>)> {
-    (1..t.columns.len()).map(|c| (t.columns[c].name.clone(), t.rows.iter().map(|r| r.get(c).and_then(Cell::as_f64).unwrap_or(0.0)).collect())).collect()
+    t.columns.iter().enumerate().skip(1).map(|(c, col)| (col.name.clone(), t.rows.iter().map(|r| r.get(c).and_then(Cell::as_f64).unwrap_or(0.0)).collect())).collect()
 }
 
 /// A round upper bound for an axis.
@@ -66,7 +76,7 @@ fn nice(max: f64) -> f64 {
 
 fn axis_number(v: f64) -> String {
     if v.abs() >= 1_000_000.0 {
-        format!("{} ล้าน", thai::decimal(v / 1_000_000.0, 1))
+        format!("{} {}", thai::decimal(v / 1_000_000.0, 1), crate::msg::MILLION)
     } else if v.fract() == 0.0 {
         thai::number(v as i64)
     } else {
@@ -104,7 +114,7 @@ fn title<DB: DrawingBackend>(root: &DrawingArea<DB, plotters::coord::Shift>, t: 
 fn legend<DB: DrawingBackend>(root: &DrawingArea<DB, plotters::coord::Shift>, names: &[String]) -> Drawn {
     let mut x = 12;
     for (i, n) in names.iter().enumerate() {
-        let c = PALETTE[i % PALETTE.len()];
+        let c = color(i);
         root.draw(&Rectangle::new([(x, TITLE_H as i32 + 6), (x + 14, TITLE_H as i32 + 20)], c.filled())).map_err(err)?;
         root.draw(&Text::new(n.clone(), (x + 20, TITLE_H as i32 + 13), text_style(15).pos(Pos::new(HPos::Left, VPos::Center)))).map_err(err)?;
         x += 40 + 9 * n.chars().filter(|c| !is_thai_mark(*c)).count() as i32;
@@ -126,7 +136,7 @@ fn bars(out: &mut String, t: &Table, stacked: bool) -> Drawn {
     let row_h = if stacked || k == 1 { 30 } else { 12 * k as u32 + 14 };
     let height = TITLE_H + LEGEND_H + row_h * n as u32 + 44;
     let max = if stacked {
-        (0..cats.len()).map(|i| series.iter().map(|s| s.1[i].max(0.0)).sum::<f64>()).fold(0.0, f64::max)
+        (0..cats.len()).map(|i| series.iter().map(|s| s.1.get(i).copied().unwrap_or(0.0).max(0.0)).sum::<f64>()).fold(0.0, f64::max)
     } else {
         series.iter().flat_map(|s| s.1.iter().copied()).fold(0.0, f64::max)
     };
@@ -148,8 +158,8 @@ fn bars(out: &mut String, t: &Table, stacked: bool) -> Drawn {
         root.draw(&Text::new(cat.clone(), (px - 8, py), text_style(15).pos(Pos::new(HPos::Right, VPos::Center)))).map_err(err)?;
         let mut start = 0.0;
         for (j, (_, values)) in series.iter().enumerate() {
-            let v = values[i].max(0.0);
-            let c = PALETTE[j % PALETTE.len()];
+            let v = values.get(i).copied().unwrap_or(0.0).max(0.0);
+            let c = color(j);
             let (x0, x1, y0, y1) = if stacked || k == 1 {
                 (start, start + v, top - 0.85, top - 0.15)
             } else {
@@ -200,7 +210,8 @@ fn pyramid(out: &mut String, t: &Table) -> Drawn {
         let y = i as f64;
         let (px, py) = chart.backend_coord(&(-max, y + 0.5));
         root.draw(&Text::new(cat.clone(), (px - 8, py), text_style(15).pos(Pos::new(HPos::Right, VPos::Center)))).map_err(err)?;
-        let bars = [((-male[i], y + 0.12), (0.0, y + 0.88), PALETTE[0]), ((0.0, y + 0.12), (female[i], y + 0.88), PALETTE[1])];
+        let (m, f) = (male.get(i).copied().unwrap_or(0.0), female.get(i).copied().unwrap_or(0.0));
+        let bars = [((-m, y + 0.12), (0.0, y + 0.88), color(0)), ((0.0, y + 0.12), (f, y + 0.88), color(1))];
         let bars: Vec<_> = bars.into_iter().filter(|(a, b, _)| covers_a_pixel(&chart, *a, *b)).map(|(a, b, c)| Rectangle::new([a, b], c.filled())).collect();
         chart.draw_series(bars).map_err(err)?;
     }
@@ -238,8 +249,8 @@ fn trend(out: &mut String, t: &Table) -> Drawn {
         .draw()
         .map_err(err)?;
     let points: Vec<(f64, f64)> = values.iter().enumerate().map(|(i, v)| (i as f64, *v)).collect();
-    chart.draw_series(LineSeries::new(points.clone(), PALETTE[0].stroke_width(3))).map_err(err)?;
-    chart.draw_series(points.iter().map(|p| Circle::new(*p, 4, PALETTE[0].filled()))).map_err(err)?;
+    chart.draw_series(LineSeries::new(points.clone(), color(0).stroke_width(3))).map_err(err)?;
+    chart.draw_series(points.iter().map(|p| Circle::new(*p, 4, color(0).filled()))).map_err(err)?;
     for (x, v) in &points {
         let (px, py) = chart.backend_coord(&(*x, *v));
         root.draw(&Text::new(axis_number(*v), (px, py - 8), text_style(13).pos(Pos::new(HPos::Center, VPos::Bottom)))).map_err(err)?;
@@ -268,15 +279,15 @@ fn progress(out: &mut String, t: &Table) -> Drawn {
         .y_label_style(text_style(13))
         .draw()
         .map_err(err)?;
-    let bars: Vec<_> = done.iter().enumerate().map(|(i, v)| ((i as f64 - 0.3, 0.0), (i as f64 + 0.3, v.min(110.0)))).filter(|(a, b)| covers_a_pixel(&chart, *a, *b)).map(|(a, b)| Rectangle::new([a, b], PALETTE[0].filled())).collect();
+    let bars: Vec<_> = done.iter().enumerate().map(|(i, v)| ((i as f64 - 0.3, 0.0), (i as f64 + 0.3, v.min(110.0)))).filter(|(a, b)| covers_a_pixel(&chart, *a, *b)).map(|(a, b)| Rectangle::new([a, b], color(0).filled())).collect();
     chart.draw_series(bars).map_err(err)?;
     for (i, v) in done.iter().enumerate().filter(|(_, v)| **v > 0.0) {
         let (px, py) = chart.backend_coord(&(i as f64, v.min(110.0)));
         root.draw(&Text::new(format!("{}%", thai::decimal(*v, 1)), (px, py - 6), text_style(14).pos(Pos::new(HPos::Center, VPos::Bottom)))).map_err(err)?;
     }
     let target_points: Vec<(f64, f64)> = target.iter().enumerate().map(|(i, v)| (i as f64, *v)).collect();
-    chart.draw_series(LineSeries::new(target_points.clone(), PALETTE[1].stroke_width(3))).map_err(err)?;
-    chart.draw_series(target_points.iter().map(|p| Circle::new(*p, 5, PALETTE[1].filled()))).map_err(err)?;
+    chart.draw_series(LineSeries::new(target_points.clone(), color(1).stroke_width(3))).map_err(err)?;
+    chart.draw_series(target_points.iter().map(|p| Circle::new(*p, 5, color(1).filled()))).map_err(err)?;
     x_categories(&root, &|x| chart.backend_coord(&(x, 0.0)), &cats)?;
     root.present().map_err(err)
 }

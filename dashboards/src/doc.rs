@@ -1,6 +1,8 @@
 //! A printable document: what the PDF and the XLSX renderers draw. The four-domain report and the
 //! yearly report on the warehouse's use are both turned into one, so they print alike.
 
+use maud::{Markup, html};
+
 use crate::batch::FileFormat;
 use crate::report::{Chart, Figure, ReportError, Table};
 
@@ -38,6 +40,12 @@ pub struct Doc {
 }
 
 impl Doc {
+    /// A list to send out rather than a report: no lines under the name, no footer, and parts of
+    /// tables only (no figures, charts or notes). A workbook lays it out as a plain list.
+    pub fn is_list(&self) -> bool {
+        self.lines.is_empty() && self.footer.is_empty() && self.generated.is_empty() && self.parts.iter().all(|p| p.figures.is_empty() && p.charts.is_empty() && p.notes.is_empty())
+    }
+
     pub fn title(&self) -> String {
         format!("{} {}", self.heading, self.name)
     }
@@ -47,36 +55,24 @@ impl Doc {
         match format {
             FileFormat::Pdf => crate::pdf::render(self),
             FileFormat::Xlsx => crate::xlsx::render(self),
-            FileFormat::Html => Ok(crate::thai::page(&self.title(), &html(self)).into_bytes()),
+            FileFormat::Html => Ok(crate::html::page(&self.title(), html(self)).into_string().into_bytes()),
         }
     }
 }
 
 /// The document as the body of a web page: each part's figures, charts (with their tables) and tables.
-pub fn html(d: &Doc) -> String {
-    use crate::pages::{chart_html, figures_html, table_html};
-    let mut out = String::new();
-    for line in &d.lines {
-        out.push_str(&format!("<p class=\"meta\">{}</p>", crate::thai::escape(line)));
-    }
-    for (n, p) in d.parts.iter().enumerate() {
-        out.push_str(&format!("<section class=\"domain\"><h2>{}. {}</h2>", n + 1, crate::thai::escape(&p.title)));
-        out.push_str(&figures_html(&p.figures));
-        for c in &p.charts {
-            out.push_str(&chart_html(c));
-        }
-        for t in p.tables.iter().filter(|t| !t.rows.is_empty()) {
-            out.push_str(&table_html(t));
-        }
-        if !p.notes.is_empty() {
-            out.push_str("<ul class=\"meta\">");
-            for note in &p.notes {
-                out.push_str(&format!("<li>{}</li>", crate::thai::escape(note)));
+pub fn html(d: &Doc) -> Markup {
+    html! {
+        @for line in &d.lines { p.meta { (line) } }
+        @for (n, p) in d.parts.iter().enumerate() {
+            section.domain {
+                h2 { (n + 1) ". " (p.title) }
+                (crate::html::figures(&p.figures))
+                @for c in &p.charts { (crate::html::chart(c, None)) }
+                @for t in p.tables.iter().filter(|t| !t.rows.is_empty()) { (crate::html::table(t)) }
+                @if !p.notes.is_empty() { ul.meta { @for note in &p.notes { li { (note) } } } }
             }
-            out.push_str("</ul>");
         }
-        out.push_str("</section>");
+        p.meta { (d.footer) " · " (d.generated) }
     }
-    out.push_str(&format!("<p class=\"meta\">{} · {}</p>", crate::thai::escape(&d.footer), crate::thai::escape(&d.generated)));
-    out
 }

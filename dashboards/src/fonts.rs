@@ -36,7 +36,7 @@ fn split_sara_am(text: &str) -> String {
     for c in text.chars() {
         if c == '\u{0E33}' {
             let mut at = out.len();
-            while at > 0 && matches!(out[at - 1], '\u{0E48}'..='\u{0E4B}') {
+            while at > 0 && matches!(out.get(at - 1), Some('\u{0E48}'..='\u{0E4B}')) {
                 at -= 1;
             }
             out.insert(at, '\u{0E4D}');
@@ -72,7 +72,7 @@ pub fn script_runs(text: &str) -> Vec<&str> {
         let thai = ('\u{0E00}'..='\u{0E7F}').contains(&c);
         match current {
             Some(t) if t != thai => {
-                runs.push(&text[start..i]);
+                runs.extend(text.get(start..i));
                 start = i;
                 current = Some(thai);
             }
@@ -81,7 +81,7 @@ pub fn script_runs(text: &str) -> Vec<&str> {
         }
     }
     if start < text.len() {
-        runs.push(&text[start..]);
+        runs.extend(text.get(start..));
     }
     runs
 }

@@ -1,6 +1,8 @@
 //! Khlang web app (axum, server-rendered HTML in Thai): dashboards for directors, the four-domain
 //! information report as web page, PDF and XLSX, the open-data page, and the operators' pages.
 
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
+
 pub mod admin;
 pub mod batch;
 pub mod cache;
@@ -8,6 +10,7 @@ pub mod calendar;
 pub mod charts;
 pub mod doc;
 pub mod fonts;
+pub mod html;
 pub mod msg;
 pub mod pages;
 pub mod pdf;
@@ -16,6 +19,7 @@ pub mod publishing;
 pub mod quality;
 pub mod report;
 pub mod requests;
+pub mod table;
 pub mod thai;
 pub mod usage;
 pub mod xlsx;
@@ -31,7 +35,7 @@ use axum::routing::get;
 use khlang_query::transport::api::Caller;
 use khlang_query::audit::Action;
 use khlang_query::run::RunOptions;
-use khlang_query::{Principal, QueryService, Role, Scope, SqlService, scalar_string};
+use khlang_query::{QueryService, Role, Scope, SqlService, scalar_string};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DashboardError {
@@ -116,20 +120,16 @@ struct LoginForm {
 }
 
 fn login_page(message: &str, next: &str) -> String {
-    thai::page(
-        msg::SIGN_IN,
-        &format!(
-            "{}<form method=\"post\" action=\"/login\" class=\"login\"><input type=\"hidden\" name=\"next\" value=\"{}\">\
-             <label>{} <input name=\"user\" autocomplete=\"username\" required></label>\
-             <label>{} <input name=\"password\" type=\"password\" autocomplete=\"current-password\" required></label>\
-             <button type=\"submit\">{}</button></form>",
-            if message.is_empty() { String::new() } else { format!("<p class=\"error\" role=\"alert\">{}</p>", thai::escape(message)) },
-            thai::escape(next),
-            msg::USER_NAME,
-            msg::PASSWORD,
-            msg::SIGN_IN
-        ),
-    )
+    let body = maud::html! {
+        @if !message.is_empty() { (html::error(message)) }
+        form.login method="post" action="/login" {
+            input type="hidden" name="next" value=(next);
+            label { (msg::USER_NAME) " " input name="user" autocomplete="username" required; }
+            label { (msg::PASSWORD) " " input name="password" type="password" autocomplete="current-password" required; }
+            button type="submit" { (msg::SIGN_IN) }
+        }
+    };
+    html::page(msg::SIGN_IN, body).into_string()
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -211,34 +211,6 @@ async fn font_file(axum::extract::Path(file): axum::extract::Path<String>) -> Re
     ([(axum::http::header::CONTENT_TYPE, "font/ttf"), (axum::http::header::CACHE_CONTROL, "public, max-age=604800")], bytes).into_response()
 }
 
-/// A page of the app: the navigation for this user's role around `body`.
-pub(crate) fn shell(who: &Principal, title: &str, body: &str) -> String {
-    let mut nav = vec![("/", msg::NAV_HOME), ("/public", msg::NAV_PUBLIC)];
-    if who.role != Role::Public {
-        nav.push(("/saved", msg::NAV_SAVED));
-        nav.push(("/quality", msg::NAV_QUALITY));
-        nav.push(("/calendar", msg::NAV_CALENDAR));
-    }
-    if matches!(who.role, Role::Admin | Role::Analyst | Role::Director) {
-        nav.push(("/approvals", msg::NAV_APPROVALS));
-    }
-    if matches!(who.role, Role::Admin | Role::Analyst) {
-        nav.push(("/admin/ingest", msg::NAV_INGEST));
-    }
-    if who.role == Role::Admin {
-        nav.push(("/admin/usage", msg::NAV_USAGE));
-        nav.push(("/admin/usage-report", msg::NAV_USAGE_REPORT));
-        nav.push(("/access/requests", msg::NAV_ACCESS_REQUESTS));
-    }
-    let links: Vec<String> = nav.iter().map(|(h, l)| format!("<a href=\"{h}\">{l}</a>")).collect();
-    let user = if who.role == Role::Public {
-        format!("<a href=\"/access/request\">{}</a> · <a href=\"/login\">{}</a>", msg::NAV_REQUEST_ACCESS, msg::SIGN_IN)
-    } else {
-        format!("{} ({}) · <a href=\"/logout\">{}</a>", thai::escape(&who.user), thai::role(who.role), msg::SIGN_OUT)
-    };
-    thai::page(title, &format!("<nav class=\"top\">{} <span class=\"user\">{user}</span></nav>{body}", links.join(" ")))
-}
-
 #[derive(Debug, serde::Deserialize)]
 struct QualityParams {
     /// Student snapshot (ISO date); the latest when absent.
@@ -256,8 +228,8 @@ async fn quality_page(State(st): State<AppState>, caller: Caller, axum::extract:
     if who.role == Role::Public {
         return sign_in_first("/quality");
     }
-    // A refusal or failure: the report's title over one line (`line` already HTML).
-    let refused = |status: StatusCode, line: String| (status, Html(thai::page(msg::QUALITY_TITLE, &format!("<p>{line}</p>")))).into_response();
+    // A refusal or failure: the report's title over one line.
+    let refused = |status: StatusCode, line: String| (status, Html(html::page(msg::QUALITY_TITLE, maud::html! { p { (line) } }).into_string())).into_response();
     let snapshot = match p.snapshot.filter(|s| !s.is_empty()) {
         Some(s) => s,
         None => {
@@ -285,7 +257,7 @@ async fn quality_page(State(st): State<AppState>, caller: Caller, axum::extract:
     st.svc.audit.record(khlang_query::audit::Event::new(who, khlang_query::audit::Action::Report, format!("quality {snapshot} {scope:?}"), caller.client.clone()));
     let report = match quality::build(q, who, &snapshot, scope).await {
         Ok(r) => r,
-        Err(e @ quality::ReportError::Setting { .. }) => return refused(StatusCode::NOT_FOUND, format!("{}: {}", msg::QUALITY_NOT_FOUND, thai::escape(&e.to_string()))),
+        Err(e @ quality::ReportError::Setting { .. }) => return refused(StatusCode::NOT_FOUND, format!("{}: {e}", msg::QUALITY_NOT_FOUND)),
         Err(e) => {
             tracing::error!(error = %e, "quality report failed");
             return refused(StatusCode::INTERNAL_SERVER_ERROR, msg::QUALITY_FAILED.into());
@@ -317,11 +289,16 @@ async fn quality_page(State(st): State<AppState>, caller: Caller, axum::extract:
                 .into_iter()
                 .filter(|d| d.feed == "students" && d.period == report.snapshot)
                 .collect();
-            let table = if deadlines.is_empty() { String::new() } else { calendar::deadlines_table(&st, who, &deadlines, calendar::today()).await };
-            (StatusCode::OK, Html(report.html_with(&table))).into_response()
+            let table = if deadlines.is_empty() { maud::Markup::default() } else { calendar::deadlines_table(&st, who, &deadlines, calendar::today()).await };
+            (StatusCode::OK, Html(report.html_with(table))).into_response()
         }
         other => (StatusCode::BAD_REQUEST, format!("format '{other}' is not html, csv or xlsx")).into_response(),
     }
+}
+
+/// A page of its own with `title` over `body` and the given status.
+fn titled(status: StatusCode, title: &str, body: maud::Markup) -> Response {
+    (status, Html(html::page(title, body).into_string())).into_response()
 }
 
 /// The saved queries a signed-in user can run: their own and those shared with their area.
@@ -331,24 +308,35 @@ async fn saved_list(State(st): State<AppState>, caller: Caller) -> Response {
     }
     let list = match khlang_query::saved::SavedQueries::new(st.svc.q.warehouse().clone()).list(&caller.who).await {
         Ok(l) => l,
-        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, Html(thai::page(msg::NAV_SAVED, &format!("<p>{}</p>", thai::escape(&e.to_string()))))).into_response(),
+        Err(e) => return titled(StatusCode::INTERNAL_SERVER_ERROR, msg::NAV_SAVED, maud::html! { p { (e) } }),
     };
-    let mut body = format!("<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>SQL</th><th>{}</th></tr></thead><tbody>", msg::SAVED_NAME, msg::SAVED_BY, msg::SAVED_SHARED, msg::SAVED_DOWNLOAD);
-    for q in &list {
-        let link = url_encode(&q.name);
-        body.push_str(&format!(
-            "<tr><td><a href=\"/saved/{link}\">{}</a></td><td>{}</td><td>{}</td><td><code>{}</code></td><td><a href=\"/api/saved/{link}/run?format=csv\">CSV</a> · <a href=\"/api/saved/{link}/run?format=xlsx\">XLSX</a></td></tr>",
-            thai::escape(&q.name),
-            thai::escape(&q.owner),
-            if q.shared { msg::SAVED_AREA_WIDE } else { msg::SAVED_PRIVATE },
-            thai::escape(&q.sql)
-        ));
-    }
-    body.push_str("</tbody></table>");
-    if list.is_empty() {
-        body = format!("<p>{} <code>POST /api/saved</code></p>", msg::SAVED_NONE);
-    }
-    Html(thai::page(msg::NAV_SAVED, &body)).into_response()
+    let body = maud::html! {
+        @if list.is_empty() {
+            p { (msg::SAVED_NONE) " " code { "POST /api/saved" } }
+        } @else {
+            table {
+                thead { tr { th { (msg::SAVED_NAME) } th { (msg::SAVED_BY) } th { (msg::SAVED_SHARED) } th { "SQL" } th { (msg::SAVED_DOWNLOAD) } } }
+                tbody {
+                    @for q in &list {
+                        @let link = url_encode(&q.name);
+                        tr {
+                            td { a href={ "/saved/" (link) } { (q.name) } }
+                            td { (q.owner) }
+                            td { (if q.shared { msg::SAVED_AREA_WIDE } else { msg::SAVED_PRIVATE }) }
+                            td { code { (q.sql) } }
+                            td { (downloads(&link)) }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    titled(StatusCode::OK, msg::NAV_SAVED, body)
+}
+
+/// The links that run a saved query for download.
+fn downloads(link: &str) -> maud::Markup {
+    maud::html! { a href={ "/api/saved/" (link) "/run?format=csv" } { "CSV" } " · " a href={ "/api/saved/" (link) "/run?format=xlsx" } { "XLSX" } }
 }
 
 /// Rows shown on the page; the downloads hold the whole result.
@@ -363,8 +351,8 @@ async fn saved_run(State(st): State<AppState>, caller: Caller, axum::extract::Pa
     let title = format!("{}: {name}", msg::NAV_SAVED);
     let q = match khlang_query::saved::SavedQueries::new(st.svc.q.warehouse().clone()).find(who, &name).await {
         Ok(Some(q)) => q,
-        Ok(None) => return (StatusCode::NOT_FOUND, Html(thai::page(&title, &format!("<p>{}</p>", msg::SAVED_NO_SUCH)))).into_response(),
-        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, Html(thai::page(&title, &thai::escape(&e.to_string())))).into_response(),
+        Ok(None) => return titled(StatusCode::NOT_FOUND, &title, maud::html! { p { (msg::SAVED_NO_SUCH) } }),
+        Err(e) => return titled(StatusCode::INTERNAL_SERVER_ERROR, &title, maud::html! { (e) }),
     };
     let sql = q.audited_sql();
     let read = async {
@@ -373,39 +361,19 @@ async fn saved_run(State(st): State<AppState>, caller: Caller, axum::extract::Pa
         let df = run.plan(&ctx, &sql).await?.limit(0, Some(PAGE_ROWS))?;
         run.collect(df).await
     };
-    match read.await {
-        Ok(batches) => {
-            let link = url_encode(&name);
-            let body = format!(
-                "<p><code>{}</code></p><p><a href=\"/api/saved/{link}/run?format=csv\">CSV</a> · <a href=\"/api/saved/{link}/run?format=xlsx\">XLSX</a></p>{}",
-                thai::escape(&q.sql),
-                html_table(&batches)
-            );
-            Html(thai::page(&title, &body)).into_response()
+    let result = match read.await {
+        Ok(batches) => table::Table::of_result("saved_result", &q.name, &batches),
+        Err(e) => Err(report::ReportError::Query(e.to_string())),
+    };
+    match result {
+        Ok(t) => {
+            let body = maud::html! {
+                p { code { (q.sql) } }
+                p { (downloads(&url_encode(&name))) }
+                @if t.columns.is_empty() { p { (msg::NO_ROWS) } } @else { (html::table(&t)) }
+            };
+            titled(StatusCode::OK, &title, body)
         }
-        Err(e) => (StatusCode::BAD_REQUEST, Html(thai::page(&title, &format!("<p class=\"error\">{}</p>", thai::escape(&e.to_string()))))).into_response(),
+        Err(e) => titled(StatusCode::BAD_REQUEST, &title, maud::html! { p.error { (e) } }),
     }
-}
-
-/// A result as an HTML table, values as text.
-fn html_table(batches: &[arrow::record_batch::RecordBatch]) -> String {
-    let Some(first) = batches.first() else { return format!("<p>{}</p>", msg::NO_ROWS) };
-    let mut out = String::from("<table><thead><tr>");
-    for f in first.schema().fields() {
-        out.push_str(&format!("<th>{}</th>", thai::escape(f.name())));
-    }
-    out.push_str("</tr></thead><tbody>");
-    let opts = arrow::util::display::FormatOptions::default().with_null("");
-    for b in batches {
-        let fmts: Vec<_> = b.columns().iter().filter_map(|c| arrow::util::display::ArrayFormatter::try_new(c.as_ref(), &opts).ok()).collect();
-        for r in 0..b.num_rows() {
-            out.push_str("<tr>");
-            for f in &fmts {
-                out.push_str(&format!("<td>{}</td>", thai::escape(&f.value(r).to_string())));
-            }
-            out.push_str("</tr>");
-        }
-    }
-    out.push_str("</tbody></table>");
-    out
 }

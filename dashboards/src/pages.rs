@@ -11,8 +11,10 @@ use khlang_query::transport::api::{ApiError, Caller};
 use khlang_query::audit::{Action, Event};
 use khlang_query::{Principal, Role, Scope, reference};
 
-use crate::report::{Cell, Chart, Domain, Figure, Kind, Params, Report, ReportError, Subject, Table};
-use crate::{AppState, charts, msg, pdf, thai, xlsx};
+use maud::{Markup, PreEscaped, html};
+
+use crate::report::{Cell, Chart, Domain, Figure, Kind, Params, Report, ReportError, Section, Subject, Table};
+use crate::{AppState, charts, html, msg, pdf, thai, xlsx};
 
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct Choice {
@@ -26,9 +28,9 @@ pub fn error_page(status: StatusCode, detail: &str) -> Response {
         StatusCode::NOT_FOUND => msg::NOT_FOUND_TITLE,
         StatusCode::BAD_REQUEST => msg::BAD_REQUEST_TITLE,
         StatusCode::FORBIDDEN => msg::FORBIDDEN_TITLE,
-        _ => "เกิดข้อผิดพลาด",
+        _ => msg::ERROR_TITLE,
     };
-    (status, Html(thai::page(title, &format!("<p class=\"error\" role=\"alert\">{}</p><p><a href=\"/\">กลับหน้าแรก</a></p>", thai::escape(detail))))).into_response()
+    (status, Html(html::page(title, maud::html! { (html::error(detail)) p { a href="/" { (msg::BACK_HOME) } } }).into_string())).into_response()
 }
 
 fn report_error(e: ReportError) -> Response {
@@ -78,67 +80,9 @@ async fn load(st: &AppState, caller: Result<Caller, ApiError>, subject: Result<S
     Ok((caller, report))
 }
 
-pub fn figures_html(figures: &[Figure]) -> String {
-    let mut out = String::from("<section class=\"cards\">");
-    for f in figures {
-        out.push_str(&format!(
-            "<div class=\"card\" data-figure=\"{}\"><div class=\"label\">{}</div><div class=\"value\">{}</div><div class=\"unit\">{}</div></div>",
-            f.key,
-            f.label,
-            pdf::figure_text(f.value, f.kind),
-            f.unit
-        ));
-    }
-    out.push_str("</section>");
-    out
-}
-
-pub fn table_html(t: &Table) -> String {
-    let mut out = format!("<table data-table=\"{}\"><caption>{}</caption><thead><tr>", t.key, thai::escape(&t.title));
-    for c in &t.columns {
-        out.push_str(&format!("<th scope=\"col\">{}</th>", thai::escape(&c.name)));
-    }
-    out.push_str("</tr></thead><tbody>");
-    let link_col = t.columns.iter().position(|c| c.name == msg::C_SCHOOL_CODE);
-    for r in &t.rows {
-        out.push_str("<tr>");
-        for (i, c) in r.iter().enumerate() {
-            let kind = t.columns.get(i).map_or(Kind::Text, |c| c.kind);
-            let text = thai::escape(&pdf::cell_text(c, kind));
-            let class = if kind == Kind::Text { "" } else { " class=\"num\"" };
-            match (link_col, c) {
-                (Some(l), Cell::Text(code)) if l == i => out.push_str(&format!("<td><a href=\"/school/{0}\">{0}</a></td>", thai::escape(code))),
-                _ => out.push_str(&format!("<td{class}>{text}</td>")),
-            }
-        }
-        out.push_str("</tr>");
-    }
-    out.push_str("</tbody></table>");
-    out
-}
-
-/// A chart with its title and, for readers who cannot see it, the same figures as a table.
-pub fn chart_html(c: &Chart) -> String {
-    chart_with_picture(c, None)
-}
-
 /// A chart of a report, with a link to it as a PNG picture (for slides and letters).
-fn report_chart(r: &Report, c: &Chart) -> String {
-    chart_with_picture(c, Some(&format!("{}/chart/{}.png{}", base(r), c.table.key, params_of(r))))
-}
-
-fn chart_with_picture(c: &Chart, png: Option<&str>) -> String {
-    if c.table.rows.is_empty() {
-        return format!("<p class=\"meta\">{}: ไม่มีข้อมูล</p>", thai::escape(&c.table.title));
-    }
-    format!(
-        "<figure class=\"chart\" data-chart=\"{}\"><div role=\"img\" aria-label=\"{}\">{}</div><figcaption><details><summary>ตารางข้อมูลของแผนภูมิ</summary>{}</details>{}</figcaption></figure>",
-        c.table.key,
-        thai::escape(&c.table.title),
-        charts::svg(c),
-        table_html(&c.table),
-        png.map(|href| format!(" <a class=\"png\" href=\"{href}\" download>ภาพ PNG</a>")).unwrap_or_default()
-    )
+fn report_chart(r: &Report, c: &Chart) -> Markup {
+    html::chart(c, Some(&format!("{}/chart/{}.png{}", base(r), c.table.key, params_of(r))))
 }
 
 fn base(r: &Report) -> String {
@@ -146,89 +90,94 @@ fn base(r: &Report) -> String {
 }
 
 /// The chooser of snapshot (with its academic year) and fiscal year; submits on change.
-fn chooser(r: &Report, path: &str) -> String {
-    let mut out = format!("<form class=\"chooser\" method=\"get\" action=\"{path}\"><label>ปีการศึกษา / รอบข้อมูล <select name=\"snapshot\" onchange=\"this.form.submit()\">");
-    for s in r.snapshots.iter().rev() {
-        let ay = khlang_query::office::academic_year_be(*s);
-        out.push_str(&format!(
-            "<option value=\"{s}\"{}>ปีการศึกษา {ay} · {}</option>",
-            if *s == r.snapshot { " selected" } else { "" },
-            thai::date_be(&s.to_string())
-        ));
+fn chooser(r: &Report, path: &str) -> Markup {
+    html! {
+        form.chooser method="get" action=(path) {
+            label {
+                (msg::ACADEMIC_YEAR) " / " (msg::DATA_ROUND) " "
+                select name="snapshot" onchange="this.form.submit()" {
+                    @for s in r.snapshots.iter().rev() {
+                        option value=(s) selected[*s == r.snapshot] { (msg::ACADEMIC_YEAR) " " (khlang_query::office::academic_year_be(*s)) " · " (thai::date_be(&s.to_string())) }
+                    }
+                }
+            }
+            " "
+            label {
+                (msg::FISCAL_YEAR) " "
+                select name="fiscal_year" onchange="this.form.submit()" {
+                    @for y in r.fiscal_years.iter().rev() { option value=(y) selected[*y == r.fiscal_year] { (y) } }
+                }
+            }
+            " "
+            noscript { button type="submit" { (msg::SHOW) } }
+        }
     }
-    out.push_str("</select></label> <label>ปีงบประมาณ <select name=\"fiscal_year\" onchange=\"this.form.submit()\">");
-    for y in r.fiscal_years.iter().rev() {
-        out.push_str(&format!("<option value=\"{y}\"{}>{y}</option>", if *y == r.fiscal_year { " selected" } else { "" }));
-    }
-    out.push_str("</select></label> <noscript><button type=\"submit\">แสดง</button></noscript></form>");
-    out
 }
 
 fn params_of(r: &Report) -> String {
     Params { snapshot: Some(r.snapshot), fiscal_year: Some(r.fiscal_year) }.query_string()
 }
 
-fn subject_nav(r: &Report) -> String {
+fn subject_nav(r: &Report) -> Markup {
     let b = base(r);
     let q = params_of(r);
-    let mut links = vec![(format!("{b}{q}"), "ภาพรวม".to_string())];
+    let mut links = vec![(format!("{b}{q}"), msg::OVERVIEW)];
     for d in Domain::ALL {
-        links.push((format!("{b}/{}{q}", d.key()), d.title().to_string()));
+        links.push((format!("{b}/{}{q}", d.key()), d.title()));
     }
     if matches!(r.subject, Subject::Area(_)) {
         for (page, label) in THEMES {
-            links.push((format!("{b}/{page}{q}"), label.to_string()));
+            links.push((format!("{b}/{page}{q}"), label));
         }
     }
-    let kind = r.subject.kind();
-    let code = r.subject.code();
-    let mut out = String::from("<nav class=\"subject\"><ul>");
-    for (href, label) in links {
-        out.push_str(&format!("<li><a href=\"{href}\">{label}</a></li>"));
+    let file = format!("/reports/{}/{}", r.subject.kind(), r.subject.code());
+    html! {
+        nav.subject {
+            ul { @for (href, label) in &links { li { a href=(href) { (label) } } } }
+            p.downloads {
+                (msg::REPORT_TITLE) ": "
+                a href={ (file) ".html" (q) } { (msg::WEB) } " · "
+                a href={ (file) ".pdf" (q) } { "PDF" } " · "
+                a href={ (file) ".xlsx" (q) } { "Excel" }
+            }
+        }
     }
-    out.push_str(&format!(
-        "</ul><p class=\"downloads\">รายงานข้อมูลสารสนเทศ 4 ด้าน: <a href=\"/reports/{kind}/{code}.html{q}\">เว็บ</a> · <a href=\"/reports/{kind}/{code}.pdf{q}\">PDF</a> · <a href=\"/reports/{kind}/{code}.xlsx{q}\">Excel</a></p></nav>"
-    ));
-    out
 }
 
 const THEMES: [(&str, &str); 6] = [
-    ("districts", "รายอำเภอ"),
-    ("small-schools", "โรงเรียนขนาดเล็ก"),
-    ("staffing", "ครูขาด/เกินเกณฑ์"),
-    ("retirements", "การเกษียณอายุ"),
-    ("disbursement", "การเบิกจ่าย"),
-    ("tests", "ผลการทดสอบ"),
+    ("districts", msg::THEME_DISTRICTS),
+    ("small-schools", msg::F_SMALL),
+    ("staffing", msg::THEME_STAFFING),
+    ("retirements", msg::THEME_RETIREMENTS),
+    ("disbursement", msg::THEME_DISBURSEMENT),
+    ("tests", msg::THEME_TESTS),
 ];
 
-fn heading(r: &Report) -> String {
-    let mut sub = match r.subject {
-        Subject::Area(_) => format!("รหัสเขตพื้นที่ {}", r.subject.code()),
-        Subject::School(_) => format!("รหัสโรงเรียน {} · <a href=\"/area/{}\">{}</a>", r.subject.code(), r.area_code, thai::escape(&r.area_name)),
-    };
-    if !r.province.is_empty() {
-        sub.push_str(&format!(" · จังหวัด{}", thai::escape(&r.province)));
+fn heading(r: &Report) -> Markup {
+    html! {
+        p.meta {
+            @match r.subject {
+                Subject::Area(_) => { (msg::AREA_CODE) " " (r.subject.code()) },
+                Subject::School(_) => { (msg::C_SCHOOL_CODE) " " (r.subject.code()) " · " a href={ "/area/" (r.area_code) } { (r.area_name) } },
+            }
+            @if !r.province.is_empty() { " · " (msg::PROVINCE) (r.province) }
+        }
+        p.meta.version data-version=(r.version.commit) { (r.version.describe(r.snapshot, r.fiscal_year)) " · " (r.version.generated()) }
     }
-    format!(
-        "<p class=\"meta\">{sub}</p><p class=\"meta version\" data-version=\"{}\">{} · {}</p>",
-        r.version.commit,
-        thai::escape(&r.version.describe(r.snapshot, r.fiscal_year)),
-        r.version.generated()
-    )
 }
 
 /// A subject page: the shell around a body that is cached per published state.
-fn subject_page(st: &AppState, caller: &Caller, r: &Report, key: &str, title: &str, body: impl FnOnce() -> String) -> Response {
+fn subject_page(st: &AppState, caller: &Caller, r: &Report, key: &str, title: &str, body: impl FnOnce() -> Markup) -> Response {
     let cache_key = r.rendering_key(key);
     let main = match st.reports.rendered(&cache_key) {
         Some(b) => b,
         None => {
             let path = format!("{}{}", base(r), if key == "overview" { String::new() } else { format!("/{key}") });
-            let html = format!("{}{}{}{}", heading(r), chooser(r, &path), subject_nav(r), body());
-            st.reports.keep(cache_key, html.into_bytes())
+            let page = html! { (heading(r)) (chooser(r, &path)) (subject_nav(r)) (body()) };
+            st.reports.keep(cache_key, page.into_string().into_bytes())
         }
     };
-    Html(crate::shell(&caller.who, title, &String::from_utf8_lossy(&main))).into_response()
+    Html(html::shell(&caller.who, title, PreEscaped(String::from_utf8_lossy(&main).into_owned())).into_string()).into_response()
 }
 
 pub async fn overview(st: &AppState, caller: Result<Caller, ApiError>, kind: &str, code: &str, choice: Choice) -> Response {
@@ -237,26 +186,35 @@ pub async fn overview(st: &AppState, caller: Result<Caller, ApiError>, kind: &st
         Ok(x) => x,
         Err(resp) => return resp,
     };
-    let title = format!("ภาพรวม {}", r.name);
+    let title = format!("{} {}", msg::OVERVIEW, r.name);
     subject_page(st, &caller, &r, "overview", &title, || {
-        let mut body = String::new();
-        for s in &r.sections {
-            body.push_str(&format!("<section class=\"domain\" id=\"{}\"><h2><a href=\"{}/{}{}\">{}</a></h2>", s.domain.key(), base(&r), s.domain.key(), params_of(&r), s.domain.title()));
-            body.push_str(&figures_html(&s.figures));
-            // The one chart a director looks at first in each domain.
-            let key = match s.domain {
-                Domain::Academic => "students_by_grade",
-                Domain::Budget => "disbursement_chart",
-                Domain::Personnel => "position_chart",
-                Domain::General => "size_chart",
-            };
-            if let Some(c) = s.charts.iter().find(|c| c.table.key == key) {
-                body.push_str(&report_chart(&r, c));
+        html! {
+            @for s in &r.sections {
+                section.domain id=(s.domain.key()) {
+                    h2 { a href={ (base(&r)) "/" (s.domain.key()) (params_of(&r)) } { (s.domain.title()) } }
+                    (html::figures(&s.figures))
+                    // The one chart a director looks at first in each domain.
+                    @let key = match s.domain {
+                        Domain::Academic => "students_by_grade",
+                        Domain::Budget => "disbursement_chart",
+                        Domain::Personnel => "position_chart",
+                        Domain::General => "size_chart",
+                    };
+                    @if let Some(c) = s.charts.iter().find(|c| c.table.key == key) { (report_chart(&r, c)) }
+                }
             }
-            body.push_str("</section>");
         }
-        body
     })
+}
+
+/// A domain's figures, charts, tables and definitions.
+fn section_body(r: &Report, s: &Section) -> Markup {
+    html! {
+        (html::figures(&s.figures))
+        @for c in &s.charts { (report_chart(r, c)) }
+        @for t in &s.tables { (html::table(t)) }
+        (html::notes(&s.notes))
+    }
 }
 
 pub async fn sub_page(st: &AppState, caller: Result<Caller, ApiError>, kind: &str, code: &str, page: &str, choice: Choice) -> Response {
@@ -264,7 +222,7 @@ pub async fn sub_page(st: &AppState, caller: Result<Caller, ApiError>, kind: &st
     let domain = Domain::parse(page);
     let theme = THEMES.iter().find(|(p, _)| *p == page).filter(|_| kind == "area");
     if domain.is_none() && theme.is_none() {
-        return error_page(StatusCode::NOT_FOUND, &format!("ไม่มีหน้า {page}"));
+        return error_page(StatusCode::NOT_FOUND, &format!("{} {page}", msg::NO_SUCH_PAGE));
     }
     let (caller, r) = match load(st, caller, Subject::parse(kind, code), &choice, &here, page).await {
         Ok(x) => x,
@@ -272,34 +230,14 @@ pub async fn sub_page(st: &AppState, caller: Result<Caller, ApiError>, kind: &st
     };
     if let Some(d) = domain {
         let title = format!("{} · {}", d.title(), r.name);
-        return subject_page(st, &caller, &r, page, &title, || {
-            let Some(s) = r.section(d) else { return String::new() };
-            let mut body = figures_html(&s.figures);
-            for c in &s.charts {
-                body.push_str(&report_chart(&r, c));
-            }
-            for t in &s.tables {
-                body.push_str(&table_html(t));
-            }
-            body.push_str(&notes_html(&s.notes));
-            body
-        });
+        return subject_page(st, &caller, &r, page, &title, || r.section(d).map(|s| section_body(&r, s)).unwrap_or_default());
     }
     let label = theme.map_or("", |t| t.1);
     let title = format!("{label} · {}", r.name);
     subject_page(st, &caller, &r, page, &title, || theme_body(&r, page))
 }
 
-fn notes_html(notes: &[String]) -> String {
-    let mut out = String::from("<section class=\"notes\"><h3>นิยามตัวชี้วัด</h3><ul>");
-    for n in notes {
-        out.push_str(&format!("<li>{}</li>", thai::escape(n)));
-    }
-    out.push_str("</ul></section>");
-    out
-}
-
-fn chart_of(r: &Report, key: &str) -> String {
+fn chart_of(r: &Report, key: &str) -> Markup {
     r.sections.iter().flat_map(|s| &s.charts).find(|c| c.table.key == key).map(|c| report_chart(r, c)).unwrap_or_default()
 }
 
@@ -314,7 +252,7 @@ pub async fn chart_png(st: &AppState, caller: Result<Caller, ApiError>, kind: &s
         Err(resp) => return resp,
     };
     let Some(chart) = r.sections.iter().flat_map(|s| &s.charts).find(|c| c.table.key == key).cloned() else {
-        return error_page(StatusCode::NOT_FOUND, &format!("ไม่มีแผนภูมิ {key}"));
+        return error_page(StatusCode::NOT_FOUND, &format!("{} {key}", msg::NO_SUCH_CHART));
     };
     let cache_key = r.rendering_key(&format!("chart {key}"));
     let png = match st.reports.rendered(&cache_key) {
@@ -328,73 +266,68 @@ pub async fn chart_png(st: &AppState, caller: Result<Caller, ApiError>, kind: &s
     (StatusCode::OK, [(header::CONTENT_TYPE, "image/png")], png.as_ref().clone()).into_response()
 }
 
-fn table_of(r: &Report, key: &str) -> String {
-    r.sections.iter().flat_map(|s| &s.tables).find(|t| t.key == key).map(table_html).unwrap_or_default()
+fn table_of(r: &Report, key: &str) -> Markup {
+    r.sections.iter().flat_map(|s| &s.tables).find(|t| t.key == key).map(html::table).unwrap_or_default()
 }
 
-fn figures_of(r: &Report, keys: &[&str]) -> String {
+fn figures_of(r: &Report, keys: &[&str]) -> Markup {
     let f: Vec<Figure> = r.sections.iter().flat_map(|s| &s.figures).filter(|f| keys.contains(&f.key)).cloned().collect();
-    figures_html(&f)
+    html::figures(&f)
 }
 
-fn theme_body(r: &Report, page: &str) -> String {
-    match page {
-        "districts" => {
-            let mut t = Table::new(
-                "districts",
-                "สรุปรายอำเภอ",
-                &[(msg::C_DISTRICT, Kind::Text), (msg::C_SCHOOLS, Kind::Count), (msg::C_STUDENTS, Kind::Count), (msg::C_TEACHERS, Kind::Count), (msg::F_SHORTAGE, Kind::Count), (msg::F_SMALL, Kind::Count)],
-            );
-            let mut by: std::collections::BTreeMap<&str, [i64; 5]> = std::collections::BTreeMap::new();
-            for s in &r.schools {
-                let e = by.entry(s.district.as_str()).or_default();
-                e[0] += 1;
-                e[1] += s.students;
-                e[2] += s.teachers;
-                e[3] += (-s.gap).max(0);
-                e[4] += i64::from(s.size_band == "small");
-            }
-            for (d, v) in &by {
-                let mut row = vec![Cell::Text(d.to_string())];
-                row.extend(v.iter().map(|x| Cell::Int(*x)));
-                t.rows.push(row);
-            }
-            let mut out = chart_of(r, "schools_by_district");
-            out.push_str("<table data-table=\"districts\"><caption>สรุปรายอำเภอ (เลือกอำเภอเพื่อดูรายโรงเรียน)</caption><thead><tr>");
-            for c in &t.columns {
-                out.push_str(&format!("<th scope=\"col\">{}</th>", c.name));
-            }
-            out.push_str("</tr></thead><tbody>");
-            let q = params_of(r);
-            for row in &t.rows {
-                let d = row[0].text();
-                out.push_str(&format!("<tr><td><a href=\"{}/districts/{d}{q}\">{}</a> ({d})</td>", base(r), thai::escape(&reference::district_th(&d))));
-                for c in &row[1..] {
-                    out.push_str(&format!("<td class=\"num\">{}</td>", pdf::cell_text(c, Kind::Count)));
+fn notes_of(notes: &[&str]) -> Markup {
+    html::notes(&notes.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+}
+
+/// The districts' summary, each district linking to its schools.
+fn districts(r: &Report) -> Markup {
+    let mut by: std::collections::BTreeMap<&str, [i64; 5]> = std::collections::BTreeMap::new();
+    for s in &r.schools {
+        let [schools, students, teachers, short, small] = by.entry(s.district.as_str()).or_default();
+        *schools += 1;
+        *students += s.students;
+        *teachers += s.teachers;
+        *short += (-s.gap).max(0);
+        *small += i64::from(s.size_band == "small");
+    }
+    let columns = [msg::C_DISTRICT, msg::C_SCHOOLS, msg::C_STUDENTS, msg::C_TEACHERS, msg::F_SHORTAGE, msg::F_SMALL];
+    let q = params_of(r);
+    html! {
+        (chart_of(r, "schools_by_district"))
+        table data-table="districts" {
+            caption { (msg::T_DISTRICTS) }
+            thead { tr { @for c in columns { th scope="col" { (c) } } } }
+            tbody {
+                @for (d, v) in &by {
+                    tr {
+                        td { a href={ (base(r)) "/districts/" (d) (q) } { (reference::district_th(d)) } " (" (d) ")" }
+                        @for n in v { td.num { (crate::table::cell_text(&Cell::Int(*n), Kind::Count)) } }
+                    }
                 }
-                out.push_str("</tr>");
             }
-            out.push_str("</tbody></table>");
-            out
         }
-        "small-schools" => format!("{}{}{}", figures_of(r, &["small_schools", "small_share"]), table_of(r, "small_schools"), notes_html(&[msg::N_SIZE.into()])),
-        "staffing" => format!(
-            "{}{}{}",
-            figures_of(r, &["teachers", "required_teachers", "teacher_shortage", "teacher_surplus", "schools_short", "students_per_teacher"]),
-            table_of(r, "staffing_by_school"),
-            notes_html(&[msg::N_REQUIRED.into(), msg::N_GAP.into()])
-        ),
-        "retirements" => format!("{}{}{}{}", figures_of(r, &["retirements_5y"]), chart_of(r, "retirements_chart"), table_of(r, "retirements"), notes_html(&[msg::N_RETIREMENT.into()])),
-        "disbursement" => format!(
-            "{}{}{}{}{}",
-            figures_of(r, &["allocated", "disbursed", "disbursement_rate"]),
-            chart_of(r, "disbursement_chart"),
-            table_of(r, "disbursement_by_quarter"),
-            table_of(r, "budget_by_category"),
-            notes_html(&[msg::N_DISBURSEMENT.into(), msg::N_TARGET.into()])
-        ),
-        "tests" => format!("{}{}{}", chart_of(r, "test_chart"), table_of(r, "test_results"), notes_html(&[msg::N_TESTS.into()])),
-        _ => String::new(),
+    }
+}
+
+fn theme_body(r: &Report, page: &str) -> Markup {
+    match page {
+        "districts" => districts(r),
+        "small-schools" => html! { (figures_of(r, &["small_schools", "small_share"])) (table_of(r, "small_schools")) (notes_of(&[msg::N_SIZE])) },
+        "staffing" => html! {
+            (figures_of(r, &["teachers", "required_teachers", "teacher_shortage", "teacher_surplus", "schools_short", "students_per_teacher"]))
+            (table_of(r, "staffing_by_school"))
+            (notes_of(&[msg::N_REQUIRED, msg::N_GAP]))
+        },
+        "retirements" => html! { (figures_of(r, &["retirements_5y"])) (chart_of(r, "retirements_chart")) (table_of(r, "retirements")) (notes_of(&[msg::N_RETIREMENT])) },
+        "disbursement" => html! {
+            (figures_of(r, &["allocated", "disbursed", "disbursement_rate"]))
+            (chart_of(r, "disbursement_chart"))
+            (table_of(r, "disbursement_by_quarter"))
+            (table_of(r, "budget_by_category"))
+            (notes_of(&[msg::N_DISBURSEMENT, msg::N_TARGET]))
+        },
+        "tests" => html! { (chart_of(r, "test_chart")) (table_of(r, "test_results")) (notes_of(&[msg::N_TESTS])) },
+        _ => Markup::default(),
     }
 }
 
@@ -410,14 +343,14 @@ pub async fn district(st: &AppState, caller: Result<Caller, ApiError>, code: &st
     };
     let schools: Vec<_> = r.schools.iter().filter(|s| s.district == district).collect();
     if schools.is_empty() {
-        return error_page(StatusCode::NOT_FOUND, &format!("ไม่พบโรงเรียนในอำเภอรหัส {district} ของเขตพื้นที่นี้"));
+        return error_page(StatusCode::NOT_FOUND, &format!("{} {district}", msg::NO_SCHOOLS_IN_DISTRICT));
     }
     let title = format!("{} ({district}) · {}", reference::district_th(district), r.name);
     let key = format!("districts/{district}");
     subject_page(st, &caller, &r, &key, &title, || {
         let mut t = Table::new(
             "district_schools",
-            format!("โรงเรียนใน{}", reference::district_th(district)),
+            format!("{}{}", msg::SCHOOLS_IN, reference::district_th(district)),
             &[
                 (msg::C_SCHOOL_CODE, Kind::Text),
                 (msg::C_SCHOOL, Kind::Text),
@@ -441,7 +374,7 @@ pub async fn district(st: &AppState, caller: Result<Caller, ApiError>, code: &st
                 Cell::Int(s.gap),
             ]);
         }
-        table_html(&t)
+        html::table(&t)
     })
 }
 
@@ -490,20 +423,17 @@ pub async fn report_file(st: &AppState, caller: Result<Caller, ApiError>, kind: 
 
 /// The whole report as one printable web page (the same content as the PDF).
 pub fn report_html(r: &Report) -> String {
-    let mut body = format!("<h2 class=\"subject\">{}</h2>{}", thai::escape(&r.name), heading(r));
-    for (n, s) in r.sections.iter().enumerate() {
-        body.push_str(&format!("<section class=\"domain\" id=\"{}\"><h2>{}. {}</h2>", s.domain.key(), n + 1, s.domain.title()));
-        body.push_str(&figures_html(&s.figures));
-        for c in &s.charts {
-            body.push_str(&report_chart(r, c));
+    let body = html! {
+        h2.subject { (r.name) }
+        (heading(r))
+        @for (n, s) in r.sections.iter().enumerate() {
+            section.domain id=(s.domain.key()) {
+                h2 { (n + 1) ". " (s.domain.title()) }
+                (section_body(r, s))
+            }
         }
-        for t in &s.tables {
-            body.push_str(&table_html(t));
-        }
-        body.push_str(&notes_html(&s.notes));
-        body.push_str("</section>");
-    }
-    thai::page(msg::REPORT_TITLE, &body)
+    };
+    html::page(msg::REPORT_TITLE, body).into_string()
 }
 
 pub async fn home(st: &AppState, caller: Result<Caller, ApiError>) -> Response {
@@ -528,22 +458,28 @@ pub async fn home(st: &AppState, caller: Result<Caller, ApiError>) -> Response {
 
 fn areas_list(_st: &AppState, caller: &Caller, dir: &crate::cache::Directory) -> Response {
     if dir.areas.is_empty() {
-        return Html(crate::shell(&caller.who, "คลังข้อมูล", &format!("<p>{}</p>", msg::EMPTY))).into_response();
+        return Html(html::shell(&caller.who, msg::APP, html! { p { (msg::EMPTY) } }).into_string()).into_response();
     }
     let mut areas: Vec<(&String, &String)> = dir.areas.iter().collect();
     areas.sort();
-    let mut body = String::from("<table data-table=\"areas\"><caption>สำนักงานเขตพื้นที่การศึกษา</caption><thead><tr><th>รหัส</th><th>เขตพื้นที่</th><th>รายงาน</th></tr></thead><tbody>");
-    for (code, name) in areas {
-        body.push_str(&format!(
-            "<tr><td>{code}</td><td><a href=\"/area/{code}\">{}</a></td><td><a href=\"/reports/area/{code}.pdf\">PDF</a> · <a href=\"/reports/area/{code}.xlsx\">Excel</a></td></tr>",
-            thai::escape(name)
-        ));
-    }
-    body.push_str("</tbody></table>");
-    Html(crate::shell(&caller.who, "เลือกเขตพื้นที่การศึกษา", &body)).into_response()
+    let body = html! {
+        table data-table="areas" {
+            caption { (msg::T_AREAS) }
+            thead { tr { th { (msg::C_CODE) } th { (msg::C_AREA) } th { (msg::C_REPORT) } } }
+            tbody {
+                @for (code, name) in areas {
+                    tr {
+                        td { (code) }
+                        td { a href={ "/area/" (code) } { (name) } }
+                        td { a href={ "/reports/area/" (code) ".pdf" } { "PDF" } " · " a href={ "/reports/area/" (code) ".xlsx" } { "Excel" } }
+                    }
+                }
+            }
+        }
+    };
+    Html(html::shell(&caller.who, msg::CHOOSE_AREA, body).into_string()).into_response()
 }
 
-/// Handlers as axum sees them.
 pub mod routes {
     use super::*;
 

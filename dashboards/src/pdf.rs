@@ -13,8 +13,9 @@ use krilla::Document;
 use krilla_svg::{SurfaceExt, SvgSettings};
 
 use crate::doc::Doc;
-use crate::report::{Cell, Figure, Kind, ReportError, Table};
-use crate::{charts, fonts, msg, thai};
+use crate::report::{Figure, Kind, ReportError, Table};
+use crate::table::{Cells as _, cell_text, figure_text};
+use crate::{charts, fonts, msg};
 
 const PAGE_W: f32 = 595.28;
 const PAGE_H: f32 = 841.89;
@@ -39,26 +40,31 @@ enum Op {
 }
 
 struct Layout {
+    /// The pages before this one.
     pages: Vec<Vec<Op>>,
+    /// The page being drawn.
+    page: Vec<Op>,
     y: f32,
 }
 
 impl Layout {
     fn new() -> Layout {
-        Layout { pages: vec![Vec::new()], y: TOP }
+        Layout { pages: Vec::new(), page: Vec::new(), y: TOP }
     }
 
     fn ops(&mut self) -> &mut Vec<Op> {
-        if self.pages.is_empty() {
-            self.pages.push(Vec::new());
-        }
-        let last = self.pages.len() - 1;
-        &mut self.pages[last]
+        &mut self.page
     }
 
     fn new_page(&mut self) {
-        self.pages.push(Vec::new());
+        self.pages.push(std::mem::take(&mut self.page));
         self.y = TOP;
+    }
+
+    /// Every page, the last one included.
+    fn finish(mut self) -> Vec<Vec<Op>> {
+        self.pages.push(self.page);
+        self.pages
     }
 
     /// Starts a new page unless `h` more points fit on this one.
@@ -136,30 +142,6 @@ fn fit(text: &str, width: f32, size: f32, bold: bool) -> String {
     format!("{out}…")
 }
 
-/// A cell as the report prints it.
-pub fn cell_text(c: &Cell, kind: Kind) -> String {
-    match (c, kind) {
-        (Cell::Null, _) => "–".into(),
-        (Cell::Text(s), _) => s.clone(),
-        (c, Kind::Money) => c.as_f64().map(|v| thai::decimal(v, 2)).unwrap_or_default(),
-        (c, Kind::Percent | Kind::Ratio) => c.as_f64().map(|v| thai::decimal(v, 1)).unwrap_or_default(),
-        (Cell::Int(i), _) => thai::number(*i),
-        (Cell::Num(n), _) => thai::decimal(*n, if n.fract() == 0.0 { 0 } else { 2 }),
-    }
-}
-
-/// A figure's value as the report prints it.
-pub fn figure_text(value: Option<f64>, kind: Kind) -> String {
-    match value {
-        None => "–".into(),
-        Some(v) => match kind {
-            Kind::Money => thai::decimal(v, if v.fract() == 0.0 { 0 } else { 2 }),
-            Kind::Percent | Kind::Ratio => thai::decimal(v, 1),
-            _ => thai::number(v.round() as i64),
-        },
-    }
-}
-
 const TABLE_SIZE: f32 = 12.5;
 const ROW_H: f32 = 17.0;
 
@@ -174,7 +156,7 @@ fn table(l: &mut Layout, t: &Table) {
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            let cells = t.rows.iter().map(|r| fonts::text_width(&cell_text(&r[i], c.kind), size, false)).fold(0.0, f32::max);
+            let cells = t.rows.iter().map(|r| fonts::text_width(&cell_text(r.at(i), c.kind), size, false)).fold(0.0, f32::max);
             let header = c.name.split(' ').map(|w| fonts::text_width(w, size, true)).fold(0.0, f32::max);
             cells.max(header).min(220.0) + 10.0
         })
@@ -193,13 +175,12 @@ fn table(l: &mut Layout, t: &Table) {
         let y = l.y;
         l.ops().push(Op::Rect { x: MARGIN, y, w: widths.iter().sum(), h: header_h, color: SHADE });
         let mut x = MARGIN;
-        for (i, lines) in headers.iter().enumerate() {
+        for ((lines, c), w) in headers.iter().zip(&t.columns).zip(&widths) {
             for (j, line) in lines.iter().enumerate() {
-                let numeric = t.columns[i].kind != Kind::Text;
-                let tx = if numeric { x + widths[i] - 4.0 - fonts::text_width(line, size, true) } else { x + 4.0 };
+                let tx = if c.kind != Kind::Text { x + w - 4.0 - fonts::text_width(line, size, true) } else { x + 4.0 };
                 l.ops().push(Op::Text { x: tx, y: y + 3.0 + size * (1.0 + 1.25 * j as f32), size, bold: true, color: BLACK, text: line.clone() });
             }
-            x += widths[i];
+            x += w;
         }
         l.y += header_h;
     };
@@ -211,12 +192,12 @@ fn table(l: &mut Layout, t: &Table) {
         }
         let y = l.y;
         let mut x = MARGIN;
-        for (i, c) in row.iter().enumerate().take(widths.len()) {
-            let kind = t.columns[i].kind;
-            let text = fit(&cell_text(c, kind), widths[i] - 8.0, size, false);
-            let tx = if kind == Kind::Text { x + 4.0 } else { x + widths[i] - 4.0 - fonts::text_width(&text, size, false) };
+        for ((c, col), w) in row.iter().zip(&t.columns).zip(&widths) {
+            let kind = col.kind;
+            let text = fit(&cell_text(c, kind), w - 8.0, size, false);
+            let tx = if kind == Kind::Text { x + 4.0 } else { x + w - 4.0 - fonts::text_width(&text, size, false) };
             l.ops().push(Op::Text { x: tx, y: y + size + 1.0, size, bold: false, color: BLACK, text });
-            x += widths[i];
+            x += w;
         }
         l.ops().push(Op::Line { x1: MARGIN, y1: y + ROW_H, x2: MARGIN + widths.iter().sum::<f32>(), y2: y + ROW_H, color: RULE });
         l.y += ROW_H;
@@ -284,7 +265,7 @@ fn layout(d: &Doc) -> Layout {
         }
         if !p.notes.is_empty() {
             l.need(40.0);
-            l.paragraph(MARGIN, CONTENT_W, 12.0, true, GREY, "นิยามตัวชี้วัด");
+            l.paragraph(MARGIN, CONTENT_W, 12.0, true, GREY, msg::DEFINITIONS);
             for note in &p.notes {
                 l.paragraph(MARGIN, CONTENT_W, 11.5, false, GREY, &format!("• {note}"));
             }
@@ -322,13 +303,13 @@ fn fill(c: (u8, u8, u8)) -> Fill {
 /// The document as PDF bytes.
 pub fn render(d: &Doc) -> Result<Vec<u8>, ReportError> {
     let fail = |message: String| ReportError::Render { format: "PDF", message };
-    let l = layout(d);
-    let total = l.pages.len();
+    let pages = layout(d).finish();
+    let total = pages.len();
     let footer_lines = wrap(&d.footer, CONTENT_W, 9.0, false);
     let mut doc = Document::new();
-    doc.set_metadata(krilla::metadata::Metadata::new().title(d.title()).language("th".into()).creator("Khlang (คลังข้อมูล)".into()).keywords(d.keywords.clone()));
+    doc.set_metadata(krilla::metadata::Metadata::new().title(d.title()).language("th".into()).creator(format!("Khlang ({})", msg::APP)).keywords(d.keywords.clone()));
     let settings = PageSettings::from_wh(PAGE_W, PAGE_H).ok_or_else(|| fail("bad page size".into()))?;
-    for (i, ops) in l.pages.iter().enumerate() {
+    for (i, ops) in pages.iter().enumerate() {
         let mut page = doc.start_page_with(settings.clone());
         let mut s = page.surface();
         let text = |s: &mut krilla::surface::Surface, x: f32, y: f32, size: f32, bold: bool, color: (u8, u8, u8), t: &str| -> Result<(), ReportError> {

@@ -5,13 +5,15 @@
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
+use khlang_query::approvals::{self, Approval};
 use khlang_query::transport::api::{ApiError, Caller};
 use khlang_query::{Principal, SessionContext, session::PUBLIC_VIEWS};
+use maud::{Markup, html};
 
-use crate::pages::{error_page, table_html};
-use crate::report::{Cell, Kind, Table, rows_or_none};
-use khlang_query::approvals::{self, Approval};
-use crate::{AppState, msg, thai};
+use crate::msg::{self, public as m, publishing as pm};
+use crate::pages::error_page;
+use crate::table::{Cell, Column, Kind, Table, rows_or_none};
+use crate::{AppState, html, thai};
 
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct Area {
@@ -39,17 +41,23 @@ async fn public_session(st: &AppState) -> Result<SessionContext, Response> {
 }
 
 /// The line every public page carries: which version is shown and who approved it when.
-pub fn approval_line(e: &Approval) -> String {
-    let mut s = format!("{} {} · {} {}", msg::DATA_VERSION, e.state, msg::SNAPSHOT, thai::date_be_long(&e.snapshot.to_string()));
-    if let Some(fy) = e.fiscal_year {
-        s.push_str(&format!(" · {} {fy}", msg::FISCAL_YEAR));
+pub fn approval_line(e: &Approval) -> Markup {
+    html! {
+        (msg::DATA_VERSION) " " (e.state) " · " (msg::SNAPSHOT) " " (thai::date_be_long(&e.snapshot.to_string()))
+        @if let Some(fy) = e.fiscal_year { " · " (msg::FISCAL_YEAR) " " (fy) }
+        " · " (m::APPROVED_BY) " " (e.by) " (" (msg::role(e.role)) ") " (pm::AT) " " (thai::datetime_be(e.at)) " " (pm::HOURS)
     }
-    s.push_str(&format!(" · อนุมัติให้เผยแพร่โดย {} ({}) เมื่อ {} น.", thai::escape(&e.by), thai::role(e.role), thai::datetime_be(e.at)));
-    s
 }
 
-fn table(key: &'static str, title: &str, columns: &[(&str, Kind)], rows: Vec<Vec<Cell>>) -> Table {
+fn titled(key: &'static str, title: &str, columns: &[(&str, Kind)], rows: Vec<Vec<Cell>>) -> Table {
     Table { rows, ..Table::new(key, title, columns) }
+}
+
+/// Shows the codes of column `col` in Thai.
+fn relabel(t: &mut Table, col: usize, name: fn(&str) -> &str) {
+    for c in t.rows.iter_mut().filter_map(|r| r.get_mut(col)) {
+        *c = Cell::Text(name(&c.text()).into());
+    }
 }
 
 /// The public tables of `areas`, each area at its latest snapshot, personnel date and academic year
@@ -85,37 +93,35 @@ pub(crate) async fn group_tables(ctx: &SessionContext, areas: &[String]) -> [Vec
 /// The four public tables, with codes shown in Thai.
 pub(crate) fn tables_of(found: [Vec<Vec<Cell>>; 4]) -> [Table; 4] {
     let [enrol_rows, school_rows, staff_rows, test_rows] = found;
-    let mut enrol = table(
+    let mut enrol = titled(
         "public_enrollment",
-        "นักเรียนจำแนกตามระดับชั้นและเพศ (รอบข้อมูลที่อนุมัติให้เผยแพร่)",
-        &[("รหัสเขตพื้นที่", Kind::Text), (msg::C_LEVEL, Kind::Text), (msg::C_MALE, Kind::Count), (msg::C_FEMALE, Kind::Count)],
+        &format!("{} {}", msg::T_STUDENTS_BY_LEVEL, m::APPROVED_ROUND),
+        &[(msg::AREA_CODE, Kind::Text), (msg::C_LEVEL, Kind::Text), (msg::C_MALE, Kind::Count), (msg::C_FEMALE, Kind::Count)],
         enrol_rows,
     );
-    enrol.rows.iter_mut().for_each(|r| r[1] = Cell::Text(msg::level(&r[1].text()).into()));
-    let mut schools = table(
+    relabel(&mut enrol, 1, msg::level);
+    let mut schools = titled(
         "public_schools",
-        "โรงเรียนจำแนกตามขนาด (รอบข้อมูลที่อนุมัติให้เผยแพร่)",
-        &[("รหัสเขตพื้นที่", Kind::Text), (msg::C_SIZE, Kind::Text), (msg::C_SCHOOLS, Kind::Count), (msg::C_STUDENTS, Kind::Count), (msg::C_TEACHERS, Kind::Count)],
+        &format!("{} {}", msg::T_SIZE_BANDS, m::APPROVED_ROUND),
+        &[(msg::AREA_CODE, Kind::Text), (msg::C_SIZE, Kind::Text), (msg::C_SCHOOLS, Kind::Count), (msg::C_STUDENTS, Kind::Count), (msg::C_TEACHERS, Kind::Count)],
         school_rows,
     );
-    schools.rows.iter_mut().for_each(|r| r[1] = Cell::Text(msg::band(&r[1].text()).into()));
-    let mut staff = table(
+    relabel(&mut schools, 1, msg::band);
+    let mut staff = titled(
         "public_personnel",
-        "บุคลากรจำแนกตามตำแหน่งและเพศ",
-        &[("รหัสเขตพื้นที่", Kind::Text), (msg::C_POSITION, Kind::Text), (msg::C_MALE, Kind::Count), (msg::C_FEMALE, Kind::Count)],
+        msg::T_STAFF_BY_POSITION,
+        &[(msg::AREA_CODE, Kind::Text), (msg::C_POSITION, Kind::Text), (msg::C_MALE, Kind::Count), (msg::C_FEMALE, Kind::Count)],
         staff_rows,
     );
-    staff.rows.iter_mut().for_each(|r| r[1] = Cell::Text(msg::position(&r[1].text()).into()));
-    let mut tests = table(
+    relabel(&mut staff, 1, msg::position);
+    let mut tests = titled(
         "public_test_results",
-        "ผลการทดสอบระดับชาติ (ปีการศึกษาล่าสุด)",
-        &[("รหัสเขตพื้นที่", Kind::Text), (msg::C_TEST, Kind::Text), (msg::C_SUBJECT, Kind::Text), (msg::C_EXAMINEES, Kind::Count), (msg::C_MEAN, Kind::Ratio)],
+        m::T_TESTS,
+        &[(msg::AREA_CODE, Kind::Text), (msg::C_TEST, Kind::Text), (msg::C_SUBJECT, Kind::Text), (msg::C_EXAMINEES, Kind::Count), (msg::C_MEAN, Kind::Ratio)],
         test_rows,
     );
-    tests.rows.iter_mut().for_each(|r| {
-        r[1] = Cell::Text(msg::test_name(&r[1].text()).into());
-        r[2] = Cell::Text(msg::subject(&r[2].text()).into());
-    });
+    relabel(&mut tests, 1, msg::test_name);
+    relabel(&mut tests, 2, msg::subject);
 
     [enrol, schools, staff, tests]
 }
@@ -159,53 +165,61 @@ pub async fn page(State(st): State<AppState>, caller: Result<Caller, ApiError>, 
         };
         group_tables(&ctx, &asked).await
     };
-    let [enrol, schools, staff, tests] = tables_of(found);
+    let tables = tables_of(found);
 
-    let mut body = String::from("<p>สถิติการศึกษาที่เผยแพร่ตาม พ.ร.บ.ข้อมูลข่าวสารของราชการ พ.ศ. 2540 เมื่อผู้อำนวยการสำนักงานเขตพื้นที่การศึกษาอนุมัติให้เผยแพร่แล้ว จำนวนที่น้อยกว่า 5 ไม่เผยแพร่ (แสดงเป็น –) เพื่อคุ้มครองข้อมูลส่วนบุคคล</p>");
-    body.push_str("<form class=\"chooser\" method=\"get\" action=\"/public\"><label>เขตพื้นที่ <select name=\"area\" onchange=\"this.form.submit()\"><option value=\"\">ทุกเขตพื้นที่</option>");
-    for (code, name) in &areas {
-        body.push_str(&format!("<option value=\"{code}\"{}>{}</option>", if area.as_deref() == Some(code.as_str()) { " selected" } else { "" }, thai::escape(name)));
-    }
-    body.push_str("</select></label> <noscript><button type=\"submit\">แสดง</button></noscript></form>");
-    let name = |c: &String| dir.areas.get(c).map_or_else(|| c.clone(), |n| thai::escape(n));
-    for (e, members) in &groups {
-        let whose = if area.is_some() || groups.len() == 1 && unapproved.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", members.iter().map(name).collect::<Vec<_>>().join(", "))
-        };
-        body.push_str(&format!("<p class=\"approval\" data-approved-version=\"{}\">{}{whose}</p>", e.state, approval_line(e)));
-    }
-    if !unapproved.is_empty() {
-        body.push_str(&format!(
-            "<p class=\"unapproved\">ยังไม่มีข้อมูลที่ผู้อำนวยการอนุมัติให้เผยแพร่: {}</p>",
-            unapproved.iter().map(name).collect::<Vec<_>>().join(", ")
-        ));
-    }
-    if !groups.is_empty() {
-        let q = area.as_ref().map(|a| format!("?area={a}")).unwrap_or_default();
-        body.push_str("<p class=\"downloads\">ดาวน์โหลดทุกรอบข้อมูลที่อนุมัติแล้ว: ");
-        let links: Vec<String> = PUBLIC_VIEWS.iter().map(|v| format!("{v} <a href=\"/public/data/{v}.csv{q}\">CSV</a> <a href=\"/public/data/{v}.json{q}\">JSON</a>")).collect();
-        body.push_str(&links.join(" · "));
-        body.push_str("</p>");
-        for t in [&enrol, &schools, &staff, &tests] {
-            body.push_str(&table_html(t));
+    let names = |codes: &[String]| codes.iter().map(|c| dir.areas.get(c).unwrap_or(c).as_str()).collect::<Vec<_>>().join(", ");
+    // Whose approval each line is: said when the page shows several areas approved apart.
+    let say_whose = area.is_none() && !(groups.len() == 1 && unapproved.is_empty());
+    let q = area.as_ref().map(|a| format!("?area={a}")).unwrap_or_default();
+    let body = html! {
+        p { (m::INTRO) }
+        form.chooser method="get" action="/public" {
+            label {
+                (msg::C_AREA) " "
+                select name="area" onchange="this.form.submit()" {
+                    option value="" { (m::ALL_AREAS) }
+                    @for (code, name) in &areas {
+                        option value=(code) selected[area.as_deref() == Some(code.as_str())] { (name) }
+                    }
+                }
+            }
+            " "
+            noscript { button type="submit" { (msg::SHOW) } }
         }
-    }
+        @for (e, members) in &groups {
+            p.approval data-approved-version=(e.state) {
+                (approval_line(e))
+                @if say_whose { " (" (names(members)) ")" }
+            }
+        }
+        @if !unapproved.is_empty() {
+            p.unapproved { (m::UNAPPROVED) ": " (names(&unapproved)) }
+        }
+        @if !groups.is_empty() {
+            p.downloads {
+                (m::DOWNLOADS) " "
+                @for (i, v) in PUBLIC_VIEWS.iter().enumerate() {
+                    @if i > 0 { " · " }
+                    (v) " " a href={ "/public/data/" (v) ".csv" (q) } { "CSV" } " " a href={ "/public/data/" (v) ".json" (q) } { "JSON" }
+                }
+            }
+            @for t in &tables { (html::table(t)) }
+        }
+    };
     let who = caller.map(|c| c.who).unwrap_or_else(|_| Principal::public());
-    Html(crate::shell(&who, "ข้อมูลสถิติการศึกษาเผยแพร่", &body)).into_response()
+    Html(html::shell(&who, m::TITLE, body).into_string()).into_response()
 }
 
 /// `/public/data/{view}.{csv|json}?area=`: a published view, whole or for one area, each area up
 /// to the snapshot and from the state its director approved.
 pub async fn download(State(st): State<AppState>, Path(file): Path<String>, Query(a): Query<Area>) -> Response {
     let Some((view, ext)) = file.rsplit_once('.') else { return error_page(StatusCode::BAD_REQUEST, &format!("'{file}' has no format: add .csv or .json")) };
-    if !PUBLIC_VIEWS.contains(&view) {
-        return error_page(StatusCode::NOT_FOUND, &format!("ไม่มีชุดข้อมูลเผยแพร่ชื่อ {view}: มี {}", PUBLIC_VIEWS.join(", ")));
-    }
-    let format = match ext {
-        "csv" => khlang_query::Format::Csv,
-        "json" => khlang_query::Format::Json,
+    let Some(view) = PUBLIC_VIEWS.iter().copied().find(|v| *v == view) else {
+        return error_page(StatusCode::NOT_FOUND, &format!("{} {view}: {} {}", m::NO_SUCH_DATASET, m::THERE_ARE, PUBLIC_VIEWS.join(", ")));
+    };
+    let csv = match ext {
+        "csv" => true,
+        "json" => false,
         other => return error_page(StatusCode::BAD_REQUEST, &format!("format '{other}' is not csv or json")),
     };
     let (_, _, asked) = match asked_areas(&st, &a).await {
@@ -217,7 +231,7 @@ pub async fn download(State(st): State<AppState>, Path(file): Path<String>, Quer
         Err(r) => return r,
     };
     if groups.is_empty() {
-        return error_page(StatusCode::NOT_FOUND, "ยังไม่มีข้อมูลที่ผู้อำนวยการอนุมัติให้เผยแพร่");
+        return error_page(StatusCode::NOT_FOUND, m::UNAPPROVED);
     }
     let ctx = match public_session(&st).await {
         Ok(c) => c,
@@ -238,11 +252,17 @@ pub async fn download(State(st): State<AppState>, Path(file): Path<String>, Quer
         let order = arrow::compute::lexsort_to_indices(&keys, None)?;
         arrow::compute::take_record_batch(&all, &order)
     })();
-    let text = match sorted.map_err(|e| e.to_string()).and_then(|b| khlang_query::format(&[b], format).map_err(|e| e.to_string())) {
+    let body = match sorted.map_err(|e| e.to_string()).and_then(|b| if csv { view_csv(view, &b) } else { khlang_query::format(&[b], khlang_query::Format::Json).map(String::into_bytes).map_err(|e| e.to_string()) }) {
         Ok(t) => t,
         Err(e) => return error_page(StatusCode::INTERNAL_SERVER_ERROR, &e),
     };
-    let mime = if ext == "csv" { "text/csv; charset=utf-8" } else { "application/json" };
-    let body = if ext == "csv" { format!("\u{feff}{text}") } else { text };
+    let mime = if csv { "text/csv; charset=utf-8" } else { "application/json" };
     (StatusCode::OK, [(header::CONTENT_TYPE, mime.to_string()), (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file}\""))], body).into_response()
+}
+
+/// A public view as CSV, its columns named as in the database.
+fn view_csv(view: &'static str, b: &arrow::record_batch::RecordBatch) -> Result<Vec<u8>, String> {
+    let columns = b.schema().fields().iter().map(|f| Column { name: f.name().clone(), kind: Kind::Plain }).collect();
+    let rows = crate::table::cells(std::slice::from_ref(b)).map_err(|e| e.to_string())?;
+    crate::table::csv(&Table { key: view, title: view.to_string(), columns, rows }).map_err(|e| e.to_string())
 }

@@ -3,13 +3,15 @@
 //! fix, and whether the school submitted at all or far fewer students than last snapshot
 //! (`submission_status`). As HTML (printable, a page per school), XLSX or CSV.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use arrow::array::{Array, StringArray};
-use arrow::record_batch::RecordBatch;
 use khlang_query::{Principal, QueryError, QueryService, SessionContext};
+use maud::{Markup, PreEscaped, html};
 
-use crate::{msg, thai};
+use crate::doc::{Doc, Part};
+use crate::msg::{self, quality as m, usage as mu};
+use crate::table::{Cell, Cells as _, Kind, Table, cells};
+use crate::thai;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -17,8 +19,9 @@ pub enum ReportError {
     Setting { setting: String, message: String },
     #[error(transparent)]
     Query(#[from] QueryError),
-    #[error("cannot write the {format} report: {message}")]
-    Write { format: String, message: String },
+    /// Reading the rows or writing the CSV or XLSX file failed.
+    #[error(transparent)]
+    Render(#[from] crate::report::ReportError),
 }
 
 /// Which schools a report covers.
@@ -94,33 +97,30 @@ pub fn rule_th(rule: &str) -> String {
 fn explain<'a>(ex: &'a BTreeMap<String, Explanation>, rule: &str) -> (&'a str, &'a str) {
     match ex.get(rule) {
         Some(e) => (&e.explanation, &e.fix),
-        None => ("ข้อมูลไม่ผ่านการตรวจสอบ", "ดูรายละเอียดแล้วแก้ไขในระบบต้นทาง"),
+        None => (m::NO_EXPLANATION, m::NO_FIX),
     }
 }
 
-/// Every cell as text ("" for null).
-fn text_rows(batches: &[RecordBatch]) -> Result<Vec<Vec<Option<String>>>, ReportError> {
-    let mut out = Vec::new();
-    for b in batches {
-        let cols: Vec<StringArray> = b
-            .columns()
-            .iter()
-            .map(|c| {
-                let c = arrow::compute::cast(c, &arrow::datatypes::DataType::Utf8).map_err(|e| ReportError::Write { format: "report".into(), message: e.to_string() })?;
-                c.as_any().downcast_ref::<StringArray>().cloned().ok_or_else(|| ReportError::Write { format: "report".into(), message: "not text".into() })
-            })
-            .collect::<Result<_, _>>()?;
-        for i in 0..b.num_rows() {
-            out.push(cols.iter().map(|c| if c.is_null(i) { None } else { Some(c.value(i).to_string()) }).collect());
-        }
-    }
-    Ok(out)
-}
-
-/// Runs one query of the report, every cell as text.
-async fn query_rows(ctx: &SessionContext, sql: &str) -> Result<Vec<Vec<Option<String>>>, ReportError> {
+/// Runs one query of the report: a failure is the query's, the rows are cells (NULL stays NULL).
+async fn query(ctx: &SessionContext, sql: &str) -> Result<Vec<Vec<Cell>>, ReportError> {
     let batches = ctx.sql(sql).await.map_err(QueryError::from)?.collect().await.map_err(QueryError::from)?;
-    text_rows(&batches)
+    Ok(cells(&batches)?)
+}
+
+/// A whole number, also when the database gives it as text; `None` for NULL.
+fn int(c: &Cell) -> Option<i64> {
+    match c {
+        Cell::Text(s) => s.parse().ok(),
+        c => c.as_i64(),
+    }
+}
+
+/// Text, `None` for NULL.
+fn text(c: &Cell) -> Option<String> {
+    match c {
+        Cell::Null => None,
+        c => Some(c.text()),
+    }
 }
 
 fn sql_text(s: &str) -> String {
@@ -135,20 +135,20 @@ pub async fn build(q: &QueryService, who: &Principal, snapshot: &str, scope: Sco
     // One published state for every query of the report, and the same one named on it.
     let commit = q.warehouse().committed().await.map_err(QueryError::from)?;
     let ctx = q.session_for_commit(who, commit.as_ref()).await?;
-    let known = query_rows(&ctx, &format!("SELECT previous_snapshot FROM submission_status WHERE snapshot_date = DATE {} LIMIT 1", sql_text(&snapshot))).await?;
+    let known = query(&ctx, &format!("SELECT previous_snapshot FROM submission_status WHERE snapshot_date = DATE {} LIMIT 1", sql_text(&snapshot))).await?;
     let Some(first) = known.first() else {
-        let have = query_rows(&ctx, "SELECT string_agg(DISTINCT CAST(snapshot_date AS VARCHAR), ', ') FROM enrollments").await?;
-        let have = have.first().and_then(|r| r.first().cloned().flatten()).unwrap_or_default();
+        let have = query(&ctx, "SELECT string_agg(DISTINCT CAST(snapshot_date AS VARCHAR), ', ') FROM enrollments").await?;
+        let have = have.first().map(|r| r.at(0).text()).unwrap_or_default();
         return Err(ReportError::Setting { setting: "--snapshot".into(), message: format!("the warehouse has no student snapshot {snapshot} (it has: {have})") });
     };
-    let previous_snapshot = first.first().cloned().flatten();
+    let previous_snapshot = text(first.at(0));
     let (school_filter, status_filter) = match &scope {
         Scope::All => (String::new(), String::new()),
         // Rows naming a school code nobody knows came with the area's pull: the area's officer sees them.
         Scope::Area(a) => (format!(" AND (s.area_code = {} OR s.school_code IS NULL)", sql_text(a)), format!(" AND area_code = {}", sql_text(a))),
         Scope::School(c) => (format!(" AND r.school_code = {}", sql_text(c)), format!(" AND school_code = {}", sql_text(c))),
     };
-    let rows = query_rows(
+    let rows = query(
         &ctx,
         &format!(
             "SELECT area_code, school_code, school_name, students, previous_students, status FROM submission_status \
@@ -160,14 +160,13 @@ pub async fn build(q: &QueryService, who: &Principal, snapshot: &str, scope: Sco
     let submissions: Vec<Submission> = rows
         .into_iter()
         .map(|r| {
-            let get = |i: usize| r.get(i).cloned().flatten().unwrap_or_default();
             Submission {
-                area_code: get(0),
-                school_code: get(1),
-                school_name: get(2),
-                students: get(3).parse().unwrap_or(0),
-                previous_students: get(4).parse().ok(),
-                status: get(5),
+                area_code: r.at(0).text(),
+                school_code: r.at(1).text(),
+                school_name: r.at(2).text(),
+                students: int(r.at(3)).unwrap_or(0),
+                previous_students: int(r.at(4)),
+                status: r.at(5).text(),
             }
         })
         .collect();
@@ -179,7 +178,7 @@ pub async fn build(q: &QueryService, who: &Principal, snapshot: &str, scope: Sco
     // loads those are is the run log's metadata, read by the operator (a school user does not read the
     // warehouse-wide run log); the rows themselves are read as the caller.
     let operator = q.session_of(commit.as_ref()).await?;
-    let runs = query_rows(
+    let runs = query(
         &operator,
         &format!(
             "SELECT (SELECT run_id FROM ingest_runs WHERE feed = 'students' AND status = 'ok' AND scope LIKE {like} ORDER BY started_at DESC LIMIT 1) AS students_run, \
@@ -188,8 +187,8 @@ pub async fn build(q: &QueryService, who: &Principal, snapshot: &str, scope: Sco
         ),
     )
     .await?;
-    let run = |i: usize| runs.first().and_then(|r| r.get(i).cloned().flatten()).map_or_else(|| "NULL".to_string(), |id| sql_text(&id));
-    let rejected = query_rows(
+    let run = |i: usize| runs.first().and_then(|r| text(r.at(i))).map_or_else(|| "NULL".to_string(), |id| sql_text(&id));
+    let rejected = query(
         &ctx,
         &format!(
             "SELECT coalesce(s.area_code, ''), coalesce(r.school_code, ''), coalesce(s.school_name, ''), r.feed, r.source_file, r.line_no, r.rule, r.detail \
@@ -206,16 +205,15 @@ pub async fn build(q: &QueryService, who: &Principal, snapshot: &str, scope: Sco
     let issues = rejected
         .into_iter()
         .map(|r| {
-            let get = |i: usize| r.get(i).cloned().flatten().unwrap_or_default();
             Issue {
-                area_code: get(0),
-                school_code: get(1),
-                school_name: get(2),
-                feed: get(3),
-                source_file: get(4),
-                line_no: get(5).parse().ok(),
-                rule: get(6),
-                detail: get(7),
+                area_code: r.at(0).text(),
+                school_code: r.at(1).text(),
+                school_name: r.at(2).text(),
+                feed: r.at(3).text(),
+                source_file: r.at(4).text(),
+                line_no: int(r.at(5)),
+                rule: r.at(6).text(),
+                detail: r.at(7).text(),
             }
         })
         .collect();
@@ -250,174 +248,200 @@ impl QualityReport {
 
     fn scope_th(&self) -> String {
         match &self.scope {
-            Scope::All => "ทุกโรงเรียน".into(),
-            Scope::Area(a) => format!("เขตพื้นที่ {a}"),
-            Scope::School(s) => format!("โรงเรียน {s}"),
+            Scope::All => m::ALL_SCHOOLS.into(),
+            Scope::Area(a) => format!("{} {a}", msg::C_AREA),
+            Scope::School(s) => format!("{} {s}", msg::C_SCHOOL),
         }
     }
 
+    /// Which published state of the warehouse the report was built from.
     fn version_th(&self) -> String {
-        format!(
-            "ข้อมูลรุ่นที่ {} ของคลังข้อมูล · จัดทำเมื่อ {} น.",
-            self.warehouse_commit.map(|c| c.to_string()).unwrap_or_else(|| "-".into()),
-            thai::datetime_be(self.generated_at)
-        )
+        m::version(&self.warehouse_commit.map_or_else(|| "-".to_string(), |c| c.to_string()))
     }
 
+    fn generated_th(&self) -> String {
+        m::generated(&thai::datetime_be(self.generated_at))
+    }
+
+    /// Every issue (completeness problems first within a school) as one row each, with the rule's
+    /// Thai explanation and fix; the columns are the CSV's.
     pub fn csv(&self) -> Result<Vec<u8>, ReportError> {
         let ex = explanations();
-        // A BOM so Excel opens the Thai text as UTF-8.
-        let mut w = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
-        let werr = |e: csv::Error| ReportError::Write { format: "csv".into(), message: e.to_string() };
-        w.write_record(["snapshot_date", "area_code", "school_code", "school_name", "feed", "source_file", "line_no", "rule", "explanation_th", "fix_th", "detail"]).map_err(werr)?;
-        for i in self.all_issues() {
-            let (e, f) = explain(&ex, &i.rule);
-            let line = i.line_no.map(|l| l.to_string()).unwrap_or_default();
-            w.write_record([&self.snapshot, &i.area_code, &i.school_code, &i.school_name, &i.feed, &i.source_file, &line, &i.rule, e, f, &i.detail]).map_err(werr)?;
-        }
-        w.into_inner().map_err(|e| ReportError::Write { format: "csv".into(), message: e.to_string() })
+        let names = ["snapshot_date", "area_code", "school_code", "school_name", "feed", "source_file", "line_no", "rule", "explanation_th", "fix_th", "detail"];
+        let mut t = Table::new("quality_issues", msg::QUALITY_TITLE, &names.map(|n| (n, Kind::Plain)));
+        t.rows = self
+            .all_issues()
+            .into_iter()
+            .map(|i| {
+                let (e, f) = explain(&ex, &i.rule);
+                vec![
+                    Cell::Text(self.snapshot.clone()),
+                    Cell::Text(i.area_code),
+                    Cell::Text(i.school_code),
+                    Cell::Text(i.school_name),
+                    Cell::Text(i.feed),
+                    Cell::Text(i.source_file),
+                    i.line_no.map_or(Cell::Null, Cell::Int),
+                    Cell::Text(i.rule),
+                    Cell::Text(e.to_string()),
+                    Cell::Text(f.to_string()),
+                    Cell::Text(i.detail),
+                ]
+            })
+            .collect();
+        Ok(crate::table::csv(&t)?)
     }
 
+    /// The whole report as a web page.
     pub fn html(&self) -> String {
-        self.html_with("")
+        self.html_with(html! {})
     }
 
-    /// The report as a web page with `deadlines` (the reporting calendar's table for this snapshot,
-    /// as HTML) under the headline figures.
-    pub fn html_with(&self, deadlines: &str) -> String {
+    /// The report as a web page with `deadlines` (the reporting calendar's table for this snapshot)
+    /// under the headline figures; nothing when it is empty.
+    pub fn html_with(&self, deadlines: Markup) -> String {
+        const CSS: &str = "table{border-collapse:collapse;width:100%;margin:1rem 0}th,td{border:1px solid #d6dee8;padding:.3rem .5rem;text-align:left;vertical-align:top}\
+                           .num{text-align:right}.bad{color:#b00020;font-weight:600}.warn{color:#a15c00;font-weight:600}\
+                           @media print{section.school{break-before:page}body{margin:1cm}}";
         let ex = explanations();
         let issues = self.all_issues();
-        let missing = self.submissions.iter().filter(|s| s.status == "not_submitted").count();
-        let dropped = self.submissions.iter().filter(|s| s.status == "students_dropped").count();
-        let with_rows = issues.iter().map(|i| &i.school_code).collect::<std::collections::BTreeSet<_>>().len();
-        let mut body = String::new();
-        body.push_str(&format!(
-            "<p class=\"meta\">รอบข้อมูลนักเรียน {} ({}){} · {}</p>",
-            thai::escape(&thai::date_be_long(&self.snapshot)),
-            thai::escape(&self.scope_th()),
-            self.previous_snapshot.as_deref().map(|p| format!(" · เทียบกับรอบ {}", thai::escape(&thai::date_be_long(p)))).unwrap_or_default(),
-            thai::escape(&self.version_th())
-        ));
-        body.push_str(&format!(
-            "<section class=\"cards\"><div class=\"card\"><div class=\"label\">โรงเรียน</div><div class=\"value\">{}</div></div>\
-             <div class=\"card\"><div class=\"label\">{}</div><div class=\"value\" id=\"not-submitted\">{}</div></div>\
-             <div class=\"card\"><div class=\"label\">{}</div><div class=\"value\" id=\"dropped\">{}</div></div>\
-             <div class=\"card\"><div class=\"label\">รายการที่ต้องแก้ไข</div><div class=\"value\" id=\"issues\">{}</div></div>\
-             <div class=\"card\"><div class=\"label\">โรงเรียนที่ต้องแก้ไข</div><div class=\"value\">{}</div></div></section>",
-            thai::number(self.submissions.len() as i64),
-            msg::submission_status("not_submitted"),
-            thai::number(missing as i64),
-            msg::submission_status("students_dropped"),
-            thai::number(dropped as i64),
-            thai::number(issues.len() as i64),
-            thai::number(with_rows as i64)
-        ));
-        if !deadlines.is_empty() {
-            body.push_str(&format!("<h2>การส่งข้อมูลตามปฏิทินการรายงาน</h2>{deadlines}"));
-        }
-        body.push_str("<h2>การส่งข้อมูลของแต่ละโรงเรียน</h2><table><thead><tr><th>รหัสโรงเรียน</th><th>ชื่อโรงเรียน</th><th>นักเรียนรอบนี้</th><th>รอบก่อน</th><th>สถานะ</th></tr></thead><tbody>");
-        for s in &self.submissions {
-            let words = msg::submission_status(&s.status);
-            let status = match s.status.as_str() {
-                "not_submitted" => format!("<span class=\"bad\">{words}</span>"),
-                "students_dropped" => format!("<span class=\"warn\">{words}</span>"),
-                _ => words.to_string(),
-            };
-            body.push_str(&format!(
-                "<tr data-school=\"{}\" data-status=\"{}\"><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{status}</td></tr>",
-                thai::escape(&s.school_code),
-                thai::escape(&s.status),
-                thai::escape(&s.school_code),
-                thai::escape(&s.school_name),
-                thai::number(s.students),
-                s.previous_students.map(thai::number).unwrap_or_else(|| "-".into())
-            ));
-        }
-        body.push_str("</tbody></table>");
+        let count = |status: &str| self.submissions.iter().filter(|s| s.status == status).count() as i64;
+        let with_rows = issues.iter().map(|i| &i.school_code).collect::<BTreeSet<_>>().len() as i64;
         // One section (a printed page) per school with something to fix.
-        let mut by_school: BTreeMap<(String, String), Vec<&Issue>> = BTreeMap::new();
+        let mut by_school: BTreeMap<(&str, &str), Vec<&Issue>> = BTreeMap::new();
         for i in &issues {
-            by_school.entry((i.school_code.clone(), i.school_name.clone())).or_default().push(i);
+            by_school.entry((i.school_code.as_str(), i.school_name.as_str())).or_default().push(i);
         }
-        for ((code, name), list) in by_school {
-            let title = if code.is_empty() { "รายการที่ไม่ทราบโรงเรียน".to_string() } else { format!("{name} ({code})") };
-            body.push_str(&format!(
-                "<section class=\"school\" data-school=\"{}\"><h2>{}</h2><p>รายการที่ต้องแก้ไข {} รายการ</p><table><thead><tr><th>แฟ้ม</th><th>แถว</th><th>ปัญหา</th><th>วิธีแก้ไข</th><th>รายละเอียด</th></tr></thead><tbody>",
-                thai::escape(&code),
-                thai::escape(&title),
-                thai::number(list.len() as i64)
-            ));
-            for i in list {
-                let (e, f) = explain(&ex, &i.rule);
-                body.push_str(&format!(
-                    "<tr data-rule=\"{}\"><td>{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td><td><code>{}</code> {}</td></tr>",
-                    thai::escape(&i.rule),
-                    thai::escape(if i.source_file.is_empty() { &i.feed } else { &i.source_file }),
-                    i.line_no.map(|l| l.to_string()).unwrap_or_default(),
-                    thai::escape(e),
-                    thai::escape(f),
-                    thai::escape(&i.rule),
-                    thai::escape(&i.detail)
-                ));
+        let body = html! {
+            style { (PreEscaped(CSS)) }
+            p.meta {
+                (m::STUDENT_ROUND) " " (thai::date_be_long(&self.snapshot)) " (" (self.scope_th()) ")"
+                @if let Some(p) = &self.previous_snapshot { " · " (m::COMPARED_WITH) " " (thai::date_be_long(p)) }
+                " · " (self.version_th()) " · " (self.generated_th())
             }
-            body.push_str("</tbody></table></section>");
-        }
-        let css = "<style>table{border-collapse:collapse;width:100%;margin:1rem 0}th,td{border:1px solid #d6dee8;padding:.3rem .5rem;text-align:left;vertical-align:top}\
-                   .num{text-align:right}.bad{color:#b00020;font-weight:600}.warn{color:#a15c00;font-weight:600}\
-                   @media print{section.school{break-before:page}body{margin:1cm}}</style>";
-        thai::page("รายงานคุณภาพข้อมูลนักเรียน", &format!("{css}{body}"))
+            section.cards {
+                div.card { div.label { (msg::F_SCHOOLS) } div.value { (thai::number(self.submissions.len() as i64)) } }
+                div.card { div.label { (msg::submission_status("not_submitted")) } div class="value" id="not-submitted" { (thai::number(count("not_submitted"))) } }
+                div.card { div.label { (msg::submission_status("students_dropped")) } div class="value" id="dropped" { (thai::number(count("students_dropped"))) } }
+                div.card { div.label { (m::TO_FIX) } div class="value" id="issues" { (thai::number(issues.len() as i64)) } }
+                div.card { div.label { (m::SCHOOLS_TO_FIX) } div.value { (thai::number(with_rows)) } }
+            }
+            @if !deadlines.0.is_empty() {
+                h2 { (msg::P_CALENDAR) }
+                (deadlines)
+            }
+            h2 { (m::T_SUBMISSIONS) }
+            table {
+                thead { tr { th { (msg::C_SCHOOL_CODE) } th { (msg::C_SCHOOL_NAME) } th { (m::C_STUDENTS_NOW) } th { (m::C_STUDENTS_BEFORE) } th { (msg::C_STATUS) } } }
+                tbody {
+                    @for s in &self.submissions {
+                        @let words = msg::submission_status(&s.status);
+                        tr data-school=(s.school_code) data-status=(s.status) {
+                            td { (s.school_code) }
+                            td { (s.school_name) }
+                            td.num { (thai::number(s.students)) }
+                            td.num { (s.previous_students.map_or_else(|| "-".to_string(), thai::number)) }
+                            td {
+                                @match s.status.as_str() {
+                                    "not_submitted" => span.bad { (words) },
+                                    "students_dropped" => span.warn { (words) },
+                                    _ => (words),
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @for ((code, name), list) in &by_school {
+                section.school data-school=(code) {
+                    h2 { @if code.is_empty() { (m::UNKNOWN_SCHOOL) } @else { (name) " (" (code) ")" } }
+                    p { (m::TO_FIX) " " (thai::number(list.len() as i64)) " " (mu::U_ITEMS) }
+                    table {
+                        thead { tr { th { (m::C_FILE) } th { (msg::C_ROWS) } th { (m::C_PROBLEM) } th { (m::C_FIX) } th { (m::C_DETAIL) } } }
+                        tbody {
+                            @for i in list {
+                                @let (e, f) = explain(&ex, &i.rule);
+                                tr data-rule=(i.rule) {
+                                    td { (if i.source_file.is_empty() { &i.feed } else { &i.source_file }) }
+                                    td.num { @if let Some(l) = i.line_no { (l) } }
+                                    td { (e) }
+                                    td { (f) }
+                                    td { code { (i.rule) } " " (i.detail) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        crate::html::page(msg::QUALITY_TITLE, body).into_string()
     }
 
+    /// The report as a workbook: the schools' submissions on one sheet, what to fix on the other.
     pub fn xlsx(&self) -> Result<Vec<u8>, ReportError> {
-        use rust_xlsxwriter::{Format, Workbook};
         let ex = explanations();
-        let xerr = |e: rust_xlsxwriter::XlsxError| ReportError::Write { format: "xlsx".into(), message: e.to_string() };
-        let mut book = Workbook::new();
-        let thai_font = Format::new().set_font_name("Tahoma");
-        let head = Format::new().set_font_name("Tahoma").set_bold();
-        let sheet = book.add_worksheet().set_name("การส่งข้อมูล").map_err(xerr)?;
-        sheet.write_with_format(0, 0, format!("รายงานคุณภาพข้อมูลนักเรียน รอบ {} ({})", thai::date_be_long(&self.snapshot), self.scope_th()), &head).map_err(xerr)?;
-        sheet.write_with_format(1, 0, self.version_th(), &thai_font).map_err(xerr)?;
-        for (c, h) in ["รหัสเขตพื้นที่", "รหัสโรงเรียน", "ชื่อโรงเรียน", "นักเรียนรอบนี้", "รอบก่อน", "สถานะ"].iter().enumerate() {
-            sheet.write_with_format(3, c as u16, *h, &head).map_err(xerr)?;
-        }
-        for (r, s) in self.submissions.iter().enumerate() {
-            let r = r as u32 + 4;
-            let status = msg::submission_status(&s.status);
-            sheet.write_with_format(r, 0, &s.area_code, &thai_font).map_err(xerr)?;
-            sheet.write_with_format(r, 1, &s.school_code, &thai_font).map_err(xerr)?;
-            sheet.write_with_format(r, 2, &s.school_name, &thai_font).map_err(xerr)?;
-            sheet.write_number(r, 3, s.students as f64).map_err(xerr)?;
-            if let Some(p) = s.previous_students {
-                sheet.write_number(r, 4, p as f64).map_err(xerr)?;
-            }
-            sheet.write_with_format(r, 5, status, &thai_font).map_err(xerr)?;
-        }
-        sheet.set_column_width(2, 40).map_err(xerr)?;
-        let sheet = book.add_worksheet().set_name("รายการที่ต้องแก้ไข").map_err(xerr)?;
-        let heads = ["รหัสโรงเรียน", "ชื่อโรงเรียน", "แฟ้ม", "แถว", "กฎ", "ปัญหา", "วิธีแก้ไข", "รายละเอียด"];
-        for (c, h) in heads.iter().enumerate() {
-            sheet.write_with_format(0, c as u16, *h, &head).map_err(xerr)?;
-        }
-        for (r, i) in self.all_issues().iter().enumerate() {
-            let r = r as u32 + 1;
-            let (e, f) = explain(&ex, &i.rule);
-            sheet.write_with_format(r, 0, &i.school_code, &thai_font).map_err(xerr)?;
-            sheet.write_with_format(r, 1, &i.school_name, &thai_font).map_err(xerr)?;
-            sheet.write_with_format(r, 2, if i.source_file.is_empty() { &i.feed } else { &i.source_file }, &thai_font).map_err(xerr)?;
-            if let Some(l) = i.line_no {
-                sheet.write_number(r, 3, l as f64).map_err(xerr)?;
-            }
-            sheet.write_with_format(r, 4, &i.rule, &thai_font).map_err(xerr)?;
-            sheet.write_with_format(r, 5, e, &thai_font).map_err(xerr)?;
-            sheet.write_with_format(r, 6, f, &thai_font).map_err(xerr)?;
-            sheet.write_with_format(r, 7, &i.detail, &thai_font).map_err(xerr)?;
-        }
-        sheet.set_column_width(1, 36).map_err(xerr)?;
-        sheet.set_column_width(5, 50).map_err(xerr)?;
-        sheet.set_column_width(6, 60).map_err(xerr)?;
-        sheet.autofilter(0, 0, self.all_issues().len() as u32, 7).map_err(xerr)?;
-        book.save_to_buffer().map_err(xerr)
+        let mut submissions = Table::new(
+            "quality_submissions",
+            m::T_SUBMISSIONS,
+            &[(msg::AREA_CODE, Kind::Text), (msg::C_SCHOOL_CODE, Kind::Text), (msg::C_SCHOOL_NAME, Kind::Text), (m::C_STUDENTS_NOW, Kind::Count), (m::C_STUDENTS_BEFORE, Kind::Count), (msg::C_STATUS, Kind::Text)],
+        );
+        submissions.rows = self
+            .submissions
+            .iter()
+            .map(|s| {
+                vec![
+                    Cell::Text(s.area_code.clone()),
+                    Cell::Text(s.school_code.clone()),
+                    Cell::Text(s.school_name.clone()),
+                    Cell::Int(s.students),
+                    s.previous_students.map_or(Cell::Null, Cell::Int),
+                    Cell::Text(msg::submission_status(&s.status).to_string()),
+                ]
+            })
+            .collect();
+        let mut issues = Table::new(
+            "quality_issues",
+            m::TO_FIX,
+            &[
+                (msg::C_SCHOOL_CODE, Kind::Text),
+                (msg::C_SCHOOL_NAME, Kind::Text),
+                (m::C_FILE, Kind::Text),
+                (msg::C_ROWS, Kind::Plain),
+                (msg::C_RULE_SHORT, Kind::Text),
+                (m::C_PROBLEM, Kind::Text),
+                (m::C_FIX, Kind::Text),
+                (m::C_DETAIL, Kind::Text),
+            ],
+        );
+        issues.rows = self
+            .all_issues()
+            .into_iter()
+            .map(|i| {
+                let (e, f) = explain(&ex, &i.rule);
+                vec![
+                    Cell::Text(i.school_code),
+                    Cell::Text(i.school_name),
+                    Cell::Text(if i.source_file.is_empty() { i.feed } else { i.source_file }),
+                    i.line_no.map_or(Cell::Null, Cell::Int),
+                    Cell::Text(i.rule),
+                    Cell::Text(e.to_string()),
+                    Cell::Text(f.to_string()),
+                    Cell::Text(i.detail),
+                ]
+            })
+            .collect();
+        let part = |title: &str, sheet: &str, t: Table| Part { title: title.into(), sheet: sheet.into(), figures: vec![], charts: vec![], tables: vec![t], notes: vec![] };
+        let doc = Doc {
+            heading: msg::QUALITY_TITLE.into(),
+            name: format!("{} {} ({})", msg::C_RUN, thai::date_be_long(&self.snapshot), self.scope_th()),
+            lines: self.previous_snapshot.iter().map(|p| format!("{} {}", m::COMPARED_WITH, thai::date_be_long(p))).collect(),
+            parts: vec![part(m::T_SUBMISSIONS, m::SHEET_SUBMISSIONS, submissions), part(m::TO_FIX, m::TO_FIX, issues)],
+            footer: self.version_th(),
+            generated: self.generated_th(),
+            keywords: vec![],
+            summary: false,
+        };
+        Ok(crate::xlsx::render(&doc)?)
     }
 }
 

@@ -18,13 +18,17 @@ use khlang_query::requests::{Requests, State as RequestState};
 use khlang_query::saved::SAVED_MARK;
 use khlang_query::users::Users;
 use khlang_query::{Principal, QueryService, Role, SessionContext};
+use maud::html;
 
 use crate::batch::FileFormat;
 use crate::doc::{Doc, Part};
+use crate::msg::admin as a;
+use crate::msg::usage as m;
 use crate::report::{Cell, Chart, ChartKind, Figure, Kind, ReportError, Table, rows};
+use crate::table::Cells as _;
 use crate::{calendar, msg, quality, thai};
 
-pub const TITLE: &str = "รายงานผลการพัฒนาและการใช้งานระบบคลังข้อมูล";
+pub const TITLE: &str = m::TITLE;
 
 /// One Thai fiscal year: 1 October of the year before to 30 September, in Thai time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,34 +82,49 @@ impl FiscalYear {
 }
 
 fn month_th((year, month): (i32, u32)) -> String {
-    format!("{} {}", thai::MONTHS[(month as usize).saturating_sub(1) % 12], be_year(year))
+    let name = msg::MONTHS.get((month as usize).saturating_sub(1) % 12).copied().unwrap_or_default();
+    format!("{name} {}", be_year(year))
 }
 
-fn int(row: &[Cell], i: usize) -> i64 {
-    row.get(i).and_then(Cell::as_i64).unwrap_or(0)
+/// A count cell as a number (0 for NULL).
+fn int(c: &Cell) -> i64 {
+    c.as_i64().unwrap_or(0)
 }
 
 fn fig(key: &'static str, label: &'static str, value: i64, unit: &'static str) -> Figure {
     Figure { key, label, value: Some(value as f64), kind: Kind::Count, unit }
 }
 
+/// An empty part of the report.
+fn part(title: &str, sheet: &str) -> Part {
+    Part { title: title.into(), sheet: sheet.into(), figures: vec![], charts: vec![], tables: vec![], notes: vec![] }
+}
+
+/// Replaces a row's first cell (its label).
+fn relabel(row: &mut [Cell], label: impl FnOnce(&Cell) -> String) {
+    if let Some(first) = row.first_mut() {
+        *first = Cell::Text(label(&*first));
+    }
+}
+
 fn role_th(role: &str) -> String {
-    Role::parse(role).map_or_else(|| role.to_string(), |r| thai::role(r).to_string())
+    Role::parse(role).map_or_else(|| role.to_string(), |r| msg::role(r).to_string())
 }
 
 /// A report's audit object (`area 56010000 overview`, `quality 2026-06-10 All`) as Thai readers know it.
 fn report_th(object: &str) -> String {
     let words: Vec<&str> = object.split(' ').collect();
+    let report = |whose: &str, code: &str, ext: &str| format!("{}{} {whose} {code} ({})", msg::C_REPORT, msg::REPORT_TITLE, ext.to_uppercase());
     match words.as_slice() {
-        ["area", code, "report", ext] => format!("รายงาน{} เขต {code} ({})", msg::REPORT_TITLE, ext.to_uppercase()),
-        ["school", code, "report", ext] => format!("รายงาน{} โรงเรียน {code} ({})", msg::REPORT_TITLE, ext.to_uppercase()),
-        ["area", code, "district", d] => format!("หน้า{} เขต {code}", khlang_query::reference::district_th(d)),
-        ["area", code, page] => format!("หน้า{} เขต {code}", page_th(page)),
-        ["school", code, page] => format!("หน้า{} โรงเรียน {code}", page_th(page)),
-        ["quality", snapshot, ..] => format!("รายงานคุณภาพข้อมูล {}", thai::date_be(snapshot)),
-        ["ingest_runs,rejected_rows"] => "หน้าการนำเข้าข้อมูล".into(),
-        ["audit_log"] => "หน้าสถิติการใช้งาน".into(),
-        ["usage", fy, ..] => format!("รายงานการใช้งานคลังข้อมูล ปีงบประมาณ {fy}"),
+        ["area", code, "report", ext] => report(m::AREA, code, ext),
+        ["school", code, "report", ext] => report(msg::C_SCHOOL, code, ext),
+        ["area", code, "district", d] => format!("{}{} {} {code}", msg::PAGE, khlang_query::reference::district_th(d), m::AREA),
+        ["area", code, page] => format!("{}{} {} {code}", msg::PAGE, page_th(page), m::AREA),
+        ["school", code, page] => format!("{}{} {} {code}", msg::PAGE, page_th(page), msg::C_SCHOOL),
+        ["quality", snapshot, ..] => format!("{} {}", m::QUALITY_REPORT, thai::date_be(snapshot)),
+        ["ingest_runs,rejected_rows"] => format!("{}{}", msg::PAGE, msg::NAV_INGEST),
+        ["audit_log"] => format!("{}{}", msg::PAGE, msg::NAV_USAGE),
+        ["usage", fy, ..] => format!("{} {} {fy}", m::USAGE_REPORT, msg::FISCAL_YEAR),
         _ => object.to_string(),
     }
 }
@@ -113,7 +132,7 @@ fn report_th(object: &str) -> String {
 fn page_th(page: &str) -> String {
     match crate::report::Domain::parse(page) {
         Some(d) => d.title().to_string(),
-        None if page == "overview" => "ภาพรวม".into(),
+        None if page == "overview" => msg::OVERVIEW.into(),
         None => page.to_string(),
     }
 }
@@ -135,7 +154,7 @@ pub async fn build(q_svc: &QueryService, fy: FiscalYear, on: NaiveDate) -> Resul
     let mut parts = Vec::new();
 
     // 1. Loads and their outcome.
-    let mut loads = Part { title: "การนำเข้าข้อมูล".into(), sheet: "การนำเข้าข้อมูล".into(), figures: vec![], charts: vec![], tables: vec![], notes: vec![] };
+    let mut loads = part(msg::NAV_INGEST, msg::NAV_INGEST);
     if has("ingest_runs") {
         let totals = rows(
             &ctx,
@@ -147,16 +166,24 @@ pub async fn build(q_svc: &QueryService, fy: FiscalYear, on: NaiveDate) -> Resul
         .await?;
         let t = totals.first().cloned().unwrap_or_default();
         loads.figures = vec![
-            fig("usage_runs", "ครั้งที่นำเข้าข้อมูล", int(&t, 0), "ครั้ง"),
-            fig("usage_runs_failed", "นำเข้าไม่สำเร็จ", int(&t, 1), "ครั้ง"),
-            fig("usage_feed_loads", "ชุดข้อมูลที่นำเข้า", int(&t, 2), "ชุด"),
-            fig("usage_rows_loaded", "แถวที่นำเข้า", int(&t, 3), "แถว"),
-            fig("usage_rows_rejected", "แถวที่ถูกปฏิเสธ", int(&t, 4), "แถว"),
+            fig("usage_runs", m::F_RUNS, int(t.at(0)), a::C_TIMES),
+            fig("usage_runs_failed", m::F_RUNS_FAILED, int(t.at(1)), a::C_TIMES),
+            fig("usage_feed_loads", m::F_FEED_LOADS, int(t.at(2)), m::U_SETS),
+            fig("usage_rows_loaded", m::C_ROWS_LOADED, int(t.at(3)), msg::C_ROWS),
+            fig("usage_rows_rejected", m::C_ROWS_REJECTED, int(t.at(4)), msg::C_ROWS),
         ];
         let mut by_feed = Table::new(
             "usage_loads_by_feed",
-            "การนำเข้าแยกตามชุดข้อมูล",
-            &[("ชุดข้อมูล", Kind::Text), ("ครั้ง", Kind::Count), ("สำเร็จ", Kind::Count), ("ไม่สำเร็จ", Kind::Count), ("แถวที่อ่าน", Kind::Count), ("แถวที่นำเข้า", Kind::Count), ("แถวที่ถูกปฏิเสธ", Kind::Count)],
+            m::T_LOADS_BY_FEED,
+            &[
+                (a::C_FEED, Kind::Text),
+                (a::C_TIMES, Kind::Count),
+                (m::C_SUCCEEDED, Kind::Count),
+                (m::C_FAILED, Kind::Count),
+                (m::C_ROWS_READ, Kind::Count),
+                (m::C_ROWS_LOADED, Kind::Count),
+                (m::C_ROWS_REJECTED, Kind::Count),
+            ],
         );
         by_feed.rows = rows(
             &ctx,
@@ -167,8 +194,10 @@ pub async fn build(q_svc: &QueryService, fy: FiscalYear, on: NaiveDate) -> Resul
         )
         .await?;
         for r in &mut by_feed.rows {
-            let f = r[0].text();
-            r[0] = Cell::Text(if f == "(run)" { "ทั้งรอบ (หยุดก่อนนำเข้า)".into() } else { format!("{} ({f})", calendar::feed_th(&f)) });
+            relabel(r, |c| {
+                let f = c.text();
+                if f == "(run)" { m::WHOLE_RUN.into() } else { format!("{} ({f})", calendar::feed_th(&f)) }
+            });
         }
         let per_month: HashMap<(i64, i64), (i64, i64)> = rows(
             &ctx,
@@ -179,30 +208,37 @@ pub async fn build(q_svc: &QueryService, fy: FiscalYear, on: NaiveDate) -> Resul
         )
         .await?
         .into_iter()
-        .map(|r| ((int(&r, 0), int(&r, 1)), (int(&r, 2), int(&r, 3))))
+        .map(|r| ((int(r.at(0)), int(r.at(1))), (int(r.at(2)), int(r.at(3)))))
         .collect();
-        let mut monthly = Table::new("usage_loads_by_month", "การนำเข้ารายเดือน", &[("เดือน", Kind::Text), ("สำเร็จ", Kind::Count), ("ไม่สำเร็จ", Kind::Count)]);
-        for m in &months {
-            let (ok, failed) = per_month.get(&(i64::from(m.0), i64::from(m.1))).copied().unwrap_or((0, 0));
-            monthly.rows.push(vec![Cell::Text(month_th(*m)), Cell::Int(ok), Cell::Int(failed)]);
+        let mut monthly = Table::new("usage_loads_by_month", m::T_LOADS_BY_MONTH, &[(m::C_MONTH, Kind::Text), (m::C_SUCCEEDED, Kind::Count), (m::C_FAILED, Kind::Count)]);
+        for mo in &months {
+            let (ok, failed) = per_month.get(&(i64::from(mo.0), i64::from(mo.1))).copied().unwrap_or((0, 0));
+            monthly.rows.push(vec![Cell::Text(month_th(*mo)), Cell::Int(ok), Cell::Int(failed)]);
         }
         loads.charts.push(Chart { kind: ChartKind::Stacked, table: monthly });
         loads.tables.push(by_feed);
-        loads.notes.push("ครั้งที่นำเข้า: รอบการนำเข้า (khlang ingest หรือรอบกลางคืน) ที่เริ่มในปีงบประมาณ นับตาม ingest_runs.run_id; ไม่สำเร็จ: รอบที่มีชุดข้อมูลใดไม่สำเร็จ ซึ่งไม่มีข้อมูลใดถูกเผยแพร่".into());
+        loads.notes.push(m::N_LOADS.into());
     }
     parts.push(loads);
 
     // 2. Rejected rows by rule, and what the next load of the same feed fixed.
-    let mut rejected = Part { title: "คุณภาพข้อมูลที่นำเข้า".into(), sheet: "คุณภาพข้อมูล".into(), figures: vec![], charts: vec![], tables: vec![], notes: vec![] };
+    let mut rejected = part(m::P_REJECTED, msg::NAV_QUALITY);
     if has("ingest_runs") && has("rejected_rows") {
         let fixes = fixed_by_next(&ctx, fy).await?;
         let all = rows(&ctx, &format!("SELECT r.rule, count(*) FROM rejected_rows r JOIN ingest_runs i ON i.run_id = r.run_id AND i.feed = r.feed WHERE {} GROUP BY r.rule", fy.condition("i.started_at"))).await?;
         let mut by_rule = Table::new(
             "usage_rejected_by_rule",
-            "แถวที่ถูกปฏิเสธแยกตามกฎ และที่แก้ไขแล้วในการนำเข้ารอบถัดไป",
-            &[("กฎที่ไม่ผ่าน", Kind::Text), ("แถวที่ถูกปฏิเสธ", Kind::Count), ("ในการนำเข้าครั้งสุดท้ายของรอบ", Kind::Count), ("แก้ไขแล้วในรอบถัดไป", Kind::Count), ("ยังถูกปฏิเสธในรอบถัดไป", Kind::Count), ("รอรอบถัดไป", Kind::Count)],
+            m::T_REJECTED_BY_RULE,
+            &[
+                (a::C_RULE, Kind::Text),
+                (m::C_ROWS_REJECTED, Kind::Count),
+                (m::C_IN_LAST_LOAD, Kind::Count),
+                (m::C_FIXED_NEXT, Kind::Count),
+                (m::C_STILL_REJECTED, Kind::Count),
+                (m::C_WAITING, Kind::Count),
+            ],
         );
-        let mut rules: Vec<(String, i64)> = all.iter().map(|r| (r[0].text(), int(r, 1))).collect();
+        let mut rules: Vec<(String, i64)> = all.iter().map(|r| (r.at(0).text(), int(r.at(1)))).collect();
         rules.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         let (mut fixed_total, mut last_total) = (0, 0);
         for (rule, n) in &rules {
@@ -212,34 +248,38 @@ pub async fn build(q_svc: &QueryService, fy: FiscalYear, on: NaiveDate) -> Resul
             by_rule.rows.push(vec![Cell::Text(format!("{} ({rule})", quality::rule_th(rule))), Cell::Int(*n), Cell::Int(f.last), Cell::Int(f.fixed), Cell::Int(f.still), Cell::Int(f.waiting)]);
         }
         rejected.figures = vec![
-            fig("usage_rejected", "แถวที่ถูกปฏิเสธ", rules.iter().map(|r| r.1).sum(), "แถว"),
-            fig("usage_rejected_fixed", "แก้ไขแล้วในรอบถัดไป", fixed_total, "แถว"),
-            fig("usage_rejected_last", "ในการนำเข้าครั้งสุดท้ายของรอบ", last_total, "แถว"),
+            fig("usage_rejected", m::C_ROWS_REJECTED, rules.iter().map(|r| r.1).sum(), msg::C_ROWS),
+            fig("usage_rejected_fixed", m::C_FIXED_NEXT, fixed_total, msg::C_ROWS),
+            fig("usage_rejected_last", m::C_IN_LAST_LOAD, last_total, msg::C_ROWS),
         ];
-        let mut chart = Table::new("usage_rejected_chart", "แถวที่ถูกปฏิเสธและที่แก้ไขแล้ว แยกตามกฎ", &[("กฎ", Kind::Text), ("ในการนำเข้าครั้งสุดท้ายของรอบ", Kind::Count), ("แก้ไขแล้วในรอบถัดไป", Kind::Count)]);
-        chart.rows = by_rule.rows.iter().take(10).map(|r| vec![Cell::Text(r[0].text().split(" (").next().unwrap_or_default().to_string()), r[2].clone(), r[3].clone()]).collect();
+        let mut chart = Table::new("usage_rejected_chart", m::T_REJECTED_CHART, &[(msg::C_RULE_SHORT, Kind::Text), (m::C_IN_LAST_LOAD, Kind::Count), (m::C_FIXED_NEXT, Kind::Count)]);
+        chart.rows = by_rule.rows.iter().take(10).map(|r| vec![Cell::Text(r.at(0).text().split(" (").next().unwrap_or_default().to_string()), r.at(2).clone(), r.at(3).clone()]).collect();
         rejected.charts.push(Chart { kind: ChartKind::Bars, table: chart });
         rejected.tables.push(by_rule);
-        rejected.notes.push(
-            "รอบ: ข้อมูลชุดเดียวกันของวันที่หรือปีเดียวกัน (เช่น นักเรียน ณ 10 มิ.ย.); การนำเข้าซ้ำในรอบเดียวกันนับเฉพาะครั้งสุดท้าย. แก้ไขแล้ว: ในการนำเข้าครั้งสุดท้ายของรอบถัดไปของชุดข้อมูลเดียวกัน \
-             โรงเรียนนั้นมีแถวที่ผิดกฎเดียวกันน้อยลงเท่าใด (โรงเรียนและกฎเดียวกัน); รอรอบถัดไป: ยังไม่มีการนำเข้ารอบถัดไป"
-                .into(),
-        );
+        rejected.notes.push(m::N_REJECTED.into());
     }
     parts.push(rejected);
 
     // 3. Schools against the reporting calendar.
-    let mut late = Part { title: "การส่งข้อมูลตามปฏิทินการรายงาน".into(), sheet: "ปฏิทินการรายงาน".into(), figures: vec![], charts: vec![], tables: vec![], notes: vec![] };
+    let mut late = part(msg::P_CALENDAR, msg::NAV_CALENDAR);
     let deadlines: Vec<_> = Calendar::new(wh.clone()).list().await?.into_iter().filter(|d| d.due >= fy.first_day() && d.due <= fy.last_day()).collect();
     let mut per_deadline = Table::new(
         "usage_calendar",
-        "การส่งข้อมูลตามกำหนด",
-        &[("กำหนดส่ง", Kind::Text), ("วันที่", Kind::Text), ("โรงเรียน", Kind::Count), ("ส่งทันกำหนด", Kind::Count), ("ส่งล่าช้า", Kind::Count), ("ยังไม่ส่ง (เลยกำหนด)", Kind::Count), ("มีแถวที่ถูกปฏิเสธค้าง", Kind::Count)],
+        m::T_CALENDAR,
+        &[
+            (msg::C_DEADLINE, Kind::Text),
+            (a::C_DAY, Kind::Text),
+            (msg::C_SCHOOLS, Kind::Count),
+            (msg::C_ON_TIME, Kind::Count),
+            (msg::C_SENT_LATE, Kind::Count),
+            (msg::C_MISSING, Kind::Count),
+            (m::C_REJECTED_OPEN, Kind::Count),
+        ],
     );
     let mut late_list = Table::new(
         "usage_late_schools",
-        "โรงเรียนที่ส่งข้อมูลล่าช้า (ล่าช้ามากที่สุด 100 แห่งแรก)",
-        &[("กำหนดส่ง", Kind::Text), (msg::C_SCHOOL_CODE, Kind::Text), ("ชื่อโรงเรียน", Kind::Text), ("สถานะ", Kind::Text), ("ล่าช้า (วัน)", Kind::Count)],
+        m::T_LATE_SCHOOLS,
+        &[(msg::C_DEADLINE, Kind::Text), (msg::C_SCHOOL_CODE, Kind::Text), (msg::C_SCHOOL_NAME, Kind::Text), (msg::C_STATUS, Kind::Text), (msg::C_DAYS_LATE, Kind::Count)],
     );
     let mut late_rows = Vec::new();
     let mut late_total = 0;
@@ -263,17 +303,21 @@ pub async fn build(q_svc: &QueryService, fy: FiscalYear, on: NaiveDate) -> Resul
     }
     late_rows.sort_by_key(|r| std::cmp::Reverse(r.0));
     late_list.rows = late_rows.into_iter().take(100).map(|(_, r)| r).collect();
-    late.figures = vec![fig("usage_deadlines", "กำหนดส่งในปีงบประมาณ", deadlines.len() as i64, "รายการ"), fig("usage_late", "โรงเรียนที่ล่าช้า (รายกำหนดส่ง)", late_total, "แห่ง")];
-    let mut chart = Table::new("usage_calendar_chart", "การส่งข้อมูลตามกำหนดส่ง", &[("กำหนดส่ง", Kind::Text), ("ทันกำหนด", Kind::Count), ("ล่าช้า", Kind::Count), ("ยังไม่ส่ง", Kind::Count)]);
-    chart.rows = per_deadline.rows.iter().map(|r| vec![r[0].clone(), r[3].clone(), r[4].clone(), r[5].clone()]).collect();
+    late.figures = vec![fig("usage_deadlines", m::F_DEADLINES, deadlines.len() as i64, m::U_ITEMS), fig("usage_late", m::F_LATE, late_total, msg::U_SCHOOLS)];
+    let mut chart = Table::new(
+        "usage_calendar_chart",
+        m::T_CALENDAR_CHART,
+        &[(msg::C_DEADLINE, Kind::Text), (m::C_CHART_ON_TIME, Kind::Count), (m::C_CHART_LATE, Kind::Count), (m::C_CHART_MISSING, Kind::Count)],
+    );
+    chart.rows = per_deadline.rows.iter().map(|r| vec![r.at(0).clone(), r.at(3).clone(), r.at(4).clone(), r.at(5).clone()]).collect();
     late.charts.push(Chart { kind: ChartKind::Stacked, table: chart });
     late.tables.push(per_deadline);
     late.tables.push(late_list);
-    late.notes.push(format!("กำหนดส่งที่ครบกำหนดในปีงบประมาณ ตามปฏิทินการรายงาน (khlang calendar), ณ วันที่ {}; รายชื่อทั้งหมด: khlang calendar status", thai::date_be(&on.to_string())));
+    late.notes.push(m::n_calendar(&thai::date_be(&on.to_string())));
     parts.push(late);
 
     // 4. Users and sign-ins by role.
-    let mut people = Part { title: "ผู้ใช้และการเข้าสู่ระบบ".into(), sheet: "ผู้ใช้".into(), figures: vec![], charts: vec![], tables: vec![], notes: vec![] };
+    let mut people = part(m::P_USERS, a::C_USER);
     let users = Users::new(wh.clone()).list().await?;
     let today = office::today();
     let mut accounts: BTreeMap<String, (i64, i64)> = BTreeMap::new();
@@ -289,7 +333,7 @@ pub async fn build(q_svc: &QueryService, fy: FiscalYear, on: NaiveDate) -> Resul
     let (mut queries, mut exports, mut reports) = (0, 0, 0);
     if has("audit_log") {
         for r in rows(&ctx, &format!("SELECT role, count(*), count(DISTINCT user_name) FROM audit_log WHERE action = 'login' AND {at} GROUP BY role")).await? {
-            sign_ins.insert(r[0].text(), (int(&r, 1), int(&r, 2)));
+            sign_ins.insert(r.at(0).text(), (int(r.at(1)), int(r.at(2))));
         }
         let t = rows(
             &ctx,
@@ -300,12 +344,12 @@ pub async fn build(q_svc: &QueryService, fy: FiscalYear, on: NaiveDate) -> Resul
         )
         .await?;
         let t = t.first().cloned().unwrap_or_default();
-        (failed, queries, exports, reports) = (int(&t, 0), int(&t, 1), int(&t, 2), int(&t, 3));
+        (failed, queries, exports, reports) = (int(t.at(0)), int(t.at(1)), int(t.at(2)), int(t.at(3)));
     }
     let mut by_role = Table::new(
         "usage_users_by_role",
-        "ผู้ใช้และการเข้าสู่ระบบแยกตามบทบาท",
-        &[("บทบาท", Kind::Text), ("บัญชีผู้ใช้", Kind::Count), ("บัญชีหมดอายุ", Kind::Count), ("ผู้ใช้ที่เข้าสู่ระบบ", Kind::Count), ("ครั้งที่เข้าสู่ระบบ", Kind::Count)],
+        m::T_USERS_BY_ROLE,
+        &[(a::C_ROLE, Kind::Text), (m::C_ACCOUNTS, Kind::Count), (m::C_EXPIRED, Kind::Count), (m::C_USERS_SIGNED_IN, Kind::Count), (m::C_LOGINS, Kind::Count)],
     );
     let mut roles: Vec<&String> = accounts.keys().chain(sign_ins.keys()).collect();
     roles.sort();
@@ -316,20 +360,20 @@ pub async fn build(q_svc: &QueryService, fy: FiscalYear, on: NaiveDate) -> Resul
         by_role.rows.push(vec![Cell::Text(role_th(role)), Cell::Int(n), Cell::Int(expired), Cell::Int(who), Cell::Int(logins)]);
     }
     people.figures = vec![
-        fig("usage_accounts", "บัญชีผู้ใช้", users.len() as i64, "บัญชี"),
-        fig("usage_logins", "ครั้งที่เข้าสู่ระบบ", sign_ins.values().map(|v| v.0).sum(), "ครั้ง"),
-        fig("usage_logins_failed", "เข้าสู่ระบบไม่สำเร็จ", failed, "ครั้ง"),
+        fig("usage_accounts", m::C_ACCOUNTS, users.len() as i64, m::U_ACCOUNTS),
+        fig("usage_logins", m::C_LOGINS, sign_ins.values().map(|v| v.0).sum(), a::C_TIMES),
+        fig("usage_logins_failed", m::F_LOGINS_FAILED, failed, a::C_TIMES),
     ];
-    let mut chart = Table::new("usage_logins_chart", "การเข้าสู่ระบบแยกตามบทบาท", &[("บทบาท", Kind::Text), ("ครั้งที่เข้าสู่ระบบ", Kind::Count)]);
-    chart.rows = by_role.rows.iter().map(|r| vec![r[0].clone(), r[4].clone()]).collect();
+    let mut chart = Table::new("usage_logins_chart", m::T_LOGINS_CHART, &[(a::C_ROLE, Kind::Text), (m::C_LOGINS, Kind::Count)]);
+    chart.rows = by_role.rows.iter().map(|r| vec![r.at(0).clone(), r.at(4).clone()]).collect();
     people.charts.push(Chart { kind: ChartKind::Bars, table: chart });
     people.tables.push(by_role);
-    people.notes.push("บัญชีผู้ใช้: ณ วันที่จัดทำรายงาน; การเข้าสู่ระบบ: ทางเว็บ, HTTP API และโปรแกรมที่ต่อด้วยโพรโทคอล PostgreSQL ในปีงบประมาณ".into());
+    people.notes.push(m::N_USERS.into());
     parts.push(people);
 
     // 5. Queries, exports and reports by month and by table.
-    let mut use_part = Part { title: "การใช้ข้อมูล".into(), sheet: "การใช้ข้อมูล".into(), figures: vec![], charts: vec![], tables: vec![], notes: vec![] };
-    use_part.figures = vec![fig("usage_queries", "คำสั่ง SQL", queries, "ครั้ง"), fig("usage_exports", "ส่งออกข้อมูล", exports, "ครั้ง"), fig("usage_reports", "เปิดรายงาน", reports, "ครั้ง")];
+    let mut use_part = part(m::P_USE, m::P_USE);
+    use_part.figures = vec![fig("usage_queries", a::C_QUERIES, queries, a::C_TIMES), fig("usage_exports", a::C_EXPORTS, exports, a::C_TIMES), fig("usage_reports", a::C_REPORTS, reports, a::C_TIMES)];
     if has("audit_log") {
         let per_month: HashMap<(i64, i64), Vec<Cell>> = rows(
             &ctx,
@@ -340,16 +384,18 @@ pub async fn build(q_svc: &QueryService, fy: FiscalYear, on: NaiveDate) -> Resul
         )
         .await?
         .into_iter()
-        .map(|r| ((int(&r, 0), int(&r, 1)), r[2..].to_vec()))
+        .map(|r| ((int(r.at(0)), int(r.at(1))), r.iter().skip(2).cloned().collect::<Vec<_>>()))
         .collect();
-        let mut monthly = Table::new("usage_by_month", "การใช้ข้อมูลรายเดือน", &[("เดือน", Kind::Text), ("คำสั่ง SQL", Kind::Count), ("ส่งออกข้อมูล", Kind::Count), ("เปิดรายงาน", Kind::Count)]);
-        for m in &months {
-            let mut row = vec![Cell::Text(month_th(*m))];
-            row.extend(per_month.get(&(i64::from(m.0), i64::from(m.1))).cloned().unwrap_or_else(|| vec![Cell::Int(0); 3]));
+        let mut monthly =
+            Table::new("usage_by_month", m::T_USE_BY_MONTH, &[(m::C_MONTH, Kind::Text), (a::C_QUERIES, Kind::Count), (a::C_EXPORTS, Kind::Count), (a::C_REPORTS, Kind::Count)]);
+        for mo in &months {
+            let mut row = vec![Cell::Text(month_th(*mo))];
+            row.extend(per_month.get(&(i64::from(mo.0), i64::from(mo.1))).cloned().unwrap_or_else(|| vec![Cell::Int(0); 3]));
             monthly.rows.push(row);
         }
         use_part.charts.push(Chart { kind: ChartKind::Bars, table: monthly });
-        let mut by_table = Table::new("usage_by_table", "การใช้ข้อมูลแยกตามตาราง", &[("ตาราง", Kind::Text), ("คำสั่ง SQL", Kind::Count), ("ส่งออกข้อมูล", Kind::Count), ("แถวที่ส่งออก", Kind::Count)]);
+        let mut by_table =
+            Table::new("usage_by_table", m::T_USE_BY_TABLE, &[(m::C_TABLE, Kind::Text), (a::C_QUERIES, Kind::Count), (a::C_EXPORTS, Kind::Count), (a::C_ROWS_EXPORTED, Kind::Count)]);
         by_table.rows = rows(
             &ctx,
             &format!(
@@ -360,26 +406,26 @@ pub async fn build(q_svc: &QueryService, fy: FiscalYear, on: NaiveDate) -> Resul
         )
         .await?;
         use_part.tables.push(by_table);
-        let mut kinds = Table::new("usage_reports_by_kind", "รายงานที่เปิดแยกตามประเภท", &[("ประเภท", Kind::Text), ("ครั้ง", Kind::Count), ("ผู้ใช้", Kind::Count)]);
+        let mut kinds = Table::new("usage_reports_by_kind", m::T_REPORTS_BY_KIND, &[(m::C_KIND, Kind::Text), (a::C_TIMES, Kind::Count), (a::C_USER, Kind::Count)]);
         let mut per_kind: BTreeMap<String, (i64, std::collections::BTreeSet<String>)> = BTreeMap::new();
         for r in rows(&ctx, &format!("SELECT object, user_name, count(*) FROM audit_log WHERE {REPORT_EVENTS} AND {at} GROUP BY 1, 2")).await? {
-            let e = per_kind.entry(report_kind(&r[0].text())).or_default();
-            e.0 += int(&r, 2);
-            e.1.insert(r[1].text());
+            let e = per_kind.entry(report_kind(&r.at(0).text())).or_default();
+            e.0 += int(r.at(2));
+            e.1.insert(r.at(1).text());
         }
         let mut k: Vec<_> = per_kind.into_iter().collect();
         k.sort_by_key(|r| std::cmp::Reverse(r.1.0));
         kinds.rows = k.into_iter().map(|(name, (n, users))| vec![Cell::Text(name), Cell::Int(n), Cell::Int(users.len() as i64)]).collect();
         use_part.tables.push(kinds);
     }
-    use_part.notes.push("คำสั่ง SQL: ทุกช่องทาง (เว็บ, HTTP API, PostgreSQL); ส่งออกข้อมูล: ผลลัพธ์เป็นไฟล์ CSV, XLSX, Parquet หรือ Arrow; เปิดรายงาน: หน้ารายงานและไฟล์ PDF/XLSX (ไม่นับภาพแผนภูมิในหน้า)".into());
+    use_part.notes.push(m::N_USE.into());
     parts.push(use_part);
 
     // 6. The most-used saved queries and reports.
-    let mut top = Part { title: "คำสั่งที่บันทึกไว้และรายงานที่ใช้มากที่สุด".into(), sheet: "ที่ใช้มากที่สุด".into(), figures: vec![], charts: vec![], tables: vec![], notes: vec![] };
+    let mut top = part(m::P_TOP, m::S_TOP);
     if has("audit_log") {
         let mark_len = SAVED_MARK.chars().count() + 1;
-        let mut saved = Table::new("usage_top_saved", "คำสั่งที่บันทึกไว้ที่ใช้มากที่สุด", &[("คำสั่งที่บันทึกไว้", Kind::Text), ("ครั้ง", Kind::Count), ("ผู้ใช้", Kind::Count)]);
+        let mut saved = Table::new("usage_top_saved", m::T_TOP_SAVED, &[(msg::NAV_SAVED, Kind::Text), (a::C_TIMES, Kind::Count), (a::C_USER, Kind::Count)]);
         saved.rows = rows(
             &ctx,
             &format!(
@@ -389,15 +435,15 @@ pub async fn build(q_svc: &QueryService, fy: FiscalYear, on: NaiveDate) -> Resul
             ),
         )
         .await?;
-        let mut opened = Table::new("usage_top_reports", "รายงานที่เปิดมากที่สุด", &[("รายงาน", Kind::Text), ("ครั้ง", Kind::Count), ("ผู้ใช้", Kind::Count)]);
+        let mut opened = Table::new("usage_top_reports", m::T_TOP_REPORTS, &[(msg::C_REPORT, Kind::Text), (a::C_TIMES, Kind::Count), (a::C_USER, Kind::Count)]);
         opened.rows = rows(&ctx, &format!("SELECT object, count(*), count(DISTINCT user_name) FROM audit_log WHERE {REPORT_EVENTS} AND {at} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10")).await?;
         for r in &mut opened.rows {
-            r[0] = Cell::Text(report_th(&r[0].text()));
+            relabel(r, |c| report_th(&c.text()));
         }
-        top.figures = vec![fig("usage_saved_runs", "ครั้งที่ใช้คำสั่งที่บันทึกไว้", saved.rows.iter().map(|r| int(r, 1)).sum(), "ครั้ง")];
+        top.figures = vec![fig("usage_saved_runs", m::F_SAVED_RUNS, saved.rows.iter().map(|r| int(r.at(1))).sum(), a::C_TIMES)];
         if !saved.rows.is_empty() {
-            let mut chart = Table::new("usage_top_saved_chart", "คำสั่งที่บันทึกไว้ที่ใช้มากที่สุด", &[("คำสั่ง", Kind::Text), ("ครั้ง", Kind::Count)]);
-            chart.rows = saved.rows.iter().map(|r| vec![r[0].clone(), r[1].clone()]).collect();
+            let mut chart = Table::new("usage_top_saved_chart", m::T_TOP_SAVED, &[(m::C_QUERY, Kind::Text), (a::C_TIMES, Kind::Count)]);
+            chart.rows = saved.rows.iter().map(|r| vec![r.at(0).clone(), r.at(1).clone()]).collect();
             top.charts.push(Chart { kind: ChartKind::Bars, table: chart });
         }
         top.tables.push(saved);
@@ -406,7 +452,7 @@ pub async fn build(q_svc: &QueryService, fy: FiscalYear, on: NaiveDate) -> Resul
     parts.push(top);
 
     // 7. Access requests and publishing approvals.
-    let mut process = Part { title: "คำร้องขอเข้าถึงข้อมูลและการอนุมัติเผยแพร่".into(), sheet: "คำร้องและการอนุมัติ".into(), figures: vec![], charts: vec![], tables: vec![], notes: vec![] };
+    let mut process = part(m::P_PROCESS, m::S_PROCESS);
     if has("audit_log") {
         let t = rows(
             &ctx,
@@ -419,24 +465,32 @@ pub async fn build(q_svc: &QueryService, fy: FiscalYear, on: NaiveDate) -> Resul
         .await?;
         let t = t.first().cloned().unwrap_or_default();
         process.figures = vec![
-            fig("usage_requests", "คำร้องขอเข้าถึงข้อมูล", int(&t, 0), "ฉบับ"),
-            fig("usage_requests_granted", "อนุญาต", int(&t, 1), "ฉบับ"),
-            fig("usage_requests_refused", "ไม่อนุญาต", int(&t, 2), "ฉบับ"),
-            fig("usage_proposed", "เสนอขออนุมัติเผยแพร่", int(&t, 3), "ครั้ง"),
-            fig("usage_approved", "อนุมัติเผยแพร่", int(&t, 4), "ครั้ง"),
-            fig("usage_returned", "ส่งกลับให้ทบทวน", int(&t, 5), "ครั้ง"),
+            fig("usage_requests", msg::NAV_ACCESS_REQUESTS, int(t.at(0)), m::U_FORMS),
+            fig("usage_requests_granted", m::GRANTED, int(t.at(1)), m::U_FORMS),
+            fig("usage_requests_refused", m::REFUSED, int(t.at(2)), m::U_FORMS),
+            fig("usage_proposed", m::F_PROPOSED, int(t.at(3)), a::C_TIMES),
+            fig("usage_approved", msg::NAV_APPROVALS, int(t.at(4)), a::C_TIMES),
+            fig("usage_returned", m::F_RETURNED, int(t.at(5)), a::C_TIMES),
         ];
     }
     let mut requests = Table::new(
         "usage_access_requests",
-        "คำร้องขอเข้าถึงข้อมูลที่พิจารณาแล้ว",
-        &[("เลขที่", Kind::Count), ("ผู้ขอ", Kind::Text), ("หน่วยงาน", Kind::Text), ("ข้อมูลที่ขอ", Kind::Text), ("ผลการพิจารณา", Kind::Text), ("วันที่", Kind::Text), ("ถึงวันที่ / เหตุผล", Kind::Text)],
+        m::T_REQUESTS,
+        &[
+            (msg::C_NUMBER, Kind::Count),
+            (msg::C_REQUESTER, Kind::Text),
+            (msg::C_AGENCY, Kind::Text),
+            (m::C_DATA, Kind::Text),
+            (m::C_DECISION, Kind::Text),
+            (a::C_DAY, Kind::Text),
+            (m::C_UNTIL_OR_REASON, Kind::Text),
+        ],
     );
     for r in Requests::new(wh.clone()).list().await?.into_iter().filter(|r| r.decided_at.is_some_and(|t| fy.holds(t))) {
         let (state, detail) = match r.state {
-            RequestState::Granted => ("อนุญาต", r.expires.map(|d| thai::date_be(&d.to_string())).unwrap_or_default()),
-            RequestState::Refused => ("ไม่อนุญาต", r.reason.clone().unwrap_or_default()),
-            RequestState::Pending => ("รอพิจารณา", String::new()),
+            RequestState::Granted => (m::GRANTED, r.expires.map(|d| thai::date_be(&d.to_string())).unwrap_or_default()),
+            RequestState::Refused => (m::REFUSED, r.reason.clone().unwrap_or_default()),
+            RequestState::Pending => (m::PENDING, String::new()),
         };
         requests.rows.push(vec![
             Cell::Int(i64::from(r.id)),
@@ -450,18 +504,26 @@ pub async fn build(q_svc: &QueryService, fy: FiscalYear, on: NaiveDate) -> Resul
     }
     let mut approvals = Table::new(
         "usage_approvals",
-        "การเสนอและอนุมัติเผยแพร่",
-        &[("วันที่", Kind::Text), ("เขตพื้นที่", Kind::Text), ("ข้อมูล ณ", Kind::Text), ("ข้อมูลชุดที่", Kind::Count), ("การพิจารณา", Kind::Text), ("โดย", Kind::Text), ("เหตุผล", Kind::Text)],
+        m::T_APPROVALS,
+        &[
+            (a::C_DAY, Kind::Text),
+            (msg::C_AREA, Kind::Text),
+            (m::C_DATA_AS_OF, Kind::Text),
+            (msg::DATA_VERSION, Kind::Count),
+            (m::C_REVIEW, Kind::Text),
+            (msg::C_BY, Kind::Text),
+            (msg::C_REASON, Kind::Text),
+        ],
     );
-    for a in Approvals::new(wh.clone()).history().await?.into_iter().filter(|a| fy.holds(a.at)) {
+    for ap in Approvals::new(wh.clone()).history().await?.into_iter().filter(|ap| fy.holds(ap.at)) {
         approvals.rows.push(vec![
-            Cell::Text(thai::datetime_be(a.at)),
-            Cell::Text(a.area.clone().unwrap_or_else(|| "ทุกเขต".into())),
-            Cell::Text(thai::date_be(&a.snapshot.to_string())),
-            Cell::Int(a.state as i64),
-            Cell::Text(a.decision.thai().into()),
-            Cell::Text(a.by.clone()),
-            Cell::Text(a.reason.clone().unwrap_or_default()),
+            Cell::Text(thai::datetime_be(ap.at)),
+            Cell::Text(ap.area.clone().unwrap_or_else(|| m::ALL_AREAS.into())),
+            Cell::Text(thai::date_be(&ap.snapshot.to_string())),
+            Cell::Int(ap.state as i64),
+            Cell::Text(crate::msg::publishing::decision(ap.decision).into()),
+            Cell::Text(ap.by.clone()),
+            Cell::Text(ap.reason.clone().unwrap_or_default()),
         ]);
     }
     process.tables.push(requests);
@@ -472,16 +534,13 @@ pub async fn build(q_svc: &QueryService, fy: FiscalYear, on: NaiveDate) -> Resul
     let state = commit.as_ref().map_or(0, |c| c.seq);
     let now = Utc::now();
     Ok(Doc {
-        heading: TITLE.into(),
-        name: format!("(Big Data) ประจำปีงบประมาณ {}", fy.year),
-        lines: vec![
-            format!("ระหว่างวันที่ {} ถึง {}", thai::date_be_long(&fy.first_day().to_string()), thai::date_be_long(&fy.last_day().to_string())),
-            "แบบบันทึกและรายงานผลการพัฒนาและการใช้งานระบบคลังข้อมูล (แบบ 7.1/7.2) เสนอผู้อำนวยการสำนักงานเขตพื้นที่การศึกษา".into(),
-        ],
+        heading: m::TITLE.into(),
+        name: format!("{} {}", m::NAME, fy.year),
+        lines: vec![m::between(&thai::date_be_long(&fy.first_day().to_string()), &thai::date_be_long(&fy.last_day().to_string())), m::FORM.into()],
         parts,
-        footer: format!("จาก audit_log, ingest_runs และ rejected_rows · {} {state} · ข้อมูลถึงวันที่ {}", msg::DATA_VERSION, thai::date_be(&on.to_string())),
+        footer: m::footer(&format!("{} {state}", msg::DATA_VERSION), &thai::date_be(&on.to_string())),
         generated: format!("{} {}", msg::GENERATED, thai::datetime_be(now)),
-        keywords: vec!["Big Data".into(), "คลังข้อมูล".into(), format!("ปีงบประมาณ {}", fy.year)],
+        keywords: vec![m::KEYWORD.into(), msg::APP.into(), format!("{} {}", msg::FISCAL_YEAR, fy.year)],
         summary: false,
     })
 }
@@ -490,12 +549,12 @@ pub async fn build(q_svc: &QueryService, fy: FiscalYear, on: NaiveDate) -> Resul
 fn report_kind(object: &str) -> String {
     let words: Vec<&str> = object.split(' ').collect();
     match words.as_slice() {
-        [_, _, "report", ext] => format!("รายงาน{} ({})", msg::REPORT_TITLE, ext.to_uppercase()),
-        ["area", _, "district", _] => "หน้าอำเภอ".into(),
-        ["area", _, _] => "หน้าแดชบอร์ดเขตพื้นที่".into(),
-        ["school", _, _] => "หน้าแดชบอร์ดโรงเรียน".into(),
-        ["quality", ..] => "รายงานคุณภาพข้อมูล".into(),
-        ["usage", ..] => "รายงานการใช้งานคลังข้อมูล".into(),
+        [_, _, "report", ext] => format!("{}{} ({})", msg::C_REPORT, msg::REPORT_TITLE, ext.to_uppercase()),
+        ["area", _, "district", _] => m::DISTRICT_PAGE.into(),
+        ["area", _, _] => m::AREA_PAGE.into(),
+        ["school", _, _] => m::SCHOOL_PAGE.into(),
+        ["quality", ..] => m::QUALITY_REPORT.into(),
+        ["usage", ..] => m::USAGE_REPORT.into(),
         _ => report_th(object),
     }
 }
@@ -521,8 +580,8 @@ async fn fixed_by_next(ctx: &SessionContext, fy: FiscalYear) -> Result<HashMap<S
     // Per feed, its periods in order, each with its last load (and whether that load is in the year).
     let mut periods: BTreeMap<String, Vec<(String, String, bool)>> = BTreeMap::new();
     for r in &runs {
-        let (run_id, feed, scope) = (r[0].text(), r[1].text(), r[2].text());
-        let in_year = r.get(3).and_then(Cell::as_i64).and_then(|secs| DateTime::from_timestamp(secs, 0)).is_some_and(|t| fy.holds(t));
+        let (run_id, feed, scope) = (r.at(0).text(), r.at(1).text(), r.at(2).text());
+        let in_year = r.at(3).as_i64().and_then(|secs| DateTime::from_timestamp(secs, 0)).is_some_and(|t| fy.holds(t));
         let list = periods.entry(feed).or_default();
         // A whole-table feed (`all`) has no periods: each load is the next one.
         match list.iter_mut().find(|p| p.0 == scope && scope != "all") {
@@ -554,7 +613,7 @@ async fn fixed_by_next(ctx: &SessionContext, fy: FiscalYear) -> Result<HashMap<S
         ids.into_iter().collect::<Vec<_>>().join(", ")
     );
     for r in rows(ctx, &sql).await? {
-        counts.entry((r[0].text(), r[1].text())).or_default().push((r[2].text(), r[3].text(), int(&r, 4)));
+        counts.entry((r.at(0).text(), r.at(1).text())).or_default().push((r.at(2).text(), r.at(3).text(), int(r.at(4))));
     }
     for (feed, run_id, next) in &pairs {
         let later: HashMap<(&str, &str), i64> = next
@@ -621,7 +680,7 @@ pub async fn page(
     use axum::response::{Html, IntoResponse};
     let Some(caller) = crate::pages::signed_in(caller) else { return crate::sign_in_first("/admin/usage-report") };
     if caller.who.role != Role::Admin {
-        return crate::pages::error_page(StatusCode::FORBIDDEN, "หน้านี้สำหรับผู้ดูแลระบบ");
+        return crate::pages::error_page(StatusCode::FORBIDDEN, msg::ADMINS_ONLY);
     }
     let today = office::today();
     let fy = match p.fiscal_year.as_deref().filter(|s| !s.is_empty()) {
@@ -647,17 +706,20 @@ pub async fn page(
         "pdf" => tokio::task::spawn_blocking(move || doc.render(FileFormat::Pdf).map(|b| (b, "application/pdf"))).await,
         "xlsx" => tokio::task::spawn_blocking(move || doc.render(FileFormat::Xlsx).map(|b| (b, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))).await,
         _ => {
-            let years: String = (fy.year.min(FiscalYear::of(today).year) - 4..=FiscalYear::of(today).year)
-                .rev()
-                .map(|y| format!("<option value=\"{y}\"{}>{y}</option>", if y == fy.year { " selected" } else { "" }))
-                .collect();
-            let body = format!(
-                "<form class=\"chooser\" method=\"get\">ปีงบประมาณ <select name=\"fiscal_year\">{years}</select> <button>แสดง</button></form>\
-                 <p><a href=\"/admin/usage-report?fiscal_year={y}&format=pdf\" download>PDF</a> · <a href=\"/admin/usage-report?fiscal_year={y}&format=xlsx\" download>XLSX</a></p>{}",
-                crate::doc::html(&doc),
-                y = fy.year
-            );
-            return Html(crate::shell(&caller.who, &doc.title(), &body)).into_response();
+            let this_year = FiscalYear::of(today).year;
+            let link = |ext: &str| format!("/admin/usage-report?fiscal_year={}&format={ext}", fy.year);
+            let body = html! {
+                form.chooser method="get" {
+                    (msg::FISCAL_YEAR) " "
+                    select name="fiscal_year" {
+                        @for y in (fy.year.min(this_year) - 4..=this_year).rev() { option value=(y) selected[y == fy.year] { (y) } }
+                    }
+                    " " button { (msg::SHOW) }
+                }
+                p { a href=(link("pdf")) download { "PDF" } " · " a href=(link("xlsx")) download { "XLSX" } }
+                (crate::doc::html(&doc))
+            };
+            return Html(crate::html::shell(&caller.who, &doc.title(), body).into_string()).into_response();
         }
     };
     match made {

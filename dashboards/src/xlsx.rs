@@ -21,9 +21,14 @@ fn number_format(kind: Kind) -> &'static str {
     }
 }
 
-fn write_table(sheet: &mut Worksheet, row: &mut u32, t: &Table, title: &Format, head: &Format, text: &Format) -> Result<(), ReportError> {
-    sheet.write_string_with_format(*row, 0, &t.title, title).map_err(xerr)?;
-    *row += 1;
+/// A table at `row`: its title (unless `title` is `None`), the headers, the rows, a blank row;
+/// `alone`: the only table of its sheet.
+fn write_table(sheet: &mut Worksheet, row: &mut u32, t: &Table, title: Option<&Format>, head: &Format, text: &Format, alone: bool) -> Result<(), ReportError> {
+    if let Some(title) = title {
+        sheet.write_string_with_format(*row, 0, &t.title, title).map_err(xerr)?;
+        *row += 1;
+    }
+    let header = *row;
     for (c, col) in t.columns.iter().enumerate() {
         sheet.write_string_with_format(*row, c as u16, &col.name, head).map_err(xerr)?;
     }
@@ -41,6 +46,10 @@ fn write_table(sheet: &mut Worksheet, row: &mut u32, t: &Table, title: &Format, 
             .map_err(xerr)?;
         }
         *row += 1;
+    }
+    // A sheet of one long table (a list to send out, the rows to fix) gets filter buttons.
+    if alone && !t.rows.is_empty() && !t.columns.is_empty() {
+        sheet.autofilter(header, 0, *row - 1, t.columns.len() as u16 - 1).map_err(xerr)?;
     }
     *row += 1;
     Ok(())
@@ -62,6 +71,16 @@ pub fn render(d: &Doc) -> Result<Vec<u8>, ReportError> {
             sheet.set_column_width(c, 18).map_err(xerr)?;
         }
         sheet.write_string_with_format(0, 0, format!("{} · {}", d.title(), s.title), &big).map_err(xerr)?;
+        // A list to send out: the title, a blank row, then the headers on the third row and the rows
+        // from the fourth, as the offices' lists are laid out.
+        let alone = s.tables.len() == 1 && s.charts.is_empty();
+        if d.is_list() {
+            let mut row = 2;
+            for t in &s.tables {
+                write_table(sheet, &mut row, t, None, &head, &text, alone)?;
+            }
+            continue;
+        }
         sheet.write_string_with_format(1, 0, d.lines.join(" · "), &grey).map_err(xerr)?;
         sheet.write_string_with_format(2, 0, format!("{} · {}", d.footer, d.generated), &grey).map_err(xerr)?;
         let mut row = 4;
@@ -80,7 +99,7 @@ pub fn render(d: &Doc) -> Result<Vec<u8>, ReportError> {
                 continue;
             }
             let start = row;
-            write_table(sheet, &mut row, &c.table, &title, &head, &text)?;
+            write_table(sheet, &mut row, &c.table, Some(&title), &head, &text, false)?;
             // The chart as a picture to the right of its data, for pasting into slides.
             if let Ok(png) = fonts::png(&charts::svg(c), 1.0) {
                 let image = Image::new_from_buffer(&png).map_err(xerr)?.set_scale_width(0.75).set_scale_height(0.75).set_alt_text(&c.table.title);
@@ -92,7 +111,7 @@ pub fn render(d: &Doc) -> Result<Vec<u8>, ReportError> {
             }
         }
         for t in &s.tables {
-            write_table(sheet, &mut row, t, &title, &head, &text)?;
+            write_table(sheet, &mut row, t, Some(&title), &head, &text, alone)?;
         }
         for note in &s.notes {
             sheet.write_string_with_format(row, 0, format!("• {note}"), &grey).map_err(xerr)?;

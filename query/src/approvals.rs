@@ -37,13 +37,6 @@ impl Decision {
         }
     }
 
-    pub fn thai(self) -> &'static str {
-        match self {
-            Decision::Proposed => "เสนอพิจารณา",
-            Decision::Approved => "อนุมัติเผยแพร่",
-            Decision::Returned => "ส่งกลับให้ทบทวนแก้ไข",
-        }
-    }
 
     fn action(self) -> Action {
         match self {
@@ -118,14 +111,26 @@ pub struct Status {
     pub pending: Option<Approval>,
 }
 
+/// Where an area stands, as its publishing page shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position {
+    /// The public sees the latest published state.
+    PublishedLatest,
+    /// The latest state was returned for review.
+    Returned,
+    /// The latest state awaits the director's decision.
+    Proposed,
+    /// Nobody has proposed the latest state.
+    NotProposed,
+}
+
 impl Status {
-    /// One Thai phrase for the area's position.
-    pub fn thai(&self) -> &'static str {
+    pub fn position(&self) -> Position {
         match (&self.public, &self.pending) {
-            (Some(p), _) if p.state == self.latest => "เผยแพร่ข้อมูลชุดล่าสุดแล้ว",
-            (_, Some(p)) if p.decision == Decision::Returned => "ส่งกลับให้ทบทวนแก้ไข",
-            (_, Some(p)) if p.decision == Decision::Proposed => "รอ ผอ. พิจารณา",
-            _ => "ยังไม่ได้เสนอ",
+            (Some(p), _) if p.state == self.latest => Position::PublishedLatest,
+            (_, Some(p)) if p.decision == Decision::Returned => Position::Returned,
+            (_, Some(p)) if p.decision == Decision::Proposed => Position::Proposed,
+            _ => Position::NotProposed,
         }
     }
 }
@@ -320,8 +325,8 @@ mod tests {
         assert_eq!(effective(&h2, a).map(|e| e.state), Some(1), "withdrawn for this area only");
         assert_eq!(effective(&h2, "10020000").map(|e| e.state), Some(3));
         let s = Approvals::status(&h, &[a.to_string()], 2);
-        assert_eq!(s[0].thai(), "ส่งกลับให้ทบทวนแก้ไข");
-        assert_eq!(Approvals::status(&h, &[a.to_string()], 1)[0].thai(), "เผยแพร่ข้อมูลชุดล่าสุดแล้ว");
-        assert_eq!(Approvals::status(&h, &[a.to_string()], 5)[0].thai(), "ยังไม่ได้เสนอ");
+        assert_eq!(s[0].position(), Position::Returned);
+        assert_eq!(Approvals::status(&h, &[a.to_string()], 1)[0].position(), Position::PublishedLatest);
+        assert_eq!(Approvals::status(&h, &[a.to_string()], 5)[0].position(), Position::NotProposed);
     }
 }

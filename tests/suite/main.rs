@@ -15,6 +15,7 @@ mod publishing;
 mod quality;
 mod requests;
 mod s3;
+mod snapshots;
 mod schedule;
 mod server;
 mod common;

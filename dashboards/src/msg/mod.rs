@@ -1,4 +1,45 @@
-//! The Thai message catalogue of the web app and the reports: every label a reader sees.
+//! The Thai message catalogue of the web app and the reports: every label a reader sees. Words
+//! shared by several pages are here; a page's own wording is in its submodule.
+
+pub mod admin;
+pub mod calendar;
+pub mod public;
+pub mod publishing;
+pub mod quality;
+pub mod requests;
+pub mod usage;
+
+pub const APP: &str = "คลังข้อมูล";
+/// Months as dates are written in tables: `10 มิ.ย. 2569`.
+pub const MONTHS: [&str; 12] = ["ม.ค.", "ก.พ.", "มี.ค.", "เม.ย.", "พ.ค.", "มิ.ย.", "ก.ค.", "ส.ค.", "ก.ย.", "ต.ค.", "พ.ย.", "ธ.ค."];
+/// Months as official letters write them: `10 มิถุนายน 2569`.
+pub const MONTHS_LONG: [&str; 12] =
+    ["มกราคม", "กุมภาพันธ์", "มีนาคม", "เมษายน", "พฤษภาคม", "มิถุนายน", "กรกฎาคม", "สิงหาคม", "กันยายน", "ตุลาคม", "พฤศจิกายน", "ธันวาคม"];
+pub const MILLION: &str = "ล้าน";
+pub const APP_FOOTER: &str = "คลังข้อมูลสารสนเทศทางการศึกษา (Khlang)";
+pub const NO_DATA_SHORT: &str = "ไม่มีข้อมูล";
+pub const CHART_TABLE: &str = "ตารางข้อมูลของแผนภูมิ";
+pub const PNG_PICTURE: &str = "ภาพ PNG";
+pub const DEFINITIONS: &str = "นิยามตัวชี้วัด";
+
+// Words the operators' pages share (ingest, calendar, quality, requests, usage).
+pub const C_DEADLINE: &str = "กำหนดส่ง";
+pub const C_RULE_SHORT: &str = "กฎ";
+pub const P_CALENDAR: &str = "การส่งข้อมูลตามปฏิทินการรายงาน";
+pub const C_ON_TIME: &str = "ส่งทันกำหนด";
+pub const C_SENT_LATE: &str = "ส่งล่าช้า";
+pub const C_MISSING: &str = "ยังไม่ส่ง (เลยกำหนด)";
+pub const C_SCHOOL_NAME: &str = "ชื่อโรงเรียน";
+pub const C_DAYS_LATE: &str = "ล่าช้า (วัน)";
+pub const C_NUMBER: &str = "เลขที่";
+pub const C_REQUESTER: &str = "ผู้ขอ";
+pub const C_AGENCY: &str = "หน่วยงาน";
+pub const C_BY: &str = "โดย";
+pub const C_REASON: &str = "เหตุผล";
+pub const ADMINS_ONLY: &str = "หน้านี้สำหรับผู้ดูแลระบบ";
+pub const C_RUN: &str = "รอบ";
+pub const C_STATUS: &str = "สถานะ";
+pub const C_ROWS: &str = "แถว";
 
 pub const REPORT_TITLE: &str = "ข้อมูลสารสนเทศ 4 ด้าน";
 pub const ACADEMIC: &str = "ด้านการบริหารวิชาการ";
@@ -15,6 +56,30 @@ pub const AS_OF: &str = "ณ";
 pub const QUARTER: &str = "ไตรมาส";
 pub const PAGE: &str = "หน้า";
 pub const OF: &str = "จาก";
+
+pub const ERROR_TITLE: &str = "เกิดข้อผิดพลาด";
+pub const BACK_HOME: &str = "กลับหน้าแรก";
+pub const NO_SUCH_PAGE: &str = "ไม่มีหน้า";
+pub const NO_SUCH_CHART: &str = "ไม่มีแผนภูมิ";
+pub const NO_SCHOOLS_IN_DISTRICT: &str = "ไม่พบโรงเรียนของเขตพื้นที่นี้ในอำเภอรหัส";
+pub const SCHOOLS_IN: &str = "โรงเรียนใน";
+pub const OVERVIEW: &str = "ภาพรวม";
+pub const DATA_ROUND: &str = "รอบข้อมูล";
+pub const SHOW: &str = "แสดง";
+pub const WEB: &str = "เว็บ";
+pub const AREA_CODE: &str = "รหัสเขตพื้นที่";
+pub const PROVINCE: &str = "จังหวัด";
+pub const CHOOSE_AREA: &str = "เลือกเขตพื้นที่การศึกษา";
+pub const T_AREAS: &str = "สำนักงานเขตพื้นที่การศึกษา";
+pub const T_DISTRICTS: &str = "สรุปรายอำเภอ (เลือกอำเภอเพื่อดูรายโรงเรียน)";
+pub const C_CODE: &str = "รหัส";
+pub const C_AREA: &str = "เขตพื้นที่";
+pub const C_REPORT: &str = "รายงาน";
+pub const THEME_DISTRICTS: &str = "รายอำเภอ";
+pub const THEME_STAFFING: &str = "ครูขาด/เกินเกณฑ์";
+pub const THEME_RETIREMENTS: &str = "การเกษียณอายุ";
+pub const THEME_DISBURSEMENT: &str = "การเบิกจ่าย";
+pub const THEME_TESTS: &str = "ผลการทดสอบ";
 
 pub const NO_SUCH_AREA: &str = "ไม่พบสำนักงานเขตพื้นที่การศึกษารหัส";
 pub const NO_SUCH_SCHOOL: &str = "ไม่พบโรงเรียนรหัส";
@@ -124,9 +189,9 @@ pub const C_MALE: &str = "ชาย";
 pub const C_FEMALE: &str = "หญิง";
 pub const C_TOTAL: &str = "รวม";
 pub const C_SNAPSHOT: &str = "ข้อมูล ณ วันที่";
-pub const C_STUDENTS: &str = "นักเรียน";
-pub const C_CLASSROOMS: &str = "ห้องเรียน";
-pub const C_TEACHERS: &str = "ครู";
+pub const C_STUDENTS: &str = F_STUDENTS;
+pub const C_CLASSROOMS: &str = F_CLASSROOMS;
+pub const C_TEACHERS: &str = F_TEACHERS;
 pub const C_TEST: &str = "การทดสอบ";
 pub const C_SUBJECT: &str = "วิชา";
 pub const C_EXAMINEES: &str = "ผู้เข้าสอบ";
@@ -139,7 +204,7 @@ pub const C_CATEGORY: &str = "ประเภทงบประมาณ";
 pub const C_ALLOCATED: &str = "จัดสรร (บาท)";
 pub const C_DISBURSED: &str = "เบิกจ่าย (บาท)";
 pub const C_RATE: &str = "ร้อยละเบิกจ่าย";
-pub const C_QUARTER: &str = "ไตรมาส";
+pub const C_QUARTER: &str = QUARTER;
 pub const C_CUMULATIVE_RATE: &str = "เบิกจ่ายสะสม (ร้อยละ)";
 pub const C_TARGET: &str = "เป้าหมายสะสม (ร้อยละ)";
 pub const C_DISBURSED_IN_QUARTER: &str = "เบิกจ่ายในไตรมาส (บาท)";
@@ -150,16 +215,16 @@ pub const C_STUDENTS_TERM1: &str = "นักเรียน 10 มิ.ย. (ภ
 pub const C_DUE: &str = "ควรได้รับ (บาท)";
 pub const C_POSITION: &str = "ตำแหน่ง";
 pub const C_STANDING: &str = "วิทยฐานะ";
-pub const C_FISCAL_YEAR: &str = "ปีงบประมาณ";
+pub const C_FISCAL_YEAR: &str = FISCAL_YEAR;
 pub const C_DIRECTORS: &str = "ผู้บริหาร";
 pub const C_OTHER_STAFF: &str = "บุคลากรอื่น";
 pub const C_MAJOR: &str = "วิชาเอก";
 pub const C_SCHOOL_CODE: &str = "รหัสโรงเรียน";
-pub const C_SCHOOL: &str = "โรงเรียน";
-pub const C_REQUIRED: &str = "ครูตามเกณฑ์";
+pub const C_SCHOOL: &str = F_SCHOOLS;
+pub const C_REQUIRED: &str = F_REQUIRED;
 pub const C_GAP: &str = "ขาด(-)/เกิน(+)";
 pub const C_SIZE: &str = "ขนาดโรงเรียน";
-pub const C_SCHOOLS: &str = "โรงเรียน";
+pub const C_SCHOOLS: &str = F_SCHOOLS;
 pub const C_DISTRICT: &str = "อำเภอ";
 pub const C_CONDITION: &str = "สภาพอาคาร";
 pub const C_BUILDINGS: &str = "อาคาร";
@@ -313,5 +378,16 @@ pub fn submission_status(status: &str) -> &'static str {
         "not_submitted" => "ไม่ส่งข้อมูล",
         "students_dropped" => "นักเรียนลดลงเกินร้อยละ 20",
         _ => "ส่งแล้ว",
+    }
+}
+
+/// A role as Thai staff call it.
+pub fn role(r: khlang_query::Role) -> &'static str {
+    match r {
+        khlang_query::Role::Admin => "ผู้ดูแลระบบ",
+        khlang_query::Role::Analyst => "นักวิเคราะห์",
+        khlang_query::Role::Director => "ผู้บริหารเขตพื้นที่",
+        khlang_query::Role::School => "โรงเรียน",
+        khlang_query::Role::Public => "ประชาชน",
     }
 }
