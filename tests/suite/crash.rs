@@ -96,7 +96,7 @@ fn killed_after_each_step(env: &Env, logs: &dyn Fn() -> Vec<String>) {
     ];
     for step in steps {
         let o = ingest_with_fault(env, &wh, &b, step);
-        assert!(killed(&o), "the load was not killed after {step}: {:?} {}", o.status, String::from_utf8_lossy(&o.stderr));
+        assert!(killed(&o), "the load was not killed after {step} (is the binary built with --features khlang/fault-injection, as scripts/test builds it?): {:?} {}", o.status, String::from_utf8_lossy(&o.stderr));
         assert_eq!(state(env, &wh), s_a, "after a kill after {step}, readers do not see the previous state");
     }
     // The tables really were written before the kills (so the test proves something): the newest
