@@ -328,7 +328,7 @@ async fn read_source(source: &Source, progress: Progress<'_>) -> Result<(Vec<(&'
     }
 }
 
-const STEPS_AFTER_READ: u64 = 19;
+const STEPS_AFTER_READ: u64 = 20;
 
 async fn ingest_locked(
     wh: &Warehouse,
@@ -457,6 +457,7 @@ async fn ingest_locked(
     progress("kept rejected rows", step, total_steps);
 
     // 4. Derived summary for every snapshot whose students or staff changed.
+    let student_dates = snapshots.clone();
     if let Some(first_staff) = personnel_dates.iter().min() {
         for s in existing_snapshots(wh).await? {
             if s.as_str() >= first_staff.as_str() {
@@ -464,10 +465,22 @@ async fn ingest_locked(
             }
         }
     }
-    let summary_version = derive::school_snapshot_summary(wh, &snapshots.into_iter().collect::<Vec<_>>()).await?;
+    let snapshots: Vec<String> = snapshots.into_iter().collect();
+    let summary_version = derive::school_snapshot_summary(wh, &snapshots).await?;
     fault_point("wrote:school_snapshot_summary");
     step += 1;
     progress("built school_snapshot_summary", step, total_steps);
+    // The counts change only with the students themselves, not with the staff; a warehouse that has
+    // never had them (loaded by an older version) gets every snapshot counted once.
+    let counted: Vec<String> = if wh.version("enrollment_counts").await?.unwrap_or(0) == 0 {
+        existing_snapshots(wh).await?
+    } else {
+        snapshots.iter().filter(|s| student_dates.contains(*s)).cloned().collect()
+    };
+    derive::enrollment_counts(wh, &counted).await?;
+    fault_point("wrote:enrollment_counts");
+    step += 1;
+    progress("counted enrollments", step, total_steps);
 
     // 5. The run log, then the warehouse commit that makes the whole load visible at once.
     let rows: Vec<RunRow> = reports

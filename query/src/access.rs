@@ -114,8 +114,9 @@ impl Principal {
             Role::Admin => true,
             Role::Public => false,
             Role::Analyst | Role::Director => table != "audit_log",
-            // A school sees its own rows; the warehouse-wide run log is not its own.
-            Role::School => !matches!(table, "audit_log" | "ingest_runs"),
+            // A school sees its own rows; the warehouse-wide run log is not its own, nor the area's
+            // counts of other schools' students (small cells could name a child).
+            Role::School => !matches!(table, "audit_log" | "ingest_runs" | "enrollment_counts"),
         }
     }
 

@@ -92,6 +92,7 @@ fn killed_after_each_step(env: &Env, logs: &dyn Fn() -> Vec<String>) {
         "wrote:dltv_equipment",
         "wrote:rejected_rows",
         "wrote:school_snapshot_summary",
+        "wrote:enrollment_counts",
         "wrote:ingest_runs",
     ];
     for step in steps {

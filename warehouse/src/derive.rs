@@ -1,5 +1,7 @@
-//! `school_snapshot_summary`: one row per school per snapshot, derived from enrollments, personnel,
-//! schools and areas right after they are loaded. The size band and staffing rule come from `data/`.
+//! The derived tables, written in the load's commit right after the tables they come from:
+//! `school_snapshot_summary`, one row per school per snapshot, from enrollments, personnel, schools and
+//! areas (the size band and staffing rule come from `data/`); `enrollment_counts`, students counted by
+//! the codes analysts and the reports break them down by.
 
 use std::sync::Arc;
 
@@ -113,5 +115,40 @@ pub async fn school_snapshot_summary(wh: &Warehouse, snapshots: &[String]) -> Re
     }
     let predicate = format!("snapshot_date IN ({})", snapshots.iter().map(|d| format!("'{d}'")).collect::<Vec<_>>().join(", "));
     let (v, _) = wh.write_if_changed("school_snapshot_summary", out, WriteMode::ReplaceWhere(predicate)).await?;
+    Ok(Some(v))
+}
+
+/// Recounts `enrollment_counts` for the given snapshot dates (ISO) and commits it in one write: every
+/// enrollment row counted once, whatever its status, so each count over it equals the same count
+/// over `enrollments`.
+pub async fn enrollment_counts(wh: &Warehouse, snapshots: &[String]) -> Result<Option<u64>, WarehouseError> {
+    if snapshots.is_empty() {
+        return Ok(None);
+    }
+    let Some(enrollments) = wh.provider("enrollments", At::Latest).await? else { return Ok(None) };
+    let ctx = SessionContext::new();
+    ctx.register_table("enrollments", enrollments)?;
+    let list = snapshots.iter().map(|d| format!("DATE '{d}'")).collect::<Vec<_>>().join(", ");
+    let def = schema::table("enrollment_counts").ok_or_else(|| WarehouseError::UnknownTable("enrollment_counts".into()))?;
+    let sql = format!(
+        "SELECT snapshot_date, academic_year, area_code, grade, grade_order, level, sex, age_years, status, disadvantaged,
+                disability > 0 AS disabled, count(*) AS students
+         FROM enrollments WHERE snapshot_date IN ({list})
+         GROUP BY snapshot_date, academic_year, area_code, grade, grade_order, level, sex, age_years, status, disadvantaged, disability > 0
+         ORDER BY snapshot_date, area_code, grade_order, grade, sex, age_years, status, disadvantaged, disabled"
+    );
+    let mut out = Vec::new();
+    for b in ctx.sql(&sql).await?.collect().await? {
+        let columns = def
+            .schema
+            .fields()
+            .iter()
+            .zip(b.columns())
+            .map(|(f, c)| cast(c, f.data_type()).map_err(|e| WarehouseError::Query { message: e.to_string() }))
+            .collect::<Result<Vec<_>, _>>()?;
+        out.push(RecordBatch::try_new(def.schema.clone(), columns).map_err(|e| WarehouseError::Schema { table: def.name.into(), message: e.to_string() })?);
+    }
+    let predicate = format!("snapshot_date IN ({})", snapshots.iter().map(|d| format!("'{d}'")).collect::<Vec<_>>().join(", "));
+    let (v, _) = wh.write_if_changed("enrollment_counts", out, WriteMode::ReplaceWhere(predicate)).await?;
     Ok(Some(v))
 }

@@ -164,6 +164,26 @@ pub fn tables() -> Vec<TableDef> {
                 i64f("teacher_gap"),
             ],
         ),
+        // Students counted per snapshot, area, grade, sex, age, status, disadvantage and disability, in
+        // the load's commit: a national trend or breakdown reads ~100 thousand rows, not 12 million.
+        def(
+            "enrollment_counts",
+            &["snapshot_date"],
+            vec![
+                date("snapshot_date"),
+                i32f("academic_year"),
+                s("area_code"),
+                s("grade"),
+                i32f("grade_order"),
+                s("level"),
+                i32f("sex"),
+                i32f("age_years"),
+                s("status"),
+                boolean("disadvantaged"),
+                boolean("disabled"),
+                i64f("students"),
+            ],
+        ),
         def(
             "ingest_runs",
             &[],
