@@ -7,37 +7,16 @@ use crate::table::{one, rows, Cells as _};
 
 use super::{ReportError, LEVELS, Cell, ChartKind, Chart, Ctx, Domain, Kind, Section, Subject, Summary, Table, num_at, fig, pct, ratio};
 
-/// Where the student counts come from: an area's from `enrollment_counts` (counted at load, a few
-/// thousand rows for an area's snapshot), a school's from its own enrollments (the counts have no
-/// school). Both give the same numbers.
-struct Counts {
-    from: &'static str,
-    /// One row's number of students.
-    n: &'static str,
-    /// All the rows' number of students.
-    all: &'static str,
-    disabled: &'static str,
-}
-
-fn counts(c: &Ctx<'_>) -> Counts {
-    if matches!(c.subject, Subject::Area(_)) && c.ctx.table_exist("enrollment_counts").unwrap_or(false) {
-        Counts { from: "enrollment_counts", n: "students", all: "coalesce(sum(students), 0)", disabled: "disabled" }
-    } else {
-        Counts { from: "enrollments", n: "1", all: "count(*)", disabled: "disability > 0" }
-    }
-}
-
 pub(super) async fn academic(c: &Ctx<'_>, s: &Summary) -> Result<Section, ReportError> {
     let (f, snap) = (&c.f, &c.snap);
-    let Counts { from, n, all, disabled } = counts(c);
     let e = one(
         c.ctx,
         &format!(
-            "SELECT sum(CASE WHEN status = 'dropped_out' THEN {n} ELSE 0 END), {all}, \
-                    sum(CASE WHEN status = 'studying' AND disadvantaged THEN {n} ELSE 0 END), \
-                    sum(CASE WHEN status = 'studying' AND {disabled} THEN {n} ELSE 0 END), \
-                    sum(CASE WHEN status = 'studying' THEN {n} ELSE 0 END) \
-             FROM {from} WHERE {f} AND snapshot_date = DATE '{snap}'"
+            "SELECT sum(CASE WHEN status = 'dropped_out' THEN 1 ELSE 0 END), count(*), \
+                    sum(CASE WHEN status = 'studying' AND disadvantaged THEN 1 ELSE 0 END), \
+                    sum(CASE WHEN status = 'studying' AND disability > 0 THEN 1 ELSE 0 END), \
+                    sum(CASE WHEN status = 'studying' THEN 1 ELSE 0 END) \
+             FROM enrollments WHERE {f} AND snapshot_date = DATE '{snap}'"
         ),
         5,
     )
@@ -58,8 +37,8 @@ pub(super) async fn academic(c: &Ctx<'_>, s: &Summary) -> Result<Section, Report
     let levels = rows(
         c.ctx,
         &format!(
-            "SELECT level, sum(CASE WHEN sex = 1 THEN {n} ELSE 0 END), sum(CASE WHEN sex = 2 THEN {n} ELSE 0 END), {all} \
-             FROM {from} WHERE {f} AND snapshot_date = DATE '{snap}' AND status = 'studying' GROUP BY level"
+            "SELECT level, sum(CASE WHEN sex = 1 THEN 1 ELSE 0 END), sum(CASE WHEN sex = 2 THEN 1 ELSE 0 END), count(*) \
+             FROM enrollments WHERE {f} AND snapshot_date = DATE '{snap}' AND status = 'studying' GROUP BY level"
         ),
     )
     .await?;
@@ -73,8 +52,8 @@ pub(super) async fn academic(c: &Ctx<'_>, s: &Summary) -> Result<Section, Report
     for r in rows(
         c.ctx,
         &format!(
-            "SELECT grade_order, sum(CASE WHEN sex = 1 THEN {n} ELSE 0 END), sum(CASE WHEN sex = 2 THEN {n} ELSE 0 END) \
-             FROM {from} WHERE {f} AND snapshot_date = DATE '{snap}' AND status = 'studying' GROUP BY grade_order ORDER BY grade_order"
+            "SELECT grade_order, sum(CASE WHEN sex = 1 THEN 1 ELSE 0 END), sum(CASE WHEN sex = 2 THEN 1 ELSE 0 END) \
+             FROM enrollments WHERE {f} AND snapshot_date = DATE '{snap}' AND status = 'studying' GROUP BY grade_order ORDER BY grade_order"
         ),
     )
     .await?
