@@ -12,6 +12,7 @@ pub mod approvals;
 pub mod calendar;
 pub mod audit;
 pub mod cluster;
+pub mod counts;
 pub mod export;
 pub mod fold;
 mod per_state;

@@ -422,6 +422,10 @@ impl QueryService {
             let filter = row_filter(name, &p.schema(), &who.scope, &area_schools);
             ctx.register_table(name, Arc::new(ScopedTable::new(p, who.hidden_columns(name), filter)))?;
         }
+        // Counting queries over enrollments read the counts taken at load (the same scope on both).
+        if let (Ok(enrollments), Ok(counts)) = (ctx.table_provider("enrollments").await, ctx.table_provider("enrollment_counts").await) {
+            ctx.add_analyzer_rule(Arc::new(crate::counts::ReadCounts::new(enrollments, counts)));
+        }
         if ctx.table_exist("enrollments")? && ctx.table_exist("schools")? {
             ctx.sql(SUBMISSION_STATUS).await?;
         }

@@ -160,5 +160,13 @@ fn sql_logic_files() {
     }
     assert!(ran >= 5, "only {ran} files found under {}", root.display());
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+
+    // analyst/counts.slt checked the answers; here, that they came from the counts wherever the
+    // caller may read them, and from the rows for a school.
+    let explain = "EXPLAIN SELECT level, count(*) FROM enrollments GROUP BY level";
+    for (_, user, role, _) in &users {
+        let plan = server.psql_ok(user, explain);
+        assert_eq!(plan.contains("enrollment_counts"), *role != "school", "{user} ({role}): {plan}");
+    }
 }
 
