@@ -264,11 +264,12 @@ impl QualityReport {
     }
 
     /// Every issue (completeness problems first within a school) as one row each, with the rule's
-    /// Thai explanation and fix; the columns are the CSV's.
-    pub fn csv(&self) -> Result<Vec<u8>, ReportError> {
+    /// Thai explanation and fix, under the column names given (the CSV's for machines, Thai in the workbook).
+    fn issues_table(&self, title: &str, names: [&str; 11]) -> Table {
         let ex = explanations();
-        let names = ["snapshot_date", "area_code", "school_code", "school_name", "feed", "source_file", "line_no", "rule", "explanation_th", "fix_th", "detail"];
-        let mut t = Table::new("quality_issues", msg::QUALITY_TITLE, &names.map(|n| (n, Kind::Plain)));
+        let kinds = [Kind::Text, Kind::Text, Kind::Text, Kind::Text, Kind::Text, Kind::Text, Kind::Plain, Kind::Text, Kind::Text, Kind::Text, Kind::Text];
+        let columns: Vec<(&str, Kind)> = names.into_iter().zip(kinds).collect();
+        let mut t = Table::new("quality_issues", title, &columns);
         t.rows = self
             .all_issues()
             .into_iter()
@@ -289,7 +290,13 @@ impl QualityReport {
                 ]
             })
             .collect();
-        Ok(crate::table::csv(&t)?)
+        t
+    }
+
+    /// The issues as CSV, one row each, under machine-readable column names.
+    pub fn csv(&self) -> Result<Vec<u8>, ReportError> {
+        let names = ["snapshot_date", "area_code", "school_code", "school_name", "feed", "source_file", "line_no", "rule", "explanation_th", "fix_th", "detail"];
+        Ok(crate::table::csv(&self.issues_table(msg::QUALITY_TITLE, names))?)
     }
 
     /// The whole report as a web page.
@@ -379,7 +386,6 @@ impl QualityReport {
 
     /// The report as a workbook: the schools' submissions on one sheet, what to fix on the other.
     pub fn xlsx(&self) -> Result<Vec<u8>, ReportError> {
-        let ex = explanations();
         let mut submissions = Table::new(
             "quality_submissions",
             m::T_SUBMISSIONS,
@@ -399,37 +405,10 @@ impl QualityReport {
                 ]
             })
             .collect();
-        let mut issues = Table::new(
-            "quality_issues",
+        let issues = self.issues_table(
             m::TO_FIX,
-            &[
-                (msg::C_SCHOOL_CODE, Kind::Text),
-                (msg::C_SCHOOL_NAME, Kind::Text),
-                (m::C_FILE, Kind::Text),
-                (msg::C_ROWS, Kind::Plain),
-                (msg::C_RULE_SHORT, Kind::Text),
-                (m::C_PROBLEM, Kind::Text),
-                (m::C_FIX, Kind::Text),
-                (m::C_DETAIL, Kind::Text),
-            ],
+            [msg::C_SNAPSHOT, msg::AREA_CODE, msg::C_SCHOOL_CODE, msg::C_SCHOOL_NAME, msg::admin::C_FEED, m::C_FILE, msg::C_ROWS, msg::C_RULE_SHORT, m::C_PROBLEM, m::C_FIX, m::C_DETAIL],
         );
-        issues.rows = self
-            .all_issues()
-            .into_iter()
-            .map(|i| {
-                let (e, f) = explain(&ex, &i.rule);
-                vec![
-                    Cell::Text(i.school_code),
-                    Cell::Text(i.school_name),
-                    Cell::Text(if i.source_file.is_empty() { i.feed } else { i.source_file }),
-                    i.line_no.map_or(Cell::Null, Cell::Int),
-                    Cell::Text(i.rule),
-                    Cell::Text(e.to_string()),
-                    Cell::Text(f.to_string()),
-                    Cell::Text(i.detail),
-                ]
-            })
-            .collect();
         let part = |title: &str, sheet: &str, t: Table| Part { title: title.into(), sheet: sheet.into(), figures: vec![], charts: vec![], tables: vec![t], notes: vec![] };
         let doc = Doc {
             heading: msg::QUALITY_TITLE.into(),
