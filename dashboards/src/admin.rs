@@ -12,7 +12,7 @@ use maud::html;
 use crate::msg::{self, admin as m};
 use crate::pages::error_page;
 use crate::report::{Chart, ChartKind};
-use crate::table::{Cell, Kind, Table, rows_or_none};
+use crate::table::{Kind, Table, rows_or_none};
 use crate::{AppState, html, thai};
 
 async fn table(ctx: &SessionContext, key: &'static str, title: &str, columns: &[(&str, Kind)], sql: &str) -> Table {
@@ -57,11 +57,7 @@ pub async fn ingest(State(st): State<AppState>, caller: Result<Caller, ApiError>
         "SELECT rule, count(*) FROM rejected_rows WHERE run_id = (SELECT max(run_id) FROM rejected_rows) GROUP BY rule ORDER BY 2 DESC",
     )
     .await;
-    for r in &mut rules.rows {
-        if let Some(c) = r.first_mut() {
-            *c = Cell::Text(crate::quality::rule_th(&c.text()));
-        }
-    }
+    rules.relabel(0, |c| crate::quality::rule_th(&c.text()));
     let status = table(
         &ctx,
         "submission_status",
@@ -144,11 +140,7 @@ pub async fn usage(State(st): State<AppState>, caller: Result<Caller, ApiError>)
     .await;
     let mut day_chart = by_day.clone();
     day_chart.key = "usage_trend";
-    for r in &mut day_chart.rows {
-        if let Some(c) = r.first_mut() {
-            *c = Cell::Text(thai::date_be(&c.text()));
-        }
-    }
+    day_chart.relabel(0, |c| thai::date_be(&c.text()));
     let body = html! {
         p { a href="/admin/usage-report" { (m::USAGE_REPORT_LINK) } }
         @if !day_chart.rows.is_empty() { (html::chart(&Chart { kind: ChartKind::Trend, table: day_chart }, None)) }

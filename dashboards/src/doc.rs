@@ -20,6 +20,13 @@ pub struct Part {
     pub notes: Vec<String>,
 }
 
+impl Part {
+    /// A part with nothing in it yet.
+    pub fn new(title: impl Into<String>, sheet: impl Into<String>) -> Part {
+        Part { title: title.into(), sheet: sheet.into(), figures: vec![], charts: vec![], tables: vec![], notes: vec![] }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Doc {
     /// The kind of document, e.g. ข้อมูลสารสนเทศ 4 ด้าน.

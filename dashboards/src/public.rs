@@ -53,13 +53,6 @@ fn titled(key: &'static str, title: &str, columns: &[(&str, Kind)], rows: Vec<Ve
     Table { rows, ..Table::new(key, title, columns) }
 }
 
-/// Shows the codes of column `col` in Thai.
-fn relabel(t: &mut Table, col: usize, name: fn(&str) -> &str) {
-    for c in t.rows.iter_mut().filter_map(|r| r.get_mut(col)) {
-        *c = Cell::Text(name(&c.text()).into());
-    }
-}
-
 /// The public tables of `areas`, each area at its latest snapshot, personnel date and academic year
 /// in `ctx` (for the public, the ones approved).
 pub(crate) async fn group_tables(ctx: &SessionContext, areas: &[String]) -> [Vec<Vec<Cell>>; 4] {
@@ -99,29 +92,29 @@ pub(crate) fn tables_of(found: [Vec<Vec<Cell>>; 4]) -> [Table; 4] {
         &[(msg::AREA_CODE, Kind::Text), (msg::C_LEVEL, Kind::Text), (msg::C_MALE, Kind::Count), (msg::C_FEMALE, Kind::Count)],
         enrol_rows,
     );
-    relabel(&mut enrol, 1, msg::level);
+    enrol.relabel(1, |c| msg::level(&c.text()).into());
     let mut schools = titled(
         "public_schools",
         &format!("{} {}", msg::T_SIZE_BANDS, m::APPROVED_ROUND),
         &[(msg::AREA_CODE, Kind::Text), (msg::C_SIZE, Kind::Text), (msg::C_SCHOOLS, Kind::Count), (msg::C_STUDENTS, Kind::Count), (msg::C_TEACHERS, Kind::Count)],
         school_rows,
     );
-    relabel(&mut schools, 1, msg::band);
+    schools.relabel(1, |c| msg::band(&c.text()).into());
     let mut staff = titled(
         "public_personnel",
         msg::T_STAFF_BY_POSITION,
         &[(msg::AREA_CODE, Kind::Text), (msg::C_POSITION, Kind::Text), (msg::C_MALE, Kind::Count), (msg::C_FEMALE, Kind::Count)],
         staff_rows,
     );
-    relabel(&mut staff, 1, msg::position);
+    staff.relabel(1, |c| msg::position(&c.text()).into());
     let mut tests = titled(
         "public_test_results",
         m::T_TESTS,
         &[(msg::AREA_CODE, Kind::Text), (msg::C_TEST, Kind::Text), (msg::C_SUBJECT, Kind::Text), (msg::C_EXAMINEES, Kind::Count), (msg::C_MEAN, Kind::Ratio)],
         test_rows,
     );
-    relabel(&mut tests, 1, msg::test_name);
-    relabel(&mut tests, 2, msg::subject);
+    tests.relabel(1, |c| msg::test_name(&c.text()).into());
+    tests.relabel(2, |c| msg::subject(&c.text()).into());
 
     [enrol, schools, staff, tests]
 }

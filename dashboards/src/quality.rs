@@ -409,7 +409,7 @@ impl QualityReport {
             m::TO_FIX,
             [msg::C_SNAPSHOT, msg::AREA_CODE, msg::C_SCHOOL_CODE, msg::C_SCHOOL_NAME, msg::admin::C_FEED, m::C_FILE, msg::C_ROWS, msg::C_RULE_SHORT, m::C_PROBLEM, m::C_FIX, m::C_DETAIL],
         );
-        let part = |title: &str, sheet: &str, t: Table| Part { title: title.into(), sheet: sheet.into(), figures: vec![], charts: vec![], tables: vec![t], notes: vec![] };
+        let part = |title: &str, sheet: &str, t: Table| Part { tables: vec![t], ..Part::new(title, sheet) };
         let doc = Doc {
             heading: msg::QUALITY_TITLE.into(),
             name: format!("{} {} ({})", msg::C_RUN, thai::date_be_long(&self.snapshot), self.scope_th()),

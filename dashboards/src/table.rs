@@ -85,6 +85,13 @@ impl Table {
         Ok(Table { key, title: title.to_string(), columns, rows: cells(batches)? })
     }
 
+    /// Rewrites column `col` of every row with `label` (codes shown in Thai, dates in Buddhist Era).
+    pub fn relabel(&mut self, col: usize, label: impl Fn(&Cell) -> String) {
+        for c in self.rows.iter_mut().filter_map(|r| r.get_mut(col)) {
+            *c = Cell::Text(label(c));
+        }
+    }
+
     pub fn new(key: &'static str, title: impl Into<String>, columns: &[(&str, Kind)]) -> Table {
         Table { key, title: title.into(), columns: columns.iter().map(|(n, k)| Column { name: n.to_string(), kind: *k }).collect(), rows: Vec::new() }
     }

@@ -95,18 +95,6 @@ fn fig(key: &'static str, label: &'static str, value: i64, unit: &'static str) -
     Figure { key, label, value: Some(value as f64), kind: Kind::Count, unit }
 }
 
-/// An empty part of the report.
-fn part(title: &str, sheet: &str) -> Part {
-    Part { title: title.into(), sheet: sheet.into(), figures: vec![], charts: vec![], tables: vec![], notes: vec![] }
-}
-
-/// Replaces a row's first cell (its label).
-fn relabel(row: &mut [Cell], label: impl FnOnce(&Cell) -> String) {
-    if let Some(first) = row.first_mut() {
-        *first = Cell::Text(label(&*first));
-    }
-}
-
 fn role_th(role: &str) -> String {
     Role::parse(role).map_or_else(|| role.to_string(), |r| msg::role(r).to_string())
 }
@@ -154,7 +142,7 @@ pub async fn build(q_svc: &QueryService, fy: FiscalYear, on: NaiveDate) -> Resul
     let mut parts = Vec::new();
 
     // 1. Loads and their outcome.
-    let mut loads = part(msg::NAV_INGEST, msg::NAV_INGEST);
+    let mut loads = Part::new(msg::NAV_INGEST, msg::NAV_INGEST);
     if has("ingest_runs") {
         let totals = rows(
             &ctx,
@@ -193,12 +181,10 @@ pub async fn build(q_svc: &QueryService, fy: FiscalYear, on: NaiveDate) -> Resul
             ),
         )
         .await?;
-        for r in &mut by_feed.rows {
-            relabel(r, |c| {
-                let f = c.text();
-                if f == "(run)" { m::WHOLE_RUN.into() } else { format!("{} ({f})", calendar::feed_th(&f)) }
-            });
-        }
+        by_feed.relabel(0, |c| {
+            let f = c.text();
+            if f == "(run)" { m::WHOLE_RUN.into() } else { format!("{} ({f})", calendar::feed_th(&f)) }
+        });
         let per_month: HashMap<(i64, i64), (i64, i64)> = rows(
             &ctx,
             &format!(
@@ -222,7 +208,7 @@ pub async fn build(q_svc: &QueryService, fy: FiscalYear, on: NaiveDate) -> Resul
     parts.push(loads);
 
     // 2. Rejected rows by rule, and what the next load of the same feed fixed.
-    let mut rejected = part(m::P_REJECTED, msg::NAV_QUALITY);
+    let mut rejected = Part::new(m::P_REJECTED, msg::NAV_QUALITY);
     if has("ingest_runs") && has("rejected_rows") {
         let fixes = fixed_by_next(&ctx, fy).await?;
         let all = rows(&ctx, &format!("SELECT r.rule, count(*) FROM rejected_rows r JOIN ingest_runs i ON i.run_id = r.run_id AND i.feed = r.feed WHERE {} GROUP BY r.rule", fy.condition("i.started_at"))).await?;
@@ -261,7 +247,7 @@ pub async fn build(q_svc: &QueryService, fy: FiscalYear, on: NaiveDate) -> Resul
     parts.push(rejected);
 
     // 3. Schools against the reporting calendar.
-    let mut late = part(msg::P_CALENDAR, msg::NAV_CALENDAR);
+    let mut late = Part::new(msg::P_CALENDAR, msg::NAV_CALENDAR);
     let deadlines: Vec<_> = Calendar::new(wh.clone()).list().await?.into_iter().filter(|d| d.due >= fy.first_day() && d.due <= fy.last_day()).collect();
     let mut per_deadline = Table::new(
         "usage_calendar",
@@ -317,7 +303,7 @@ pub async fn build(q_svc: &QueryService, fy: FiscalYear, on: NaiveDate) -> Resul
     parts.push(late);
 
     // 4. Users and sign-ins by role.
-    let mut people = part(m::P_USERS, a::C_USER);
+    let mut people = Part::new(m::P_USERS, a::C_USER);
     let users = Users::new(wh.clone()).list().await?;
     let today = office::today();
     let mut accounts: BTreeMap<String, (i64, i64)> = BTreeMap::new();
@@ -372,7 +358,7 @@ pub async fn build(q_svc: &QueryService, fy: FiscalYear, on: NaiveDate) -> Resul
     parts.push(people);
 
     // 5. Queries, exports and reports by month and by table.
-    let mut use_part = part(m::P_USE, m::P_USE);
+    let mut use_part = Part::new(m::P_USE, m::P_USE);
     use_part.figures = vec![fig("usage_queries", a::C_QUERIES, queries, a::C_TIMES), fig("usage_exports", a::C_EXPORTS, exports, a::C_TIMES), fig("usage_reports", a::C_REPORTS, reports, a::C_TIMES)];
     if has("audit_log") {
         let per_month: HashMap<(i64, i64), Vec<Cell>> = rows(
@@ -422,7 +408,7 @@ pub async fn build(q_svc: &QueryService, fy: FiscalYear, on: NaiveDate) -> Resul
     parts.push(use_part);
 
     // 6. The most-used saved queries and reports.
-    let mut top = part(m::P_TOP, m::S_TOP);
+    let mut top = Part::new(m::P_TOP, m::S_TOP);
     if has("audit_log") {
         let mark_len = SAVED_MARK.chars().count() + 1;
         let mut saved = Table::new("usage_top_saved", m::T_TOP_SAVED, &[(msg::NAV_SAVED, Kind::Text), (a::C_TIMES, Kind::Count), (a::C_USER, Kind::Count)]);
@@ -437,9 +423,7 @@ pub async fn build(q_svc: &QueryService, fy: FiscalYear, on: NaiveDate) -> Resul
         .await?;
         let mut opened = Table::new("usage_top_reports", m::T_TOP_REPORTS, &[(msg::C_REPORT, Kind::Text), (a::C_TIMES, Kind::Count), (a::C_USER, Kind::Count)]);
         opened.rows = rows(&ctx, &format!("SELECT object, count(*), count(DISTINCT user_name) FROM audit_log WHERE {REPORT_EVENTS} AND {at} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10")).await?;
-        for r in &mut opened.rows {
-            relabel(r, |c| report_th(&c.text()));
-        }
+        opened.relabel(0, |c| report_th(&c.text()));
         top.figures = vec![fig("usage_saved_runs", m::F_SAVED_RUNS, saved.rows.iter().map(|r| int(r.at(1))).sum(), a::C_TIMES)];
         if !saved.rows.is_empty() {
             let mut chart = Table::new("usage_top_saved_chart", m::T_TOP_SAVED, &[(m::C_QUERY, Kind::Text), (a::C_TIMES, Kind::Count)]);
@@ -452,7 +436,7 @@ pub async fn build(q_svc: &QueryService, fy: FiscalYear, on: NaiveDate) -> Resul
     parts.push(top);
 
     // 7. Access requests and publishing approvals.
-    let mut process = part(m::P_PROCESS, m::S_PROCESS);
+    let mut process = Part::new(m::P_PROCESS, m::S_PROCESS);
     if has("audit_log") {
         let t = rows(
             &ctx,

@@ -27,6 +27,16 @@ fn col_str(b: &RecordBatch, i: usize) -> Result<StringArray, WarehouseError> {
     Ok(c.as_string::<i32>().clone())
 }
 
+/// The snapshot dates (ISO) as SQL date literals, for `snapshot_date IN (…)`.
+fn date_list(snapshots: &[String]) -> String {
+    snapshots.iter().map(|d| format!("DATE '{d}'")).collect::<Vec<_>>().join(", ")
+}
+
+/// A derived table's write: its rows of these snapshot dates (ISO) replaced.
+fn replacing(snapshots: &[String]) -> WriteMode {
+    WriteMode::ReplaceWhere(format!("snapshot_date IN ({})", snapshots.iter().map(|d| format!("'{d}'")).collect::<Vec<_>>().join(", ")))
+}
+
 /// Recomputes the summary for the given snapshot dates (ISO) and commits it in one write.
 pub async fn school_snapshot_summary(wh: &Warehouse, snapshots: &[String]) -> Result<Option<u64>, WarehouseError> {
     if snapshots.is_empty() {
@@ -40,7 +50,7 @@ pub async fn school_snapshot_summary(wh: &Warehouse, snapshots: &[String]) -> Re
             return Ok(None);
         }
     }
-    let list = snapshots.iter().map(|d| format!("DATE '{d}'")).collect::<Vec<_>>().join(", ");
+    let list = date_list(snapshots);
     let sql = format!(
         "WITH e AS (
             SELECT snapshot_date, max(academic_year) AS academic_year, max(area_code) AS area_code, school_code,
@@ -113,8 +123,7 @@ pub async fn school_snapshot_summary(wh: &Warehouse, snapshots: &[String]) -> Re
         ];
         out.push(RecordBatch::try_new(def.schema.clone(), columns).map_err(|e| WarehouseError::Schema { table: def.name.into(), message: e.to_string() })?);
     }
-    let predicate = format!("snapshot_date IN ({})", snapshots.iter().map(|d| format!("'{d}'")).collect::<Vec<_>>().join(", "));
-    let (v, _) = wh.write_if_changed("school_snapshot_summary", out, WriteMode::ReplaceWhere(predicate)).await?;
+    let (v, _) = wh.write_if_changed("school_snapshot_summary", out, replacing(snapshots)).await?;
     Ok(Some(v))
 }
 
@@ -128,7 +137,7 @@ pub async fn enrollment_counts(wh: &Warehouse, snapshots: &[String]) -> Result<O
     let Some(enrollments) = wh.provider("enrollments", At::Latest).await? else { return Ok(None) };
     let ctx = SessionContext::new();
     ctx.register_table("enrollments", enrollments)?;
-    let list = snapshots.iter().map(|d| format!("DATE '{d}'")).collect::<Vec<_>>().join(", ");
+    let list = date_list(snapshots);
     let def = schema::table("enrollment_counts").ok_or_else(|| WarehouseError::UnknownTable("enrollment_counts".into()))?;
     let sql = format!(
         "SELECT snapshot_date, academic_year, area_code, grade, grade_order, level, sex, age_years, status, disadvantaged,
@@ -148,7 +157,6 @@ pub async fn enrollment_counts(wh: &Warehouse, snapshots: &[String]) -> Result<O
             .collect::<Result<Vec<_>, _>>()?;
         out.push(RecordBatch::try_new(def.schema.clone(), columns).map_err(|e| WarehouseError::Schema { table: def.name.into(), message: e.to_string() })?);
     }
-    let predicate = format!("snapshot_date IN ({})", snapshots.iter().map(|d| format!("'{d}'")).collect::<Vec<_>>().join(", "));
-    let (v, _) = wh.write_if_changed("enrollment_counts", out, WriteMode::ReplaceWhere(predicate)).await?;
+    let (v, _) = wh.write_if_changed("enrollment_counts", out, replacing(snapshots)).await?;
     Ok(Some(v))
 }
