@@ -42,7 +42,7 @@ pub async fn write(q: &QueryService, subjects: &[Subject], params: &Params, form
     // Rendering one report overlaps with querying the next.
     let mut rendering: Option<tokio::task::JoinHandle<Result<Vec<PathBuf>, ReportError>>> = None;
     for subject in subjects {
-        let r = report::build(&ctx, &public, commit.as_ref(), subject, params).await.map_err(|e| match e {
+        let r = report::build(&ctx, &public, commit.as_ref(), subject, params, report::Depth::Full).await.map_err(|e| match e {
             ReportError::NotFound(m) | ReportError::BadParameter(m) => ReportError::BadParameter(format!("{} {}: {m}", subject.kind(), subject.code())),
             other => other,
         })?;

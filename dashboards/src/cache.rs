@@ -9,7 +9,7 @@ use khlang_query::{Commit, Principal, SqlService};
 use tokio::sync::OnceCell;
 
 use crate::table::Cells as _;
-use crate::report::{self, Params, Report, ReportError, Subject};
+use crate::report::{self, Depth, Params, Report, ReportError, Subject};
 
 /// How often the published state is looked up; in between, pages are served from the cache.
 const RECHECK: Duration = Duration::from_secs(1);
@@ -33,7 +33,7 @@ struct State {
     checked: Option<Instant>,
     commit: Option<Arc<Commit>>,
     directory: Slot<Directory>,
-    reports: HashMap<(Subject, Params), Slot<Report>>,
+    reports: HashMap<(Subject, Params, Depth), Slot<Report>>,
     rendered: HashMap<String, Arc<Vec<u8>>>,
 }
 
@@ -95,19 +95,23 @@ impl ReportCache {
 
     /// The report of `subject`, computed once per published state through `who`'s own session.
     /// Callers check that `who` may see `subject` first: a cached report is only ever that subject's rows.
-    pub async fn report(&self, svc: &SqlService, who: &Principal, subject: &Subject, params: &Params) -> Result<Arc<Report>, ReportError> {
+    /// An overview is taken from the whole report when that is already made.
+    pub async fn report(&self, svc: &SqlService, who: &Principal, subject: &Subject, params: &Params, depth: Depth) -> Result<Arc<Report>, ReportError> {
         let commit = self.commit(svc).await?;
-        let key = (subject.clone(), params.clone());
         let slot = self.slot(|s| {
             if s.reports.len() > MAX_ENTRIES {
                 s.reports.clear();
             }
-            s.reports.entry(key).or_default().clone()
+            let full = (subject.clone(), params.clone(), Depth::Full);
+            match s.reports.get(&full) {
+                Some(made) if depth == Depth::Overview && made.initialized() => made.clone(),
+                _ => s.reports.entry((subject.clone(), params.clone(), depth)).or_default().clone(),
+            }
         });
         slot.get_or_try_init(|| async {
             let ctx = svc.q.session_for_commit(who, commit.as_deref()).await?;
             let public = svc.q.session_for_commit(&Principal::public(), commit.as_deref()).await?;
-            Ok::<_, ReportError>(Arc::new(report::build(&ctx, &public, commit.as_deref(), subject, params).await?))
+            Ok::<_, ReportError>(Arc::new(report::build(&ctx, &public, commit.as_deref(), subject, params, depth).await?))
         })
         .await
         .cloned()

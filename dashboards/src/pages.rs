@@ -13,7 +13,7 @@ use khlang_query::{Principal, Role, Scope, reference};
 
 use maud::{Markup, PreEscaped, html};
 
-use crate::report::{Cell, Chart, Domain, Figure, Kind, Params, Report, ReportError, Section, Subject, Table};
+use crate::report::{Cell, Chart, Depth, Domain, Figure, Kind, Params, Report, ReportError, Section, Subject, Table};
 use crate::{AppState, charts, html, msg, pdf, thai, xlsx};
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -70,12 +70,12 @@ async fn authorize(st: &AppState, who: &Principal, subject: &Subject) -> Result<
 }
 
 /// Everything a subject page needs: the caller checked, the report computed (or cached).
-async fn load(st: &AppState, caller: Result<Caller, ApiError>, subject: Result<Subject, ReportError>, choice: &Choice, here: &str, what: &str) -> Result<(Caller, Arc<Report>), Response> {
+async fn load(st: &AppState, caller: Result<Caller, ApiError>, subject: Result<Subject, ReportError>, choice: &Choice, here: &str, what: &str, depth: Depth) -> Result<(Caller, Arc<Report>), Response> {
     let caller = signed_in(caller).ok_or_else(|| crate::sign_in_first(here))?;
     let params = Params::parse(choice.snapshot.as_deref(), choice.fiscal_year.as_deref()).map_err(report_error)?;
     let subject = subject.map_err(report_error)?;
     authorize(st, &caller.who, &subject).await?;
-    let report = st.reports.report(&st.svc, &caller.who, &subject, &params).await.map_err(report_error)?;
+    let report = st.reports.report(&st.svc, &caller.who, &subject, &params, depth).await.map_err(report_error)?;
     st.svc.audit.record(Event::new(&caller.who, Action::Report, format!("{} {} {what}", subject.kind(), subject.code()), caller.client.clone()));
     Ok((caller, report))
 }
@@ -182,7 +182,7 @@ fn subject_page(st: &AppState, caller: &Caller, r: &Report, key: &str, title: &s
 
 pub async fn overview(st: &AppState, caller: Result<Caller, ApiError>, kind: &str, code: &str, choice: Choice) -> Response {
     let here = format!("/{kind}/{code}");
-    let (caller, r) = match load(st, caller, Subject::parse(kind, code), &choice, &here, "overview").await {
+    let (caller, r) = match load(st, caller, Subject::parse(kind, code), &choice, &here, "overview", Depth::Overview).await {
         Ok(x) => x,
         Err(resp) => return resp,
     };
@@ -193,18 +193,21 @@ pub async fn overview(st: &AppState, caller: Result<Caller, ApiError>, kind: &st
                 section.domain id=(s.domain.key()) {
                     h2 { a href={ (base(&r)) "/" (s.domain.key()) (params_of(&r)) } { (s.domain.title()) } }
                     (html::figures(&s.figures))
-                    // The one chart a director looks at first in each domain.
-                    @let key = match s.domain {
-                        Domain::Academic => "students_by_grade",
-                        Domain::Budget => "disbursement_chart",
-                        Domain::Personnel => "position_chart",
-                        Domain::General => "size_chart",
-                    };
-                    @if let Some(c) = s.charts.iter().find(|c| c.table.key == key) { (report_chart(&r, c)) }
+                    @if let Some(c) = s.charts.iter().find(|c| c.table.key == overview_chart(s.domain)) { (report_chart(&r, c)) }
                 }
             }
         }
     })
+}
+
+/// The one chart a director looks at first in each domain, the one the overview shows.
+fn overview_chart(d: Domain) -> &'static str {
+    match d {
+        Domain::Academic => "students_by_grade",
+        Domain::Budget => "disbursement_chart",
+        Domain::Personnel => "position_chart",
+        Domain::General => "size_chart",
+    }
 }
 
 /// A domain's figures, charts, tables and definitions.
@@ -224,7 +227,7 @@ pub async fn sub_page(st: &AppState, caller: Result<Caller, ApiError>, kind: &st
     if domain.is_none() && theme.is_none() {
         return error_page(StatusCode::NOT_FOUND, &format!("{} {page}", msg::NO_SUCH_PAGE));
     }
-    let (caller, r) = match load(st, caller, Subject::parse(kind, code), &choice, &here, page).await {
+    let (caller, r) = match load(st, caller, Subject::parse(kind, code), &choice, &here, page, Depth::Full).await {
         Ok(x) => x,
         Err(resp) => return resp,
     };
@@ -247,7 +250,9 @@ pub async fn chart_png(st: &AppState, caller: Result<Caller, ApiError>, kind: &s
     let Some(key) = file.strip_suffix(".png") else {
         return error_page(StatusCode::BAD_REQUEST, &format!("'{file}' is not a .png picture"));
     };
-    let (_, r) = match load(st, caller, Subject::parse(kind, code), &choice, &here, &format!("chart {key}")).await {
+    // The overview's own charts come from the overview (or the whole report, when made).
+    let depth = if Domain::ALL.iter().any(|d| overview_chart(*d) == key) { Depth::Overview } else { Depth::Full };
+    let (_, r) = match load(st, caller, Subject::parse(kind, code), &choice, &here, &format!("chart {key}"), depth).await {
         Ok(x) => x,
         Err(resp) => return resp,
     };
@@ -337,7 +342,7 @@ pub async fn district(st: &AppState, caller: Result<Caller, ApiError>, code: &st
     if district.len() != 4 || !district.bytes().all(|b| b.is_ascii_digit()) {
         return error_page(StatusCode::BAD_REQUEST, &format!("district code '{district}' is not 4 digits"));
     }
-    let (caller, r) = match load(st, caller, Subject::parse("area", code), &choice, &here, &format!("district {district}")).await {
+    let (caller, r) = match load(st, caller, Subject::parse("area", code), &choice, &here, &format!("district {district}"), Depth::Full).await {
         Ok(x) => x,
         Err(resp) => return resp,
     };
@@ -387,7 +392,7 @@ pub async fn report_file(st: &AppState, caller: Result<Caller, ApiError>, kind: 
     if !matches!(ext, "html" | "pdf" | "xlsx") {
         return error_page(StatusCode::BAD_REQUEST, &format!("format '{ext}' is not html, pdf or xlsx"));
     }
-    let (_, r) = match load(st, caller, Subject::parse(kind, code), &choice, &here, &format!("report {ext}")).await {
+    let (_, r) = match load(st, caller, Subject::parse(kind, code), &choice, &here, &format!("report {ext}"), Depth::Full).await {
         Ok(x) => x,
         Err(resp) => return resp,
     };

@@ -98,9 +98,15 @@ impl Table {
 }
 
 /// Rows of a query as cells: integers as `Int`, other numbers (decimals too) as `Num`, the rest as text.
-pub async fn rows(ctx: &SessionContext, sql: &str) -> Result<Vec<Vec<Cell>>, ReportError> {
-    let batches = ctx.sql(sql).await.map_err(|e| ReportError::Query(format!("{e} (in: {sql})")))?.collect().await.map_err(|e| ReportError::Query(format!("{e} (in: {sql})")))?;
-    cells(&batches)
+/// The query text is taken at the call, so queries built in place can run side by side (`try_join!`).
+pub fn rows<'a>(ctx: &'a SessionContext, sql: impl Into<String>) -> impl Future<Output = Result<Vec<Vec<Cell>>, ReportError>> + 'a {
+    let sql: String = sql.into();
+    async move {
+        let started = std::time::Instant::now();
+        let batches = ctx.sql(&sql).await.map_err(|e| ReportError::Query(format!("{e} (in: {sql})")))?.collect().await.map_err(|e| ReportError::Query(format!("{e} (in: {sql})")))?;
+        tracing::debug!(ms = started.elapsed().as_secs_f64() * 1000.0, sql, "page query");
+        cells(&batches)
+    }
 }
 
 pub fn cells(batches: &[RecordBatch]) -> Result<Vec<Vec<Cell>>, ReportError> {
@@ -146,8 +152,9 @@ pub async fn rows_or_none(ctx: &SessionContext, sql: &str) -> Vec<Vec<Cell>> {
 }
 
 /// The first row of a query (all NULL when there is none).
-pub async fn one(ctx: &SessionContext, sql: &str, width: usize) -> Result<Vec<Cell>, ReportError> {
-    Ok(rows(ctx, sql).await?.into_iter().next().unwrap_or_else(|| vec![Cell::Null; width]))
+pub fn one<'a>(ctx: &'a SessionContext, sql: impl Into<String>, width: usize) -> impl Future<Output = Result<Vec<Cell>, ReportError>> + 'a {
+    let rows = rows(ctx, sql);
+    async move { Ok(rows.await?.into_iter().next().unwrap_or_else(|| vec![Cell::Null; width])) }
 }
 
 /// A cell as the report prints it.

@@ -523,22 +523,23 @@ fn named_snapshot(file: &str) -> Option<String> {
 /// A students file named for one snapshot must not hold rows of another (a mislabelled export would
 /// otherwise replace the wrong snapshot).
 fn check_snapshot_files(good: &DataFrame, dir: &str) -> Result<(), IngestError> {
-    let pairs = good
-        .clone()
-        .lazy()
-        .select([col(FILE_COL), col("snapshot_date")])
-        .unique(None, UniqueKeepStrategy::First)
-        .with_column(col("snapshot_date").cast(DataType::String))
-        .collect()
-        .map_err(terr("students"))?;
-    let files = pairs.column(FILE_COL).and_then(|c| c.str().cloned()).map_err(terr("students"))?;
-    let dates = pairs.column("snapshot_date").and_then(|c| c.str().cloned()).map_err(terr("students"))?;
-    for (file, date) in files.iter().zip(dates.iter()) {
-        let (Some(file), Some(date)) = (file, date) else { continue };
+    let files = good.column(FILE_COL).and_then(|c| c.str().cloned()).map_err(terr("students"))?;
+    let days = good.column("snapshot_date").and_then(|c| c.cast(&DataType::Int32)).map_err(terr("students"))?;
+    let days = days.i32().map_err(terr("students"))?;
+    // A file's rows come together: each (file, date) pair is looked at once per run of rows.
+    let mut last: Option<(&str, i32)> = None;
+    for (file, day) in files.iter().zip(days.iter()) {
+        let (Some(file), Some(day)) = (file, day) else { continue };
+        if last == Some((file, day)) {
+            continue;
+        }
+        last = Some((file, day));
+        let date = (chrono::NaiveDate::default() + chrono::Duration::days(i64::from(day))).format("%Y-%m-%d").to_string();
         if let Some(named) = named_snapshot(file)
-            && named != date {
-                return Err(IngestError::SnapshotMismatch { file: Path::new(dir).join(file).display().to_string(), named, found: date.to_string() });
-            }
+            && named != date
+        {
+            return Err(IngestError::SnapshotMismatch { file: Path::new(dir).join(file).display().to_string(), named, found: date });
+        }
     }
     Ok(())
 }

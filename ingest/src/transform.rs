@@ -77,7 +77,11 @@ fn upper(e: Expr) -> Expr {
 
 /// Trims every text column of the feed once, so the checks below read clean values.
 fn prepare(df: DataFrame, feed: &Feed) -> LazyFrame {
-    df.lazy().with_columns(feed.columns.iter().map(|c| trimmed(col(c.name)).alias(c.name)).collect::<Vec<_>>())
+    df.lazy().with_columns(trims(feed))
+}
+
+fn trims(feed: &Feed) -> Vec<Expr> {
+    feed.columns.iter().map(|c| trimmed(col(c.name)).alias(c.name)).collect()
 }
 
 fn blank(name: &str) -> Expr {
@@ -198,13 +202,26 @@ fn grade_order(e: Expr) -> Expr {
     map_values(upper(e), &from, &to, DataType::Int32)
 }
 
-/// Grade order to one of the grade's attributes (its code, its level).
+/// Grade order to one of the grade's attributes (its code, its level), read by position.
 fn by_grade_order(order: Expr, attribute: fn(&reference::Grade) -> &'static str) -> Expr {
-    let g = reference::grades();
-    let orders: Vec<String> = g.iter().map(|g| g.order.to_string()).collect();
-    let from: Vec<&str> = orders.iter().map(String::as_str).collect();
-    let to: Vec<&str> = g.iter().map(attribute).collect();
-    map_values(order.cast(DataType::String), &from, &to, DataType::String)
+    let mut by_order: Vec<Option<&'static str>> = Vec::new();
+    for g in reference::grades() {
+        let i = usize::try_from(g.order).unwrap_or(0);
+        if by_order.len() <= i {
+            by_order.resize(i + 1, None);
+        }
+        if let Some(slot) = by_order.get_mut(i) {
+            *slot = Some(attribute(g));
+        }
+    }
+    order.cast(DataType::Int32).map(
+        move |c: Column| {
+            let ca = c.i32()?;
+            let out: StringChunked = ca.iter().map(|o| o.and_then(|o| usize::try_from(o).ok()).and_then(|o| by_order.get(o).copied().flatten())).collect();
+            Ok(out.with_name(c.name().clone()).into_column())
+        },
+        |_, f| Ok(Field::new(f.name().clone(), DataType::String)),
+    )
 }
 
 fn grade_code_of(order: Expr) -> Expr {
@@ -271,21 +288,50 @@ fn bad_citizen_id(name: &str) -> Check {
     check(citizen_id_ok(name).not(), "citizen_id_check_digit", text("citizen ID is not 13 digits with a valid check digit (nor G + 12 digits)"))
 }
 
-/// The school's `values` entry for each row's school code; null when the school is unknown.
-fn school_lookup(ctx: &Context, key: Expr, values: Vec<String>, dtype: DataType) -> Expr {
-    let codes: Vec<&str> = ctx.school_codes.iter().map(String::as_str).collect();
-    let values: Vec<&str> = values.iter().map(String::as_str).collect();
-    map_values(key, &codes, &values, dtype)
+/// Each row's position in the schools feed (`Context::school_codes`), null when its code is not
+/// there: one hash lookup per row, which every school attribute and the unknown-school check then
+/// read by position (three lookups and a set test per row cost a national load a second).
+const SCHOOL_COL: &str = "__school";
+
+fn school_index(ctx: &Context) -> Expr {
+    let positions: PlHashMap<String, IdxSize> = ctx.school_codes.iter().enumerate().map(|(i, c)| (c.clone(), i as IdxSize)).collect();
+    col("school_code")
+        .map(
+            move |c: Column| {
+                let ca = c.str()?;
+                let idx: IdxCa = ca.iter().map(|v| v.and_then(|v| positions.get(v.trim()).copied())).collect();
+                Ok(idx.with_name(c.name().clone()).into_column())
+            },
+            |_, f| Ok(Field::new(f.name().clone(), IDX_DTYPE)),
+        )
+        .alias(SCHOOL_COL)
 }
 
-fn school_known(ctx: &Context, name: &str) -> Expr {
-    let codes: std::collections::HashSet<String> = ctx.school_codes.iter().cloned().collect();
-    text_test(t(name), move |v| codes.contains(v)).fill_null(lit(false))
+/// `prepare`, and each row's school found (`SCHOOL_COL`) in the same pass.
+fn prepare_with_school(df: DataFrame, feed: &Feed, ctx: &Context) -> LazyFrame {
+    let mut exprs = trims(feed);
+    exprs.push(school_index(ctx));
+    df.lazy().with_columns(exprs)
 }
 
-fn unknown_school(ctx: &Context, name: &str) -> Check {
+/// The school's `values` entry (one per school of the feed) for each row; null when the school is unknown.
+fn school_value<T: Into<Series>>(values: T) -> Expr {
+    let values: Series = values.into();
+    let dtype = values.dtype().clone();
+    col(SCHOOL_COL).map(move |c: Column| Ok(values.take(c.idx()?)?.with_name(c.name().clone()).into_column()), move |_, f| Ok(Field::new(f.name().clone(), dtype.clone())))
+}
+
+fn school_area(ctx: &Context) -> Expr {
+    school_value(Series::new(PlSmallStr::EMPTY, &ctx.school_areas))
+}
+
+fn school_known() -> Expr {
+    col(SCHOOL_COL).is_not_null()
+}
+
+fn unknown_school(name: &str) -> Check {
     check(
-        school_known(ctx, name).not(),
+        school_known().not(),
         "school_code_unknown",
         concat_str([text("school code '"), t(name).fill_null(lit("")), lit("' is not in the schools feed")], "", true),
     )
@@ -428,7 +474,7 @@ fn age_at(birth: Expr, at: Expr) -> Expr {
 }
 
 pub fn students(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
-    let lf = prepare(df, &feeds::STUDENTS).with_columns([
+    let lf = prepare_with_school(df, &feeds::STUDENTS, ctx).with_columns([
         date("snapshot_date").alias("snap"),
         date("birth_date").alias("birth"),
         number("academic_year", DataType::Int32).alias("ay"),
@@ -439,9 +485,9 @@ pub fn students(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
         number("weight_kg", DataType::Float64).alias("w"),
         number("height_cm", DataType::Float64).alias("h"),
         boolean("disadvantaged").alias("disadv"),
-        school_lookup(ctx, t("school_code"), ctx.school_low.iter().map(i32::to_string).collect(), DataType::Int32).alias("low"),
-        school_lookup(ctx, t("school_code"), ctx.school_high.iter().map(i32::to_string).collect(), DataType::Int32).alias("high"),
-        school_lookup(ctx, t("school_code"), ctx.school_areas.clone(), DataType::String).alias("area"),
+        school_value(Series::new(PlSmallStr::EMPTY, &ctx.school_low)).alias("low"),
+        school_value(Series::new(PlSmallStr::EMPTY, &ctx.school_high)).alias("high"),
+        school_area(ctx).alias("area"),
     ]);
     let lf = lf.with_column(age_at(col("birth"), col("snap")).alias("age"));
     let checks = vec![
@@ -449,7 +495,7 @@ pub fn students(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
         bad_date("snapshot_date", "snap"),
         bad_date("birth_date", "birth"),
         bad_citizen_id("citizen_id"),
-        unknown_school(ctx, "school_code"),
+        unknown_school("school_code"),
         check(col("order").is_null(), "grade_invalid", concat_str([text("grade '"), t("grade"), lit("' is not K1..M6 (อ.1..ม.6)")], "", true)),
         check(
             col("order").lt(col("low")).or(col("order").gt(col("high"))),
@@ -542,14 +588,14 @@ pub fn personnel(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
         &["none", "practitioner", "senior_practitioner", "expert", "senior_expert", "none", "practitioner", "senior_practitioner", "expert", "senior_expert", "none"],
         DataType::String,
     );
-    let lf = prepare(df, &feeds::PERSONNEL).with_columns([
+    let lf = prepare_with_school(df, &feeds::PERSONNEL, ctx).with_columns([
         date("as_of_date").alias("asof"),
         date("birth_date").alias("birth"),
         date("appointed_date").alias("appointed"),
         sex("sex").alias("sex_n"),
         standing.alias("standing"),
         number("salary_baht", DataType::Float64).alias("salary"),
-        school_lookup(ctx, t("school_code"), ctx.school_areas.clone(), DataType::String).alias("school_area"),
+        school_area(ctx).alias("school_area"),
     ]);
     let has_school = blank("school_code").not();
     let birth_month = col("birth").dt().month().cast(DataType::Int32);
@@ -563,7 +609,7 @@ pub fn personnel(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
         bad_date("birth_date", "birth"),
         bad_date("appointed_date", "appointed"),
         bad_citizen_id("citizen_id"),
-        check(has_school.clone().and(school_known(ctx, "school_code").not()), "school_code_unknown", concat_str([text("school code '"), t("school_code"), lit("' is not in the schools feed")], "", true)),
+        check(has_school.clone().and(school_known().not()), "school_code_unknown", concat_str([text("school code '"), t("school_code"), lit("' is not in the schools feed")], "", true)),
         check(
             // A blank area is unknown too (`is_in` of a null is null, which would pass the check).
             has_school.clone().not().and(blank("area_code").or(t("area_code").is_in(series(ctx.area_codes.clone()), false).not())),
@@ -607,7 +653,7 @@ const CATEGORIES: &[&str] = &[
 ];
 
 pub fn budget(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
-    let lf = prepare(df, &feeds::BUDGET).with_columns([
+    let lf = prepare_with_school(df, &feeds::BUDGET, ctx).with_columns([
         number("fiscal_year", DataType::Int32).alias("fy"),
         number("allocated_baht", DataType::Float64).alias("alloc"),
         number("disbursed_baht", DataType::Float64).alias("disb"),
@@ -626,7 +672,7 @@ pub fn budget(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
             "area_code_unknown",
             concat_str([text("area code '"), t("area_code"), lit("' is not in the areas feed")], "", true),
         ),
-        check(has_school.clone().and(school_known(ctx, "school_code").not()), "school_code_unknown", concat_str([text("school code '"), t("school_code"), lit("' is not in the schools feed")], "", true)),
+        check(has_school.clone().and(school_known().not()), "school_code_unknown", concat_str([text("school code '"), t("school_code"), lit("' is not in the schools feed")], "", true)),
         value_invalid("category", CATEGORIES),
         negative(&["alloc", "disb"]),
         check(
@@ -656,16 +702,16 @@ pub fn budget(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
 }
 
 pub fn tests(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
-    let lf = prepare(df, &feeds::TESTS).with_columns([
+    let lf = prepare_with_school(df, &feeds::TESTS, ctx).with_columns([
         number("academic_year", DataType::Int32).alias("ay"),
         number("examinees", DataType::Int32).alias("n"),
         number("mean_score", DataType::Float64).alias("mean"),
-        school_lookup(ctx, t("school_code"), ctx.school_areas.clone(), DataType::String).alias("area"),
+        school_area(ctx).alias("area"),
     ]);
     let checks = vec![
         missing(&["academic_year", "test", "school_code", "subject", "examinees", "mean_score"]),
         unparsable(&[("academic_year", "ay"), ("examinees", "n"), ("mean_score", "mean")]),
-        unknown_school(ctx, "school_code"),
+        unknown_school("school_code"),
         check(
             upper(t("test")).is_in(series(["ONET_P6", "ONET_M3", "ONET_M6", "NT_P3", "RT_P1"].iter().map(|s| s.to_string()).collect()), false).not(),
             "value_invalid",
@@ -692,10 +738,10 @@ pub fn tests(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
 }
 
 pub fn buildings(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
-    let lf = prepare(df, &feeds::BUILDINGS).with_columns([
+    let lf = prepare_with_school(df, &feeds::BUILDINGS, ctx).with_columns([
         number("built_year", DataType::Int32).alias("built"),
         number("area_m2", DataType::Float64).alias("m2"),
-        school_lookup(ctx, t("school_code"), ctx.school_areas.clone(), DataType::String).alias("area"),
+        school_area(ctx).alias("area"),
         map_values(
             lower(t("condition")),
             &["good", "needs_repair", "dilapidated", "ดี", "ชำรุด", "ทรุดโทรม"],
@@ -707,7 +753,7 @@ pub fn buildings(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
     let checks = vec![
         missing(&["school_code", "building_id", "building_type", "built_year", "condition", "area_m2"]),
         unparsable(&[("built_year", "built"), ("area_m2", "m2")]),
-        unknown_school(ctx, "school_code"),
+        unknown_school("school_code"),
         check(col("cond").is_null(), "value_invalid", concat_str([text("condition '"), t("condition"), lit("' is not good, needs_repair or dilapidated")], "", true)),
         negative(&["m2"]),
     ];
@@ -725,17 +771,17 @@ pub fn buildings(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
 }
 
 pub fn dltv(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
-    let lf = prepare(df, &feeds::DLTV_EQUIPMENT).with_columns([
+    let lf = prepare_with_school(df, &feeds::DLTV_EQUIPMENT, ctx).with_columns([
         number("installed", DataType::Int32).alias("inst"),
         number("working", DataType::Int32).alias("work"),
         date("last_checked").alias("checked"),
-        school_lookup(ctx, t("school_code"), ctx.school_areas.clone(), DataType::String).alias("area"),
+        school_area(ctx).alias("area"),
     ]);
     let checks = vec![
         missing(&["school_code", "item", "installed", "working", "last_checked"]),
         bad_date("last_checked", "checked"),
         unparsable(&[("installed", "inst"), ("working", "work")]),
-        unknown_school(ctx, "school_code"),
+        unknown_school("school_code"),
         value_invalid("item", &["dish", "receiver", "tv"]),
         negative(&["inst", "work"]),
         check(col("work").gt(col("inst")), "working_over_installed", text("more sets working than installed")),

@@ -120,6 +120,16 @@ fn every_page_type_in_chromium_matches_sql() {
         let want = sql_number(env, &sql);
         assert!((page - want).abs() < 0.51, "{key}: page {page}, SQL {want}");
     }
+    // The overview is computed apart (only what it shows), before any domain page: each of its
+    // figures is the one its domain's page shows from the whole report.
+    for d in ["academic", "budget", "personnel", "general"] {
+        let page = pages.iter().find(|p| p["path"] == format!("/area/{a}/{d}")).unwrap();
+        let figures = page["figures"].as_object().unwrap();
+        assert!(!figures.is_empty(), "{d}: no figures");
+        for (key, value) in figures {
+            assert_eq!(&overview["figures"][key], value, "{d}: the overview's {key} differs from its page's");
+        }
+    }
     // The school page shows the school's own figures.
     let school_page = pages.iter().find(|p| p["path"] == format!("/school/{sc}")).unwrap();
     let students = number(school_page["figures"]["students"].as_str().unwrap());

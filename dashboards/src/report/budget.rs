@@ -9,7 +9,20 @@ use super::{ReportError, LEVELS, Cell, ChartKind, Chart, Ctx, Domain, Kind, Sect
 
 pub(super) async fn budget(c: &Ctx<'_>, s: &Summary) -> Result<Section, ReportError> {
     let (f, fy) = (&c.f, c.fiscal_year);
-    let cats = rows(c.ctx, &format!("SELECT category, sum(allocated_baht), sum(disbursed_baht) FROM budget_lines WHERE {f} AND fiscal_year = {fy} GROUP BY category ORDER BY 2 DESC, 1")).await?;
+    let (cats, quarters, counts) = tokio::try_join!(
+        rows(c.ctx, &format!("SELECT category, sum(allocated_baht), sum(disbursed_baht) FROM budget_lines WHERE {f} AND fiscal_year = {fy} GROUP BY category ORDER BY 2 DESC, 1")),
+        // Cumulative disbursement at the end of each quarter against the government's targets.
+        rows(c.ctx, &format!("SELECT fiscal_quarter, sum(disbursed_baht) FROM budget_lines WHERE {f} AND fiscal_year = {fy} GROUP BY fiscal_quarter")),
+        // Per-capita teaching subsidy due: half a year on each official (10 June) count whose term falls in the fiscal year.
+        rows(
+            c.ctx,
+            &format!(
+                "SELECT academic_year, sum(students_pre_primary), sum(students_primary), sum(students_lower_secondary), sum(students_upper_secondary) \
+                 FROM school_snapshot_summary WHERE {f} AND date_part('month', snapshot_date) = 6 AND academic_year IN ({}, {fy}) GROUP BY academic_year",
+                fy - 1
+            ),
+        ),
+    )?;
     let mut by_cat = Table::new(
         "budget_by_category",
         format!("{} {fy}", msg::T_BUDGET_BY_CATEGORY),
@@ -27,8 +40,6 @@ pub(super) async fn budget(c: &Ctx<'_>, s: &Summary) -> Result<Section, ReportEr
         by_cat.rows.push(vec![Cell::Text(msg::category(&r.at(0).text()).into()), Cell::Num(a), Cell::Num(d), pct(Some(d), Some(a)).map_or(Cell::Null, Cell::Num)]);
     }
 
-    // Cumulative disbursement at the end of each quarter against the government's targets.
-    let quarters = rows(c.ctx, &format!("SELECT fiscal_quarter, sum(disbursed_baht) FROM budget_lines WHERE {f} AND fiscal_year = {fy} GROUP BY fiscal_quarter")).await?;
     let mut progress = Table::new(
         "disbursement_by_quarter",
         format!("{} {fy}", msg::T_DISBURSEMENT),
@@ -50,16 +61,6 @@ pub(super) async fn budget(c: &Ctx<'_>, s: &Summary) -> Result<Section, ReportEr
         ]);
     }
 
-    // Per-capita teaching subsidy due: half a year on each official (10 June) count whose term falls in the fiscal year.
-    let counts = rows(
-        c.ctx,
-        &format!(
-            "SELECT academic_year, sum(students_pre_primary), sum(students_primary), sum(students_lower_secondary), sum(students_upper_secondary) \
-             FROM school_snapshot_summary WHERE {f} AND date_part('month', snapshot_date) = 6 AND academic_year IN ({}, {fy}) GROUP BY academic_year",
-            fy - 1
-        ),
-    )
-    .await?;
     let mut due_table = Table::new(
         "per_capita_due",
         format!("{} {fy}", msg::T_PER_CAPITA),

@@ -9,6 +9,11 @@ use super::{ReportError, Cell, ChartKind, Chart, Ctx, Domain, Kind, Section, Sch
 
 pub(super) async fn general(c: &Ctx<'_>, s: &Summary, schools: &[SchoolRow]) -> Result<Section, ReportError> {
     let f = &c.f;
+    let (b, dltv_rows, net) = tokio::try_join!(
+        rows(c.ctx, &format!("SELECT condition, count(*), round(sum(area_m2), 1) FROM buildings WHERE {f} GROUP BY condition")),
+        rows(c.ctx, &format!("SELECT item, sum(installed), sum(working) FROM dltv_equipment WHERE {f} GROUP BY item ORDER BY item")),
+        rows(c.ctx, &format!("SELECT internet, count(*) FROM schools WHERE {f} AND status = 'open' GROUP BY internet")),
+    )?;
     let mut bands = Table::new("schools_by_size", msg::T_SIZE_BANDS, &[(msg::C_SIZE, Kind::Text), (msg::C_SCHOOLS, Kind::Count), (msg::C_STUDENTS, Kind::Count)]);
     for b in msg::BANDS {
         let of: Vec<&SchoolRow> = schools.iter().filter(|r| r.size_band == b).collect();
@@ -42,17 +47,15 @@ pub(super) async fn general(c: &Ctx<'_>, s: &Summary, schools: &[SchoolRow]) -> 
         small.rows.push(vec![Cell::Text(r.code.clone()), Cell::Text(r.name.clone()), Cell::Text(khlang_query::reference::district_th(&r.district)), Cell::Int(r.students), Cell::Int(r.teachers), Cell::Int(r.gap)]);
     }
     let mut buildings = Table::new("buildings_by_condition", msg::T_BUILDINGS, &[(msg::C_CONDITION, Kind::Text), (msg::C_BUILDINGS, Kind::Count), (msg::C_AREA_M2, Kind::Ratio)]);
-    let b = rows(c.ctx, &format!("SELECT condition, count(*), round(sum(area_m2), 1) FROM buildings WHERE {f} GROUP BY condition")).await?;
     for cond in msg::CONDITIONS {
         let r = b.iter().find(|r| r.at(0).text() == cond);
         buildings.rows.push(vec![Cell::Text(msg::condition(cond).into()), r.map_or(Cell::Int(0), |r| r.at(1).clone()), r.map_or(Cell::Num(0.0), |r| r.at(2).clone())]);
     }
     let mut dltv = Table::new("dltv_equipment", msg::T_DLTV, &[(msg::C_ITEM, Kind::Text), (msg::C_INSTALLED, Kind::Count), (msg::C_WORKING, Kind::Count), (msg::C_WORKING_RATE, Kind::Percent)]);
-    for r in rows(c.ctx, &format!("SELECT item, sum(installed), sum(working) FROM dltv_equipment WHERE {f} GROUP BY item ORDER BY item")).await? {
+    for r in dltv_rows {
         dltv.rows.push(vec![Cell::Text(msg::item(&r.at(0).text()).into()), r.at(1).clone(), r.at(2).clone(), pct(r.at(2).as_f64(), r.at(1).as_f64()).map_or(Cell::Null, Cell::Num)]);
     }
     let mut internet = Table::new("internet", msg::T_INTERNET, &[(msg::C_CONNECTION, Kind::Text), (msg::C_SCHOOLS, Kind::Count)]);
-    let net = rows(c.ctx, &format!("SELECT internet, count(*) FROM schools WHERE {f} AND status = 'open' GROUP BY internet")).await?;
     for k in msg::INTERNET {
         let n = net.iter().find(|r| r.at(0).text() == k).and_then(|r| r.at(1).as_i64()).unwrap_or(0);
         internet.rows.push(vec![Cell::Text(msg::internet(k).into()), Cell::Int(n)]);

@@ -45,35 +45,50 @@ pub(super) struct Ctx<'a> {
     pub(super) academic_year: i32,
     pub(super) fiscal_year: i32,
     pub(super) area_code: String,
+    /// False when only the overview's figures and charts are wanted: what no page of the overview
+    /// shows is not queried.
+    pub(super) full: bool,
+}
+
+/// `sql`'s rows when `wanted`, else none (a part of the report the caller does not show).
+pub(super) fn rows_if<'a>(wanted: bool, ctx: &'a SessionContext, sql: impl Into<String>) -> impl Future<Output = Result<Vec<Vec<Cell>>, ReportError>> + 'a {
+    let query = wanted.then(|| rows(ctx, sql));
+    async move {
+        match query {
+            Some(q) => q.await,
+            None => Ok(Vec::new()),
+        }
+    }
 }
 
 /// Builds the report of `subject` through `ctx` (the reader's scoped session over `commit`);
 /// `public` is a session of the published aggregates, for the area and national comparisons.
-pub async fn build(ctx: &SessionContext, public: &SessionContext, commit: Option<&Commit>, subject: &Subject, params: &Params) -> Result<Report, ReportError> {
+/// Queries that do not wait on each other run side by side over the one session.
+pub async fn build(ctx: &SessionContext, public: &SessionContext, commit: Option<&Commit>, subject: &Subject, params: &Params, depth: Depth) -> Result<Report, ReportError> {
     let code = subject.code();
-    let (name, area_code, province) = match subject {
-        Subject::Area(c) => {
-            let r = rows(ctx, &format!("SELECT a.area_name, a.area_code, p.name_th FROM areas a LEFT JOIN provinces p ON p.province_code = a.province_code WHERE a.area_code = '{c}'")).await?;
-            let Some(r) = r.into_iter().next() else { return Err(ReportError::NotFound(format!("{} {code}", msg::NO_SUCH_AREA))) };
-            (r.at(0).text(), r.at(1).text(), r.at(2).text())
-        }
-        Subject::School(c) => {
-            let r = rows(ctx, &format!("SELECT s.school_name, s.area_code, p.name_th FROM schools s LEFT JOIN provinces p ON p.province_code = s.province_code WHERE s.school_code = '{c}'")).await?;
-            let Some(r) = r.into_iter().next() else { return Err(ReportError::NotFound(format!("{} {code}", msg::NO_SUCH_SCHOOL))) };
-            (r.at(0).text(), r.at(1).text(), r.at(2).text())
-        }
-    };
-    let area_name = match subject {
-        Subject::Area(_) => name.clone(),
-        Subject::School(_) => rows(ctx, &format!("SELECT area_name FROM areas WHERE area_code = '{area_code}'")).await?.into_iter().next().map(|r| r.at(0).text()).unwrap_or_default(),
-    };
     let f = subject.filter("");
-
-    let snapshots: Vec<NaiveDate> = rows(ctx, &format!("SELECT DISTINCT snapshot_date FROM school_snapshot_summary WHERE {f} ORDER BY 1"))
-        .await?
+    let names = match subject {
+        Subject::Area(c) => format!("SELECT a.area_name, a.area_code, p.name_th, a.area_name AS area_name_again FROM areas a LEFT JOIN provinces p ON p.province_code = a.province_code WHERE a.area_code = '{c}'"),
+        Subject::School(c) => format!(
+            "SELECT s.school_name, s.area_code, p.name_th, a.area_name FROM schools s LEFT JOIN provinces p ON p.province_code = s.province_code \
+             LEFT JOIN areas a ON a.area_code = s.area_code WHERE s.school_code = '{c}'"
+        ),
+    };
+    let (names, snapshots, fiscal_years) = tokio::try_join!(
+        rows(ctx, &names),
+        // Each snapshot with its academic year.
+        rows(ctx, &format!("SELECT snapshot_date, max(academic_year) FROM school_snapshot_summary WHERE {f} GROUP BY snapshot_date ORDER BY 1")),
+        rows(ctx, &format!("SELECT DISTINCT fiscal_year FROM budget_lines WHERE {f} ORDER BY 1")),
+    )?;
+    let Some(r) = names.into_iter().next() else {
+        return Err(ReportError::NotFound(format!("{} {code}", if matches!(subject, Subject::Area(_)) { msg::NO_SUCH_AREA } else { msg::NO_SUCH_SCHOOL })));
+    };
+    let (name, area_code, province, area_name) = (r.at(0).text(), r.at(1).text(), r.at(2).text(), r.at(3).text());
+    let years: Vec<(NaiveDate, i32)> = snapshots
         .iter()
-        .filter_map(|r| NaiveDate::parse_from_str(&r.at(0).text(), "%Y-%m-%d").ok())
+        .filter_map(|r| NaiveDate::parse_from_str(&r.at(0).text(), "%Y-%m-%d").ok().map(|d| (d, r.at(1).as_i64().unwrap_or(0) as i32)))
         .collect();
+    let snapshots: Vec<NaiveDate> = years.iter().map(|(d, _)| *d).collect();
     let snapshot = match params.snapshot {
         Some(s) if snapshots.contains(&s) => s,
         Some(s) => {
@@ -86,10 +101,8 @@ pub async fn build(ctx: &SessionContext, public: &SessionContext, commit: Option
         },
     };
     let snap = snapshot.to_string();
-    let academic_year = one(ctx, &format!("SELECT max(academic_year) FROM school_snapshot_summary WHERE {f} AND snapshot_date = DATE '{snap}'"), 1).await?.at(0)
-        .as_i64()
-        .unwrap_or(0) as i32;
-    let fiscal_years: Vec<i32> = rows(ctx, &format!("SELECT DISTINCT fiscal_year FROM budget_lines WHERE {f} ORDER BY 1")).await?.iter().filter_map(|r| r.at(0).as_i64()).map(|y| y as i32).collect();
+    let academic_year = years.iter().find(|(d, _)| *d == snapshot).map_or(0, |(_, y)| *y);
+    let fiscal_years: Vec<i32> = fiscal_years.iter().filter_map(|r| r.at(0).as_i64()).map(|y| y as i32).collect();
     let fiscal_year = match params.fiscal_year {
         Some(y) if fiscal_years.contains(&y) => y,
         Some(y) => {
@@ -102,7 +115,7 @@ pub async fn build(ctx: &SessionContext, public: &SessionContext, commit: Option
         }),
     };
 
-    let c = Ctx { ctx, public, subject, f, snap, academic_year, fiscal_year, area_code: area_code.clone() };
+    let c = Ctx { ctx, public, subject, f, snap, academic_year, fiscal_year, area_code: area_code.clone(), full: depth == Depth::Full };
     let (schools, summary) = school_rows(&c).await?;
     // The four domains' queries run side by side over the one session (a cold report waited on each in turn).
     let (a, b, p, g) = tokio::try_join!(academic::academic(&c, &summary), budget::budget(&c, &summary), personnel::personnel(&c, &summary, &schools), general::general(&c, &summary, &schools))?;
@@ -115,7 +128,7 @@ pub async fn build(ctx: &SessionContext, public: &SessionContext, commit: Option
         tables: used.iter().map(|t| (t.to_string(), commit.and_then(|c| c.tables.get(*t).copied()).unwrap_or(0))).collect(),
         generated_at: Utc::now(),
     };
-    Ok(Report { subject: subject.clone(), name, area_code, area_name, province, snapshot, snapshots, academic_year, fiscal_year, fiscal_years, version, sections, schools })
+    Ok(Report { depth, subject: subject.clone(), name, area_code, area_name, province, snapshot, snapshots, academic_year, fiscal_year, fiscal_years, version, sections, schools })
 }
 
 /// Totals over the subject's schools in the snapshot.
@@ -132,17 +145,29 @@ pub(super) struct Summary {
 }
 
 async fn school_rows(c: &Ctx<'_>) -> Result<(Vec<SchoolRow>, Summary), ReportError> {
-    let list = rows(
-        c.ctx,
-        &format!(
-            "SELECT s.school_code, sc.school_name, sc.district_code, s.students, s.classrooms, s.teachers, s.required_teachers, s.teacher_gap, s.size_band \
-             FROM school_snapshot_summary s JOIN schools sc ON sc.school_code = s.school_code \
-             WHERE {} AND s.snapshot_date = DATE '{}' ORDER BY sc.district_code, s.school_code",
-            c.subject.filter("s."),
-            c.snap
+    let (list, r) = tokio::try_join!(
+        rows(
+            c.ctx,
+            &format!(
+                "SELECT s.school_code, sc.school_name, sc.district_code, s.students, s.classrooms, s.teachers, s.required_teachers, s.teacher_gap, s.size_band \
+                 FROM school_snapshot_summary s JOIN schools sc ON sc.school_code = s.school_code \
+                 WHERE {} AND s.snapshot_date = DATE '{}' ORDER BY sc.district_code, s.school_code",
+                c.subject.filter("s."),
+                c.snap
+            ),
         ),
-    )
-    .await?;
+        one(
+            c.ctx,
+            &format!(
+                "SELECT count(*), sum(students), sum(classrooms), sum(teachers), sum(required_teachers), \
+                        sum(CASE WHEN teacher_gap < 0 THEN -teacher_gap ELSE 0 END), sum(CASE WHEN teacher_gap > 0 THEN teacher_gap ELSE 0 END), \
+                        sum(CASE WHEN teacher_gap < 0 THEN 1 ELSE 0 END), sum(CASE WHEN size_band = 'small' THEN 1 ELSE 0 END) \
+                 FROM school_snapshot_summary WHERE {} AND snapshot_date = DATE '{}'",
+                c.f, c.snap
+            ),
+            9,
+        )
+    )?;
     let schools: Vec<SchoolRow> = list
         .iter()
         .map(|r| SchoolRow {
@@ -157,18 +182,6 @@ async fn school_rows(c: &Ctx<'_>) -> Result<(Vec<SchoolRow>, Summary), ReportErr
             size_band: r.at(8).text(),
         })
         .collect();
-    let r = one(
-        c.ctx,
-        &format!(
-            "SELECT count(*), sum(students), sum(classrooms), sum(teachers), sum(required_teachers), \
-                    sum(CASE WHEN teacher_gap < 0 THEN -teacher_gap ELSE 0 END), sum(CASE WHEN teacher_gap > 0 THEN teacher_gap ELSE 0 END), \
-                    sum(CASE WHEN teacher_gap < 0 THEN 1 ELSE 0 END), sum(CASE WHEN size_band = 'small' THEN 1 ELSE 0 END) \
-             FROM school_snapshot_summary WHERE {} AND snapshot_date = DATE '{}'",
-            c.f, c.snap
-        ),
-        9,
-    )
-    .await?;
     let s = Summary {
         schools: num_at(&r, 0),
         students: num_at(&r, 1),

@@ -229,8 +229,20 @@ impl Version {
     }
 }
 
+/// How much of a report to compute: all of it (the domain pages, the PDF, the workbook), or only
+/// what the overview page shows (every figure and each domain's first chart), which is what a
+/// director opens first and what should come quickest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Depth {
+    Overview,
+    Full,
+}
+
 #[derive(Debug, Clone)]
 pub struct Report {
+    /// What was computed: a `Depth::Overview` report has the figures and each domain's overview
+    /// chart, and its other tables and charts are empty.
+    pub depth: Depth,
     pub subject: Subject,
     pub name: String,
     pub area_code: String,

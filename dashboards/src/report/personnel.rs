@@ -6,7 +6,7 @@ use khlang_query::reference;
 use crate::msg;
 use crate::table::{one, rows, Cells as _};
 
-use super::{ReportError, Cell, ChartKind, Chart, Ctx, Domain, Kind, Section, SchoolRow, Summary, Table, fig, ratio};
+use super::{ReportError, rows_if, Cell, ChartKind, Chart, Ctx, Domain, Kind, Section, SchoolRow, Summary, Table, fig, ratio};
 
 pub(super) async fn personnel(c: &Ctx<'_>, s: &Summary, schools: &[SchoolRow]) -> Result<Section, ReportError> {
     let f = &c.f;
@@ -14,54 +14,57 @@ pub(super) async fn personnel(c: &Ctx<'_>, s: &Summary, schools: &[SchoolRow]) -
     let as_of = if as_of.is_empty() { one(c.ctx, &format!("SELECT max(as_of_date) FROM personnel WHERE {f}"), 1).await?.at(0).text() } else { as_of };
     let on = if as_of.is_empty() { "FALSE".to_string() } else { format!("as_of_date = DATE '{as_of}'") };
 
+    use chrono::Datelike as _;
+    let snapshot_fy = NaiveDate::parse_from_str(&c.snap, "%Y-%m-%d").map(|d| reference::fiscal_year_quarter(d.year(), d.month()).0).unwrap_or(c.fiscal_year);
+    // The overview shows the figures and the positions; standings and subjects only the personnel page and the report.
+    let (positions, standings, ret, subject_rows) = tokio::try_join!(
+        rows(
+            c.ctx,
+            &format!("SELECT position, sum(CASE WHEN sex = 1 THEN 1 ELSE 0 END), sum(CASE WHEN sex = 2 THEN 1 ELSE 0 END), count(*) FROM personnel WHERE {f} AND {on} GROUP BY position"),
+        ),
+        rows_if(
+            c.full,
+            c.ctx,
+            &format!(
+                "SELECT academic_standing, sum(CASE WHEN sex = 1 THEN 1 ELSE 0 END), sum(CASE WHEN sex = 2 THEN 1 ELSE 0 END) FROM personnel \
+                 WHERE {f} AND {on} AND position IN ('director', 'deputy_director', 'teacher') GROUP BY academic_standing"
+            ),
+        ),
+        rows(
+            c.ctx,
+            &format!(
+                "SELECT retirement_fiscal_year, sum(CASE WHEN position IN ('teacher', 'assistant_teacher') THEN 1 ELSE 0 END), \
+                        sum(CASE WHEN position IN ('director', 'deputy_director') THEN 1 ELSE 0 END), \
+                        sum(CASE WHEN position NOT IN ('teacher', 'assistant_teacher', 'director', 'deputy_director') THEN 1 ELSE 0 END), count(*) \
+                 FROM personnel WHERE {f} AND {on} AND retirement_fiscal_year BETWEEN {snapshot_fy} AND {} GROUP BY retirement_fiscal_year",
+                snapshot_fy + 4
+            ),
+        ),
+        rows_if(c.full, c.ctx, &format!("SELECT major_subject, count(*) FROM personnel WHERE {f} AND {on} AND position IN ('teacher', 'assistant_teacher') GROUP BY major_subject ORDER BY 2 DESC, 1")),
+    )?;
+
     let mut by_position = Table::new(
         "staff_by_position",
         format!("{} ({} {})", msg::T_STAFF_BY_POSITION, msg::AS_OF, crate::thai::date_be(&as_of)),
         &[(msg::C_POSITION, Kind::Text), (msg::C_MALE, Kind::Count), (msg::C_FEMALE, Kind::Count), (msg::C_TOTAL, Kind::Count)],
     );
-    let positions = rows(
-        c.ctx,
-        &format!("SELECT position, sum(CASE WHEN sex = 1 THEN 1 ELSE 0 END), sum(CASE WHEN sex = 2 THEN 1 ELSE 0 END), count(*) FROM personnel WHERE {f} AND {on} GROUP BY position"),
-    )
-    .await?;
     for p in msg::POSITIONS {
         if let Some(r) = positions.iter().find(|r| r.at(0).text() == p) {
             by_position.rows.push(vec![Cell::Text(msg::position(p).into()), r.at(1).clone(), r.at(2).clone(), r.at(3).clone()]);
         }
     }
     let mut by_standing = Table::new("staff_by_standing", msg::T_STAFF_BY_STANDING, &[(msg::C_STANDING, Kind::Text), (msg::C_MALE, Kind::Count), (msg::C_FEMALE, Kind::Count)]);
-    let standings = rows(
-        c.ctx,
-        &format!(
-            "SELECT academic_standing, sum(CASE WHEN sex = 1 THEN 1 ELSE 0 END), sum(CASE WHEN sex = 2 THEN 1 ELSE 0 END) FROM personnel \
-             WHERE {f} AND {on} AND position IN ('director', 'deputy_director', 'teacher') GROUP BY academic_standing"
-        ),
-    )
-    .await?;
     for st in msg::STANDINGS {
         if let Some(r) = standings.iter().find(|r| r.at(0).text() == st) {
             by_standing.rows.push(vec![Cell::Text(msg::standing(st).into()), r.at(1).clone(), r.at(2).clone()]);
         }
     }
 
-    use chrono::Datelike as _;
-    let snapshot_fy = NaiveDate::parse_from_str(&c.snap, "%Y-%m-%d").map(|d| reference::fiscal_year_quarter(d.year(), d.month()).0).unwrap_or(c.fiscal_year);
     let mut retirements = Table::new(
         "retirements",
         format!("{} {}–{}", msg::T_RETIREMENTS, snapshot_fy, snapshot_fy + 4),
         &[(msg::C_FISCAL_YEAR, Kind::Text), (msg::C_TEACHERS, Kind::Count), (msg::C_DIRECTORS, Kind::Count), (msg::C_OTHER_STAFF, Kind::Count), (msg::C_TOTAL, Kind::Count)],
     );
-    let ret = rows(
-        c.ctx,
-        &format!(
-            "SELECT retirement_fiscal_year, sum(CASE WHEN position IN ('teacher', 'assistant_teacher') THEN 1 ELSE 0 END), \
-                    sum(CASE WHEN position IN ('director', 'deputy_director') THEN 1 ELSE 0 END), \
-                    sum(CASE WHEN position NOT IN ('teacher', 'assistant_teacher', 'director', 'deputy_director') THEN 1 ELSE 0 END), count(*) \
-             FROM personnel WHERE {f} AND {on} AND retirement_fiscal_year BETWEEN {snapshot_fy} AND {} GROUP BY retirement_fiscal_year",
-            snapshot_fy + 4
-        ),
-    )
-    .await?;
     let mut retiring = 0;
     for y in snapshot_fy..=snapshot_fy + 4 {
         let r = ret.iter().find(|r| r.at(0).as_i64() == Some(i64::from(y)));
@@ -70,7 +73,7 @@ pub(super) async fn personnel(c: &Ctx<'_>, s: &Summary, schools: &[SchoolRow]) -
         retirements.rows.push(vec![Cell::Text(y.to_string()), Cell::Int(get(1)), Cell::Int(get(2)), Cell::Int(get(3)), Cell::Int(get(4))]);
     }
     let mut subjects = Table::new("teachers_by_subject", msg::T_SUBJECTS, &[(msg::C_MAJOR, Kind::Text), (msg::C_TEACHERS, Kind::Count)]);
-    for r in rows(c.ctx, &format!("SELECT major_subject, count(*) FROM personnel WHERE {f} AND {on} AND position IN ('teacher', 'assistant_teacher') GROUP BY major_subject ORDER BY 2 DESC, 1")).await? {
+    for r in subject_rows {
         subjects.rows.push(vec![Cell::Text(msg::subject(&r.at(0).text()).into()), r.at(1).clone()]);
     }
     let mut staffing = Table::new(
