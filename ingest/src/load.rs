@@ -305,12 +305,27 @@ async fn read_source(source: &Source, progress: Progress<'_>) -> Result<(Vec<(&'
         Source::Folder(from) => {
             let found = read::discover(from)?;
             let total_files: u64 = found.iter().map(|f| f.files.len() as u64).sum();
-            let mut step = 0u64;
-            for ff in &found {
+            let done = std::sync::atomic::AtomicU64::new(0);
+            let read_one = |ff: &read::FeedFiles| -> Result<(&'static str, usize, DataFrame), IngestError> {
                 let df = read::read_feed(ff)?;
-                step += ff.files.len() as u64;
-                progress(&format!("read {}", ff.feed.name), step, total_files + STEPS_AFTER_READ);
-                raw.push((ff.feed.name, ff.files.len(), df));
+                let n = done.fetch_add(ff.files.len() as u64, std::sync::atomic::Ordering::Relaxed) + ff.files.len() as u64;
+                progress(&format!("read {}", ff.feed.name), n, total_files + STEPS_AFTER_READ);
+                Ok((ff.feed.name, ff.files.len(), df))
+            };
+            // The largest feed (the students, most of a pull) is read while a second thread reads the rest.
+            let size = |ff: &read::FeedFiles| ff.files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum::<u64>();
+            let largest = found.iter().enumerate().max_by_key(|(_, ff)| size(ff)).map(|(i, _)| i);
+            let (big, rest): (Vec<_>, Vec<_>) = found.iter().enumerate().partition(|(i, _)| Some(*i) == largest);
+            let (big, others) = std::thread::scope(|s| {
+                let others = s.spawn(|| rest.into_iter().map(|(i, ff)| (i, read_one(ff))).collect::<Vec<_>>());
+                (big.into_iter().map(|(i, ff)| (i, read_one(ff))).collect::<Vec<_>>(), others.join())
+            });
+            let others = others.map_err(|_| IngestError::Transform { feed: "(read)".into(), message: "the thread reading the smaller feeds failed".into() })?;
+            // Errors in the order the feeds were found, as before.
+            let mut all: Vec<_> = big.into_iter().chain(others).collect();
+            all.sort_by_key(|(i, _)| *i);
+            for (_, r) in all {
+                raw.push(r?);
             }
             Ok((raw, total_files))
         }
@@ -395,8 +410,13 @@ async fn ingest_locked(
         (&feeds::BUILDINGS, transform::buildings),
         (&feeds::DLTV_EQUIPMENT, transform::dltv),
     ];
+    let mut inputs = Vec::with_capacity(checks.len());
     for (feed, check) in checks {
         let (f, n, df) = take(feed, &mut raw)?;
+        inputs.push((f, n, df, check));
+    }
+    let done = std::sync::atomic::AtomicU64::new(step);
+    let check_one = |(feed, files, df, check): (&'static Feed, usize, DataFrame, Check)| -> Result<Prepared, IngestError> {
         let rows = df.height() as u64;
         let mut checked = check(df, &ctx)?;
         if feed.named_by_snapshot {
@@ -405,11 +425,26 @@ async fn ingest_locked(
             checked.good = checked.good.drop(FILE_COL).map_err(terr(feed.name))?;
         }
         let t = std::time::Instant::now();
-        prepared.push(prepare(f, n, rows, checked, secret)?);
+        let p = prepare(feed, files, rows, checked, secret)?;
         tracing::debug!(feed = feed.name, seconds = t.elapsed().as_secs_f64(), "keyed hashes and arrow conversion");
-        step += 1;
-        progress(&format!("checked {}", feed.name), step, total_steps);
+        let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        progress(&format!("checked {}", feed.name), n, total_steps);
+        Ok(p)
+    };
+    // The students (most of a pull) are checked while a second thread checks the other feeds, so
+    // both cores stay busy; the first error in feed order is the one reported, as before.
+    let mut inputs = inputs.into_iter();
+    let first = inputs.next();
+    let rest: Vec<_> = inputs.collect();
+    let (first, others) = std::thread::scope(|s| {
+        let others = s.spawn(|| rest.into_iter().map(check_one).collect::<Vec<_>>());
+        (first.map(check_one), others.join())
+    });
+    let others = others.map_err(|_| IngestError::Transform { feed: "(checks)".into(), message: "the thread checking the feeds after the students failed".into() })?;
+    for p in first.into_iter().chain(others) {
+        prepared.push(p?);
     }
+    step = done.into_inner();
 
     fault_point("checked");
 

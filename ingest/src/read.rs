@@ -130,7 +130,7 @@ fn read_csv(feed: &Feed, file: &str, bytes: Vec<u8>) -> Result<DataFrame, Ingest
     let mut df = CsvReadOptions::default()
         .with_has_header(true)
         .with_infer_schema_length(Some(0))
-        .with_rechunk(true)
+        .with_rechunk(false)
         .with_raise_if_empty(false)
         .map_parse_options(|p| p.with_separator(b',').with_quote_char(Some(b'"')).with_truncate_ragged_lines(true))
         .into_reader_with_file_handle(Cursor::new(text))
