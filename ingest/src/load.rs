@@ -410,13 +410,8 @@ async fn ingest_locked(
         (&feeds::BUILDINGS, transform::buildings),
         (&feeds::DLTV_EQUIPMENT, transform::dltv),
     ];
-    let mut inputs = Vec::with_capacity(checks.len());
     for (feed, check) in checks {
         let (f, n, df) = take(feed, &mut raw)?;
-        inputs.push((f, n, df, check));
-    }
-    let done = std::sync::atomic::AtomicU64::new(step);
-    let check_one = |(feed, files, df, check): (&'static Feed, usize, DataFrame, Check)| -> Result<Prepared, IngestError> {
         let rows = df.height() as u64;
         let mut checked = check(df, &ctx)?;
         if feed.named_by_snapshot {
@@ -425,26 +420,11 @@ async fn ingest_locked(
             checked.good = checked.good.drop(FILE_COL).map_err(terr(feed.name))?;
         }
         let t = std::time::Instant::now();
-        let p = prepare(feed, files, rows, checked, secret)?;
+        prepared.push(prepare(f, n, rows, checked, secret)?);
         tracing::debug!(feed = feed.name, seconds = t.elapsed().as_secs_f64(), "keyed hashes and arrow conversion");
-        let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        progress(&format!("checked {}", feed.name), n, total_steps);
-        Ok(p)
-    };
-    // The students (most of a pull) are checked while a second thread checks the other feeds, so
-    // both cores stay busy; the first error in feed order is the one reported, as before.
-    let mut inputs = inputs.into_iter();
-    let first = inputs.next();
-    let rest: Vec<_> = inputs.collect();
-    let (first, others) = std::thread::scope(|s| {
-        let others = s.spawn(|| rest.into_iter().map(check_one).collect::<Vec<_>>());
-        (first.map(check_one), others.join())
-    });
-    let others = others.map_err(|_| IngestError::Transform { feed: "(checks)".into(), message: "the thread checking the feeds after the students failed".into() })?;
-    for p in first.into_iter().chain(others) {
-        prepared.push(p?);
+        step += 1;
+        progress(&format!("checked {}", feed.name), step, total_steps);
     }
-    step = done.into_inner();
 
     fault_point("checked");
 

@@ -282,6 +282,10 @@ impl Warehouse {
             }
         }
         let batches = crate::layout::in_order(&def, batches)?;
+        if let Some(v) = crate::writers::write(&def, &table, &batches, &mode).await? {
+            tracing::info!(table = name, rows, version = v, "committed");
+            return Ok(v);
+        }
         let builder = table.write(batches).with_writer_properties(crate::layout::writer_properties()).with_session_state(crate::layout::write_session(name)?);
         let builder = match mode {
             WriteMode::Append => builder.with_save_mode(SaveMode::Append),
@@ -432,6 +436,71 @@ mod tests {
         let v = wh.version("test_results").await?.unwrap_or(0);
         let same = wh.write_if_changed("test_results", vec![batch(2568, 2)?], WriteMode::ReplaceWhere("academic_year IN ('2568')".into())).await?;
         assert_eq!(same, (v, false), "the 2568 rows are unchanged although 2567 rows exist beside them");
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_large_write_is_written_side_by_side_as_one_commit() -> Result<(), WarehouseError> {
+        let dir = tempfile::tempdir().map_err(|e| WarehouseError::Location { location: "tmp".into(), message: e.to_string() })?;
+        let wh = Warehouse::open(&dir.path().join("wh").display().to_string())?;
+        let def = schema::table("test_results").ok_or_else(|| WarehouseError::UnknownTable("test_results".into()))?;
+        // Schools in reverse order, so the writer sorts them; `score` tells the two loads apart.
+        let batch = |year: i32, n: usize, score: f64| -> Result<RecordBatch, WarehouseError> {
+            let schools: Vec<String> = (0..n).map(|i| format!("10{:08}", n - i)).collect();
+            let areas: Vec<String> = (0..n).map(|i| format!("{:08}", (n - i) / 1000)).collect();
+            let s = |v: &str| -> ArrayRef { Arc::new(StringArray::from(vec![v; n])) };
+            RecordBatch::try_new(
+                def.schema.clone(),
+                vec![
+                    Arc::new(Int32Array::from(vec![year; n])),
+                    s("ONET_P6"),
+                    Arc::new(StringArray::from(areas)),
+                    Arc::new(StringArray::from(schools)),
+                    s("thai"),
+                    Arc::new(Int32Array::from(vec![10; n])),
+                    Arc::new(arrow::array::Float64Array::from(vec![score; n])),
+                ],
+            )
+            .map_err(|e| WarehouseError::Schema { table: "test_results".into(), message: e.to_string() })
+        };
+        let big = crate::writers::MIN_ROWS + 10;
+        wh.write("test_results", vec![batch(2567, 3, 1.0)?], WriteMode::Append).await?;
+        let first = wh.write("test_results", vec![batch(2568, big, 2.0)?], WriteMode::ReplaceWhere("academic_year IN ('2568')".into())).await?;
+        let second = wh.write("test_results", vec![batch(2568, big + 7, 3.0)?], WriteMode::ReplaceWhere("academic_year IN ('2568')".into())).await?;
+        assert_eq!(second, first + 1, "one commit per write");
+        let sql = |at: At| {
+            let wh = wh.clone();
+            async move {
+                let ctx = SessionContext::new();
+                ctx.register_table("t", wh.provider("test_results", at).await?.ok_or_else(|| WarehouseError::UnknownTable("test_results".into()))?)?;
+                let b = ctx.sql("SELECT academic_year, count(*), sum(mean_score), count(DISTINCT school_code) FROM t GROUP BY 1 ORDER BY 1").await?.collect().await?;
+                Ok::<_, WarehouseError>(arrow::util::pretty::pretty_format_batches(&b).map_err(|e| WarehouseError::Query { message: e.to_string() })?.to_string())
+            }
+        };
+        let now = sql(At::Latest).await?;
+        assert!(now.contains(&format!("| 2568          | {}", big + 7)), "{now}");
+        assert!(now.contains(&format!("{}", 3.0 * (big + 7) as f64)), "the second load's rows only: {now}");
+        assert!(now.contains("| 2567          | 3 "), "the other partition kept: {now}");
+        let before = sql(At::Version(first)).await?;
+        assert!(before.contains(&format!("| 2568          | {}", big)), "time travel to the first load: {before}");
+        // One file per core, each a run of the table's order: their school ranges follow one another.
+        let table = wh.load("test_results", At::Latest).await?.ok_or_else(|| WarehouseError::UnknownTable("test_results".into()))?;
+        let state = table.snapshot().map_err(|e| WarehouseError::delta("test_results", e))?;
+        let mut ranges: Vec<(String, String)> = Vec::new();
+        for f in state.log_data().iter() {
+            if f.partition_values_map().get("academic_year").cloned().flatten().as_deref() != Some("2568") {
+                continue;
+            }
+            let stats: serde_json::Value = serde_json::from_str(f.stats().as_deref().unwrap_or("{}")).map_err(|e| WarehouseError::Query { message: e.to_string() })?;
+            let text = |k: &str| stats[k]["school_code"].as_str().unwrap_or_default().to_string();
+            ranges.push((text("minValues"), text("maxValues")));
+        }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(ranges.len(), if cores > 1 { cores } else { 1 }, "{ranges:?}");
+        ranges.sort();
+        for pair in ranges.windows(2) {
+            assert!(pair[0].1 < pair[1].0, "files overlap: {ranges:?}");
+        }
         Ok(())
     }
 
