@@ -139,7 +139,7 @@ def main():
         for q in OVERVIEW:
             con.execute(q.format(a=area)).fetchall()
         duck_once = time.perf_counter() - t
-        print(f"first (cold) view, whole four-domain report computed: Khlang {cold * 1000:.0f} ms; DuckDB running the overview's {len(OVERVIEW)} queries once: {duck_once * 1000:.0f} ms")
+        print(f"first (cold) view of a fresh server (sessions, directory, footers, the overview computed): Khlang {cold * 1000:.0f} ms; DuckDB running the overview's {len(OVERVIEW)} queries once: {duck_once * 1000:.0f} ms")
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
             f.write(WRK_LUA)
             script = f.name

@@ -409,27 +409,31 @@ mod tests {
         Ok(())
     }
 
+    /// `test_results` rows of one year, one per (area, school), all with one mean score.
+    fn results(year: i32, areas: Vec<String>, schools: Vec<String>, score: f64) -> Result<RecordBatch, WarehouseError> {
+        let def = schema::table("test_results").ok_or_else(|| WarehouseError::UnknownTable("test_results".into()))?;
+        let n = schools.len();
+        let s = |v: &str| -> ArrayRef { Arc::new(StringArray::from(vec![v; n])) };
+        RecordBatch::try_new(
+            def.schema.clone(),
+            vec![
+                Arc::new(Int32Array::from(vec![year; n])),
+                s("ONET_P6"),
+                Arc::new(StringArray::from(areas)),
+                Arc::new(StringArray::from(schools)),
+                s("thai"),
+                Arc::new(Int32Array::from(vec![10; n])),
+                Arc::new(arrow::array::Float64Array::from(vec![score; n])),
+            ],
+        )
+        .map_err(|e| WarehouseError::Schema { table: "test_results".into(), message: e.to_string() })
+    }
+
     #[tokio::test]
     async fn replace_where_replaces_only_the_matching_partition() -> Result<(), WarehouseError> {
         let dir = tempfile::tempdir().map_err(|e| WarehouseError::Location { location: "tmp".into(), message: e.to_string() })?;
         let wh = Warehouse::open(&dir.path().join("wh").display().to_string())?;
-        let def = schema::table("test_results").ok_or_else(|| WarehouseError::UnknownTable("test_results".into()))?;
-        let batch = |year: i32, n: usize| -> Result<RecordBatch, WarehouseError> {
-            let s = |v: &str| -> ArrayRef { Arc::new(StringArray::from(vec![v; n])) };
-            RecordBatch::try_new(
-                def.schema.clone(),
-                vec![
-                    Arc::new(Int32Array::from(vec![year; n])),
-                    s("ONET_P6"),
-                    s("56010000"),
-                    s("1056010001"),
-                    s("thai"),
-                    Arc::new(Int32Array::from(vec![10; n])),
-                    Arc::new(arrow::array::Float64Array::from(vec![50.0; n])),
-                ],
-            )
-            .map_err(|e| WarehouseError::Schema { table: "test_results".into(), message: e.to_string() })
-        };
+        let batch = |year: i32, n: usize| results(year, vec!["56010000".into(); n], vec!["1056010001".into(); n], 50.0);
         wh.write("test_results", vec![batch(2567, 3)?, batch(2568, 4)?], WriteMode::Append).await?;
         wh.write("test_results", vec![batch(2568, 2)?], WriteMode::ReplaceWhere("academic_year IN ('2568')".into())).await?;
         assert_eq!(count(&wh, "test_results", At::Latest).await?, 5);
@@ -443,26 +447,8 @@ mod tests {
     async fn a_large_write_is_written_side_by_side_as_one_commit() -> Result<(), WarehouseError> {
         let dir = tempfile::tempdir().map_err(|e| WarehouseError::Location { location: "tmp".into(), message: e.to_string() })?;
         let wh = Warehouse::open(&dir.path().join("wh").display().to_string())?;
-        let def = schema::table("test_results").ok_or_else(|| WarehouseError::UnknownTable("test_results".into()))?;
         // Schools in reverse order, so the writer sorts them; `score` tells the two loads apart.
-        let batch = |year: i32, n: usize, score: f64| -> Result<RecordBatch, WarehouseError> {
-            let schools: Vec<String> = (0..n).map(|i| format!("10{:08}", n - i)).collect();
-            let areas: Vec<String> = (0..n).map(|i| format!("{:08}", (n - i) / 1000)).collect();
-            let s = |v: &str| -> ArrayRef { Arc::new(StringArray::from(vec![v; n])) };
-            RecordBatch::try_new(
-                def.schema.clone(),
-                vec![
-                    Arc::new(Int32Array::from(vec![year; n])),
-                    s("ONET_P6"),
-                    Arc::new(StringArray::from(areas)),
-                    Arc::new(StringArray::from(schools)),
-                    s("thai"),
-                    Arc::new(Int32Array::from(vec![10; n])),
-                    Arc::new(arrow::array::Float64Array::from(vec![score; n])),
-                ],
-            )
-            .map_err(|e| WarehouseError::Schema { table: "test_results".into(), message: e.to_string() })
-        };
+        let batch = |year: i32, n: usize, score: f64| results(year, (0..n).map(|i| format!("{:08}", (n - i) / 1000)).collect(), (0..n).map(|i| format!("10{:08}", n - i)).collect(), score);
         let big = crate::writers::MIN_ROWS + 10;
         wh.write("test_results", vec![batch(2567, 3, 1.0)?], WriteMode::Append).await?;
         let first = wh.write("test_results", vec![batch(2568, big, 2.0)?], WriteMode::ReplaceWhere("academic_year IN ('2568')".into())).await?;
