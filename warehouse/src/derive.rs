@@ -51,6 +51,8 @@ pub async fn school_snapshot_summary(wh: &Warehouse, snapshots: &[String]) -> Re
         }
     }
     let list = date_list(snapshots);
+    // A classroom is a grade and a room number (a missing number is a room of its own), counted as one
+    // integer: the text `grade/room` it used to be built as was most of the summary's time.
     let sql = format!(
         "WITH e AS (
             SELECT snapshot_date, max(academic_year) AS academic_year, max(area_code) AS area_code, school_code,
@@ -61,7 +63,7 @@ pub async fn school_snapshot_summary(wh: &Warehouse, snapshots: &[String]) -> Re
                    sum(CASE WHEN level = 'upper_secondary' THEN 1 ELSE 0 END) AS upp,
                    sum(CASE WHEN sex = 1 THEN 1 ELSE 0 END) AS male,
                    sum(CASE WHEN sex = 2 THEN 1 ELSE 0 END) AS female,
-                   count(DISTINCT concat(grade, '/', CAST(classroom AS VARCHAR))) AS classrooms
+                   count(DISTINCT CAST(grade_order AS BIGINT) * 4294967296 + coalesce(CAST(classroom AS BIGINT) + 1, 0)) AS classrooms
             FROM enrollments
             WHERE snapshot_date IN ({list}) AND status = 'studying'
             GROUP BY snapshot_date, school_code),
