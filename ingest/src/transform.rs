@@ -315,8 +315,7 @@ fn prepare_with_school(df: DataFrame, feed: &Feed, ctx: &Context) -> LazyFrame {
 }
 
 /// The school's `values` entry (one per school of the feed) for each row; null when the school is unknown.
-fn school_value<T: Into<Series>>(values: T) -> Expr {
-    let values: Series = values.into();
+fn school_value(values: Series) -> Expr {
     let dtype = values.dtype().clone();
     col(SCHOOL_COL).map(move |c: Column| Ok(values.take(c.idx()?)?.with_name(c.name().clone()).into_column()), move |_, f| Ok(Field::new(f.name().clone(), dtype.clone())))
 }
@@ -335,6 +334,11 @@ fn unknown_school(name: &str) -> Check {
         "school_code_unknown",
         concat_str([text("school code '"), t(name).fill_null(lit("")), lit("' is not in the schools feed")], "", true),
     )
+}
+
+/// `c`, checked only on the rows where `applies` (an optional column that is filled in).
+fn only_where(applies: Expr, c: Check) -> Check {
+    Check { fails: applies.and(c.fails), ..c }
 }
 
 fn negative(names: &[&str]) -> Check {
@@ -609,7 +613,7 @@ pub fn personnel(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
         bad_date("birth_date", "birth"),
         bad_date("appointed_date", "appointed"),
         bad_citizen_id("citizen_id"),
-        check(has_school.clone().and(school_known().not()), "school_code_unknown", concat_str([text("school code '"), t("school_code"), lit("' is not in the schools feed")], "", true)),
+        only_where(has_school.clone(), unknown_school("school_code")),
         check(
             // A blank area is unknown too (`is_in` of a null is null, which would pass the check).
             has_school.clone().not().and(blank("area_code").or(t("area_code").is_in(series(ctx.area_codes.clone()), false).not())),
@@ -672,7 +676,7 @@ pub fn budget(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
             "area_code_unknown",
             concat_str([text("area code '"), t("area_code"), lit("' is not in the areas feed")], "", true),
         ),
-        check(has_school.clone().and(school_known().not()), "school_code_unknown", concat_str([text("school code '"), t("school_code"), lit("' is not in the schools feed")], "", true)),
+        only_where(has_school.clone(), unknown_school("school_code")),
         value_invalid("category", CATEGORIES),
         negative(&["alloc", "disb"]),
         check(

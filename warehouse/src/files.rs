@@ -93,13 +93,7 @@ impl TableFiles {
             let path = data_path(&base, &relative);
             let size = u64::try_from(view.size()).unwrap_or(0);
             let raw = view.partition_values_map();
-            let partition_values = partition_cols
-                .iter()
-                .map(|f| match raw.get(f.name()).cloned().flatten() {
-                    Some(v) => ScalarValue::try_from_string(v, f.data_type()),
-                    None => ScalarValue::try_from(f.data_type()),
-                })
-                .collect::<Result<Vec<_>>>()?;
+            let partition_values = partition_cols.iter().map(|f| partition_value(&raw, f.name(), f.data_type())).collect::<Result<Vec<_>>>()?;
             let stats = file_statistics(scan.file_schema(), view.stats().as_deref());
             let mut file = PartitionedFile::new(path, size).with_partition_values(partition_values).with_statistics(Arc::new(stats));
             if let Some(t) = chrono::DateTime::from_timestamp_millis(view.modification_time()) {
@@ -138,6 +132,15 @@ impl TableFiles {
 
 /// Where a table's data files are: the store holding the table, and the table's folder in it, to
 /// which the Delta log's file paths are relative.
+/// A file's value of partition column `name` (Delta keeps them as text) as a value of `data_type`;
+/// NULL when the file has none.
+pub(crate) fn partition_value(raw: &std::collections::HashMap<String, Option<String>>, name: &str, data_type: &DataType) -> Result<ScalarValue> {
+    match raw.get(name).cloned().flatten() {
+        Some(v) => ScalarValue::try_from_string(v, data_type),
+        None => ScalarValue::try_from(data_type),
+    }
+}
+
 pub(crate) fn data_location(table: &DeltaTable) -> (Arc<dyn ObjectStore>, String) {
     let log_store = table.log_store();
     (log_store.root_object_store(None), log_store.root_url().path().trim_matches('/').to_string())

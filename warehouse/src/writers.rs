@@ -118,13 +118,7 @@ async fn matching(def: &TableDef, partitions: &[String], values: &[std::collecti
     let mut fields = Vec::with_capacity(partitions.len() + 1);
     for p in partitions {
         let field = def.schema.field_with_name(p).map_err(|e| err(def.name)(e.to_string()))?;
-        let scalars = values
-            .iter()
-            .map(|v| match v.get(p).cloned().flatten() {
-                Some(text) => ScalarValue::try_from_string(text, field.data_type()),
-                None => ScalarValue::try_from(field.data_type()),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let scalars = values.iter().map(|v| crate::files::partition_value(v, p, field.data_type())).collect::<Result<Vec<_>, _>>()?;
         columns.push(if scalars.is_empty() { arrow::array::new_empty_array(field.data_type()) } else { ScalarValue::iter_to_array(scalars)? });
         fields.push(field.clone());
     }

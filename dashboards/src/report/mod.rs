@@ -128,7 +128,7 @@ pub async fn build(ctx: &SessionContext, public: &SessionContext, commit: Option
         tables: used.iter().map(|t| (t.to_string(), commit.and_then(|c| c.tables.get(*t).copied()).unwrap_or(0))).collect(),
         generated_at: Utc::now(),
     };
-    Ok(Report { depth, subject: subject.clone(), name, area_code, area_name, province, snapshot, snapshots, academic_year, fiscal_year, fiscal_years, version, sections, schools })
+    Ok(Report { subject: subject.clone(), name, area_code, area_name, province, snapshot, snapshots, academic_year, fiscal_year, fiscal_years, version, sections, schools })
 }
 
 /// Totals over the subject's schools in the snapshot.

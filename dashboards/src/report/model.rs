@@ -240,9 +240,6 @@ pub enum Depth {
 
 #[derive(Debug, Clone)]
 pub struct Report {
-    /// What was computed: a `Depth::Overview` report has the figures and each domain's overview
-    /// chart, and its other tables and charts are empty.
-    pub depth: Depth,
     pub subject: Subject,
     pub name: String,
     pub area_code: String,
