@@ -14,6 +14,7 @@ pub mod load;
 pub mod pg;
 pub mod read;
 pub mod schedule;
+pub mod students;
 pub mod to_arrow;
 pub mod transform;
 

@@ -16,6 +16,7 @@ use crate::IngestError;
 use crate::feeds::{self, Feed, Summary, WriteRule};
 use crate::pg::{self, PgSource};
 use crate::read::{self, FILE_COL, LINE_COL};
+use crate::students;
 use crate::to_arrow;
 use crate::transform::{self, Checked, Context, DETAIL_COL, RAW_COL, RULE_COL};
 use khlang_warehouse::fault::point as fault_point;
@@ -77,7 +78,7 @@ struct Prepared {
     feed: &'static Feed,
     files: usize,
     rows_read: u64,
-    good: RecordBatch,
+    good: Vec<RecordBatch>,
     bad: DataFrame,
     mode: WriteMode,
     /// Snapshot dates this feed touches (students and personnel), for the summary.
@@ -115,6 +116,23 @@ fn prepare(feed: &'static Feed, files: usize, rows_read: u64, checked: Checked, 
         Some(c) => distinct_text(feed.name, &good, c)?,
         None => vec![],
     };
+    let feed_name = feed.name;
+    let rows = good.height();
+    let cols = to_arrow::columns(feed_name, &good)?;
+    // Citizen IDs become keyed hashes here and go no further.
+    let mut extra: Vec<(String, ArrayRef)> = Vec::new();
+    if let (Some((_, ids)), Some(key_column)) = (cols.iter().find(|(n, _)| n == "citizen_id"), feed.key_column) {
+        let ids = to_arrow::strings(feed_name, ids)?;
+        extra.push((key_column.to_string(), keyed_hashes(&ids, secret)?));
+    }
+    let cols: Vec<(String, ArrayRef)> = cols.into_iter().filter(|(n, _)| n != "citizen_id").collect();
+    let good = to_arrow::conform(feed_name, &def.schema, &cols, &extra, rows)?;
+    Ok(with_write(feed, files, rows_read, vec![good], bad, values))
+}
+
+/// A feed's checked rows with what the load does with them: the write (which scope it replaces,
+/// from `values`, the scope column's values among the good rows), and the summary snapshots.
+fn with_write(feed: &'static Feed, files: usize, rows_read: u64, good: Vec<RecordBatch>, bad: DataFrame, values: Vec<String>) -> Prepared {
     let scope = match feed.write.scope() {
         Some(c) => format!("{c} {}", values.join(", ")),
         None => "all".to_string(),
@@ -131,18 +149,7 @@ fn prepare(feed: &'static Feed, files: usize, rows_read: u64, checked: Checked, 
     };
     // A feed's dates also decide which summary snapshots to rebuild.
     let dates = if feed.summary == Summary::None { vec![] } else { values };
-    let feed_name = feed.name;
-    let rows = good.height();
-    let cols = to_arrow::columns(feed_name, &good)?;
-    // Citizen IDs become keyed hashes here and go no further.
-    let mut extra: Vec<(String, ArrayRef)> = Vec::new();
-    if let (Some((_, ids)), Some(key_column)) = (cols.iter().find(|(n, _)| n == "citizen_id"), feed.key_column) {
-        let ids = to_arrow::strings(feed_name, ids)?;
-        extra.push((key_column.to_string(), keyed_hashes(&ids, secret)?));
-    }
-    let cols: Vec<(String, ArrayRef)> = cols.into_iter().filter(|(n, _)| n != "citizen_id").collect();
-    let good = to_arrow::conform(feed_name, &def.schema, &cols, &extra, rows)?;
-    Ok(Prepared { feed, files, rows_read, good, bad, mode, dates, scope })
+    Prepared { feed, files, rows_read, good, bad, mode, dates, scope }
 }
 
 /// HMAC of every ID, split across the cores (it is the costliest per-row step of a load), written
@@ -401,9 +408,16 @@ async fn ingest_locked(
     prepared.push(prepare(f, n, rows, checked, secret)?);
     step += 2;
     progress("checked areas and schools", step, total_steps);
+    // The students, most of a pull, row by row (`students`).
+    let (f, n, df) = take(&feeds::STUDENTS, &mut raw)?;
+    let rows = df.height() as u64;
+    let s = students::check(df, &ctx, secret)?;
+    check_snapshot_files(&s.files, &source)?;
+    prepared.push(with_write(f, n, rows, s.good, s.bad, s.snapshots));
+    step += 1;
+    progress("checked students", step, total_steps);
     // The other feeds, each against the reference feeds, with the check its table needs.
-    let checks: [(&'static Feed, Check); 6] = [
-        (&feeds::STUDENTS, transform::students),
+    let checks: [(&'static Feed, Check); 5] = [
         (&feeds::PERSONNEL, transform::personnel),
         (&feeds::BUDGET, transform::budget),
         (&feeds::TESTS, transform::tests),
@@ -413,12 +427,7 @@ async fn ingest_locked(
     for (feed, check) in checks {
         let (f, n, df) = take(feed, &mut raw)?;
         let rows = df.height() as u64;
-        let mut checked = check(df, &ctx)?;
-        if feed.named_by_snapshot {
-            check_snapshot_files(&checked.good, &source)?;
-            // The file name was kept for that check only; it is not a table column.
-            checked.good = checked.good.drop(FILE_COL).map_err(terr(feed.name))?;
-        }
+        let checked = check(df, &ctx)?;
         let t = std::time::Instant::now();
         prepared.push(prepare(f, n, rows, checked, secret)?);
         tracing::debug!(feed = feed.name, seconds = t.elapsed().as_secs_f64(), "keyed hashes and arrow conversion");
@@ -439,13 +448,13 @@ async fn ingest_locked(
     let mut personnel_dates = Vec::new();
     for p in prepared {
         let table = p.feed.table;
-        let loaded = p.good.num_rows() as u64;
+        let loaded = p.good.iter().map(RecordBatch::num_rows).sum::<usize>() as u64;
         if p.bad.height() > 0 {
             rejected.push(rejected_batch(&run_id, &p)?);
         }
         // The rows are handed over, not copied: the writer may reorder them, and a national
         // snapshot held twice would double the load's peak memory.
-        let (version, changed) = wh.write_if_changed(table, vec![p.good], p.mode.clone()).await?;
+        let (version, changed) = wh.write_if_changed(table, p.good, p.mode.clone()).await?;
         match p.feed.summary {
             Summary::Snapshots => snapshots.extend(p.dates.iter().cloned()),
             Summary::StaffDates => personnel_dates.extend(p.dates.iter().cloned()),
@@ -537,19 +546,9 @@ fn named_snapshot(file: &str) -> Option<String> {
 
 /// A students file named for one snapshot must not hold rows of another (a mislabelled export would
 /// otherwise replace the wrong snapshot).
-fn check_snapshot_files(good: &DataFrame, dir: &str) -> Result<(), IngestError> {
-    let files = good.column(FILE_COL).and_then(|c| c.str().cloned()).map_err(terr("students"))?;
-    let days = good.column("snapshot_date").and_then(|c| c.cast(&DataType::Int32)).map_err(terr("students"))?;
-    let days = days.i32().map_err(terr("students"))?;
-    // A file's rows come together: each (file, date) pair is looked at once per run of rows.
-    let mut last: Option<(&str, i32)> = None;
-    for (file, day) in files.iter().zip(days.iter()) {
-        let (Some(file), Some(day)) = (file, day) else { continue };
-        if last == Some((file, day)) {
-            continue;
-        }
-        last = Some((file, day));
-        let date = (chrono::NaiveDate::default() + chrono::Duration::days(i64::from(day))).format("%Y-%m-%d").to_string();
+fn check_snapshot_files(files: &[(String, i32)], dir: &str) -> Result<(), IngestError> {
+    for (file, day) in files {
+        let date = (chrono::NaiveDate::default() + chrono::Duration::days(i64::from(*day))).format("%Y-%m-%d").to_string();
         if let Some(named) = named_snapshot(file)
             && named != date
         {

@@ -127,6 +127,11 @@ fn unparsable_number(name: &str, parsed: Expr) -> Expr {
 /// since 1970-01-01; `None` when it is neither or no such day (29 February is checked against the CE
 /// year). Hand-written: format-string parsing was a tenth of a national load.
 pub fn parse_date_days(s: &str) -> Option<i32> {
+    parse_date(s).and_then(|date| i32::try_from((date - chrono::NaiveDate::default()).num_days()).ok())
+}
+
+/// `parse_date_days`, as the date.
+pub fn parse_date(s: &str) -> Option<chrono::NaiveDate> {
     let (sep, thai) = if s.contains('/') { ('/', true) } else { ('-', false) };
     let mut it = s.split(sep);
     let (a, b, c) = (it.next()?, it.next()?, it.next()?);
@@ -135,8 +140,7 @@ pub fn parse_date_days(s: &str) -> Option<i32> {
     }
     let num = |p: &str| -> Option<i32> { if !p.is_empty() && p.len() <= 4 && p.bytes().all(|b| b.is_ascii_digit()) { p.parse().ok() } else { None } };
     let (y, m, d) = if thai { (office::ce_year(num(c)?), num(b)?, num(a)?) } else { (num(a)?, num(b)?, num(c)?) };
-    let date = chrono::NaiveDate::from_ymd_opt(y, u32::try_from(m).ok()?, u32::try_from(d).ok()?)?;
-    i32::try_from((date - chrono::NaiveDate::default()).num_days()).ok()
+    chrono::NaiveDate::from_ymd_opt(y, u32::try_from(m).ok()?, u32::try_from(d).ok()?)
 }
 
 fn date(name: &str) -> Expr {
@@ -179,10 +183,6 @@ fn apply_checks(lf: LazyFrame, checks: Vec<Check>) -> (LazyFrame, Details) {
 }
 
 impl Details {
-    fn push(&mut self, flag: &str, detail: Expr) {
-        self.0.push((flag.to_string(), detail));
-    }
-
     /// The detail of the first failing check.
     fn expr(&self) -> Expr {
         let mut detail = lit(NULL).cast(DataType::String);
@@ -226,10 +226,6 @@ fn by_grade_order(order: Expr, attribute: fn(&reference::Grade) -> &'static str)
 
 fn grade_code_of(order: Expr) -> Expr {
     by_grade_order(order, |g| g.code)
-}
-
-fn level_of(order: Expr) -> Expr {
-    by_grade_order(order, |g| g.level)
 }
 
 fn sex(name: &str) -> Expr {
@@ -477,112 +473,6 @@ fn age_at(birth: Expr, at: Expr) -> Expr {
     at.clone().dt().year() - birth.clone().dt().year() - when(md(at).lt(md(birth))).then(lit(1)).otherwise(lit(0))
 }
 
-pub fn students(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
-    let lf = prepare_with_school(df, &feeds::STUDENTS, ctx).with_columns([
-        date("snapshot_date").alias("snap"),
-        date("birth_date").alias("birth"),
-        number("academic_year", DataType::Int32).alias("ay"),
-        grade_order(t("grade")).alias("order"),
-        sex("sex").alias("sex_n"),
-        number("classroom", DataType::Int32).alias("room"),
-        number("disability", DataType::Int32).alias("dis"),
-        number("weight_kg", DataType::Float64).alias("w"),
-        number("height_cm", DataType::Float64).alias("h"),
-        boolean("disadvantaged").alias("disadv"),
-        school_value(Series::new(PlSmallStr::EMPTY, &ctx.school_low)).alias("low"),
-        school_value(Series::new(PlSmallStr::EMPTY, &ctx.school_high)).alias("high"),
-        school_area(ctx).alias("area"),
-    ]);
-    let lf = lf.with_column(age_at(col("birth"), col("snap")).alias("age"));
-    let checks = vec![
-        missing(&["snapshot_date", "academic_year", "school_code", "citizen_id", "grade", "sex", "birth_date", "status"]),
-        bad_date("snapshot_date", "snap"),
-        bad_date("birth_date", "birth"),
-        bad_citizen_id("citizen_id"),
-        unknown_school("school_code"),
-        check(col("order").is_null(), "grade_invalid", concat_str([text("grade '"), t("grade"), lit("' is not K1..M6 (อ.1..ม.6)")], "", true)),
-        check(
-            col("order").lt(col("low")).or(col("order").gt(col("high"))),
-            "grade_out_of_range",
-            concat_str(
-                [text("grade "), grade_code_of(col("order")), lit(" is outside the school's range "), grade_code_of(col("low")), lit("-"), grade_code_of(col("high"))],
-                "",
-                true,
-            ),
-        ),
-        check(col("sex_n").is_null(), "sex_invalid", concat_str([text("sex '"), t("sex"), lit("' is not 1/2 (ช/ญ)")], "", true)),
-        check(
-            col("age").lt(lit(3)).or(col("age").gt(lit(22))),
-            "birth_date_implausible",
-            concat_str([text("age "), col("age").cast(DataType::String), lit(" at the snapshot is outside 3-22")], "", true),
-        ),
-        unparsable(&[("academic_year", "ay"), ("classroom", "room"), ("disability", "dis"), ("weight_kg", "w"), ("height_cm", "h")]),
-        negative(&["room", "dis", "w", "h"]),
-        check(col("dis").gt(lit(9)), "value_invalid", text("disability must be a code 0-9")),
-        check(blank("disadvantaged").not().and(col("disadv").is_null()), "value_invalid", text("disadvantaged must be 1/0")),
-        value_invalid("status", &["studying", "moved", "dropped_out", "graduated"]),
-    ];
-    let (lf, details) = apply_checks(lf, checks);
-    // DMC duplicate check: a student (citizen ID) in more than one row of a snapshot is rejected at every
-    // school that sent the row. Rows already rejected do not count (their key is null).
-    let key = when(col(RULE_COL).is_null()).then(t("citizen_id")).otherwise(lit(NULL).cast(DataType::String));
-    let dup_n = len().over([col("snap"), key]).map_err(err("students"))?;
-    let lf = lf.with_columns([dup_n.alias("__dup_n")]).with_column(col(RULE_COL).is_null().and(col("__dup_n").gt(lit(1))).alias("__dup"));
-    let lf = lf.with_column(when(col("__dup")).then(text("duplicate_enrollment")).otherwise(col(RULE_COL)).alias(RULE_COL));
-    let mut details = details;
-    details.push("__dup", concat_str([text("the same student is in "), col("__dup_n").cast(DataType::String), lit(" rows of this snapshot")], "", true));
-    let bmi = when(col("w").gt(lit(0)).and(col("h").gt(lit(0)))).then(col("w") / (col("h") / lit(100.0)).pow(2)).otherwise(lit(NULL).cast(DataType::Float64));
-    let out = [
-        col("snap").alias("snapshot_date"),
-        col("ay").alias("academic_year"),
-        // Kept so the load can check each file holds the snapshot its name says (not a table column).
-        col(FILE_COL),
-        col("area").alias("area_code"),
-        t("school_code").alias("school_code"),
-        t("citizen_id").alias("citizen_id"),
-        grade_code_of(col("order")).alias("grade"),
-        col("order").alias("grade_order"),
-        level_of(col("order")).alias("level"),
-        col("room").alias("classroom"),
-        col("sex_n").alias("sex"),
-        col("age").alias("age_years"),
-        t("nationality").alias("nationality"),
-        col("disadv").alias("disadvantaged"),
-        col("dis").fill_null(lit(0)).alias("disability"),
-        bmi.alias("bmi"),
-        lower(t("status")).alias("status"),
-    ];
-    let mut checked = split(&feeds::STUDENTS, lf, details, &out, Some("school_code"))?;
-    name_other_schools(&mut checked)?;
-    Ok(checked)
-}
-
-/// Tells each school in a duplicate which schools sent the same student (computed on the few rejected rows).
-fn name_other_schools(c: &mut Checked) -> Result<(), IngestError> {
-    let id = col(RAW_COL).str().extract(lit(r"^[^,]*,[^,]*,[^,]*,([^,]*),"), 1);
-    let snap = col(RAW_COL).str().extract(lit(r"^[^,]*,([^,]*),"), 1);
-    let bad = c.bad.clone().lazy().with_columns([id.alias("__id"), snap.alias("__snap")]);
-    let dups = bad
-        .clone()
-        .filter(col(RULE_COL).eq(text("duplicate_enrollment")))
-        .group_by([col("__snap"), col("__id")])
-        .agg([col("school_code").min().alias("__first"), col("school_code").max().alias("__last")]);
-    let mut args = JoinArgs::new(JoinType::Left);
-    args.maintain_order = MaintainOrderJoin::Left;
-    c.bad = bad
-        .join(dups, [col("__snap"), col("__id")], [col("__snap"), col("__id")], args)
-        .with_column(
-            when(col(RULE_COL).eq(text("duplicate_enrollment")))
-                .then(concat_str([col(DETAIL_COL), lit(", at schools "), col("__first"), lit(" and "), col("__last")], "", true))
-                .otherwise(col(DETAIL_COL))
-                .alias(DETAIL_COL),
-        )
-        .select([col(FILE_COL), col(LINE_COL), col("school_code"), col(RULE_COL), col(DETAIL_COL), col(RAW_COL)])
-        .collect()
-        .map_err(err("students"))?;
-    Ok(())
-}
-
 const POSITIONS: &[&str] = &["director", "deputy_director", "teacher", "assistant_teacher", "government_employee", "contract_teacher", "support_staff"];
 
 pub fn personnel(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
@@ -806,31 +696,6 @@ pub fn dltv(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
 mod tests {
     use super::*;
 
-    fn frame(cols: &[(&str, Vec<Option<&str>>)]) -> DataFrame {
-        let n = cols.first().map(|c| c.1.len()).unwrap_or(0);
-        let mut columns = vec![Column::new(FILE_COL.into(), vec!["f.csv"; n]), Column::new(LINE_COL.into(), (2..2 + n as i64).collect::<Vec<_>>())];
-        for (name, values) in cols {
-            columns.push(Column::new((*name).into(), values.clone()));
-        }
-        DataFrame::new(n, columns).unwrap_or_else(|_| DataFrame::empty())
-    }
-
-    fn ctx() -> Context {
-        Context {
-            school_codes: vec!["1056010001".into(), "1056010002".into()],
-            school_areas: vec!["56010000".into(), "56010000".into()],
-            school_low: vec![1, 10],
-            school_high: vec![9, 15],
-            area_codes: vec!["56010000".into()],
-        }
-    }
-
-    fn rules(c: &Checked) -> Vec<(i64, String)> {
-        let lines = c.bad.column(LINE_COL).and_then(|s| s.i64().cloned()).map(|s| s.iter().map(|v| v.unwrap_or(0)).collect::<Vec<_>>()).unwrap_or_default();
-        let rules = c.bad.column(RULE_COL).and_then(|s| s.str().cloned()).map(|s| s.iter().map(|v| v.unwrap_or("").to_string()).collect::<Vec<_>>()).unwrap_or_default();
-        lines.into_iter().zip(rules).collect()
-    }
-
     #[test]
     fn dates_iso_and_thai() {
         assert_eq!(parse_date_days("1970-01-02"), Some(1));
@@ -841,47 +706,5 @@ mod tests {
         assert_eq!(parse_date_days("10.06.2568"), None);
         assert_eq!(parse_date_days("2025-06-10-1"), None);
         assert_eq!(parse_date_days(""), None);
-    }
-
-    #[test]
-    fn students_rules_and_thai_dates() -> Result<(), IngestError> {
-        // line: 2 good (BE leap day 29/02/2563 = 2020-02-29); 3 bad check digit; 4 M1 at a K1-P6 school;
-        // 5 born this year; 6 and 7 the same student at two schools; 8 the student of line 2 in the next
-        // snapshot (good); 9 29/02/2562 = 2019-02-29, which does not exist.
-        let n = 8;
-        let df = frame(&[
-            ("academic_year", vec![Some("2569"); n]),
-            ("snapshot_date", vec![Some("10/06/2569"), Some("2026-06-10"), Some("10/06/2569"), Some("10/06/2569"), Some("10/06/2569"), Some("10/06/2569"), Some("10/11/2569"), Some("2026-06-10")]),
-            ("school_code", vec![Some("1056010001"), Some("1056010001"), Some("1056010001"), Some("1056010001"), Some("1056010001"), Some("1056010002"), Some("1056010001"), Some("1056010001")]),
-            ("citizen_id", vec![Some("1101700230708"), Some("1101700230709"), Some("G123456789012"), Some("3101700230704"), Some("1234567890121"), Some("1234567890121"), Some("1101700230708"), Some("G000000000001")]),
-            ("grade", vec![Some("ป.1"), Some("P1"), Some("M1"), Some("P1"), Some("P6"), Some("M1"), Some("p1"), Some("P1")]),
-            ("classroom", vec![Some("1"); n]),
-            ("sex", vec![Some("ช"), Some("2"), Some("ญ"), Some("1"), Some("1"), Some("2"), Some("หญิง"), Some("1")]),
-            ("birth_date", vec![Some("29/02/2563"), Some("2019-02-28"), Some("01/01/2556"), Some("01/01/2569"), Some("2014-05-01"), Some("2014-05-01"), Some("29/02/2563"), Some("29/02/2562")]),
-            ("nationality", vec![Some("ไทย"); n]),
-            ("disadvantaged", vec![Some("1"); n]),
-            ("disability", vec![Some("0"); n]),
-            ("weight_kg", vec![Some("20.5"); n]),
-            ("height_cm", vec![None; n]),
-            ("status", vec![Some("studying"); n]),
-        ]);
-        let c = students(df, &ctx())?;
-        assert_eq!(
-            rules(&c),
-            vec![
-                (3, "citizen_id_check_digit".to_string()),
-                (4, "grade_out_of_range".to_string()),
-                (5, "birth_date_implausible".to_string()),
-                (6, "duplicate_enrollment".to_string()),
-                (7, "duplicate_enrollment".to_string()),
-                (9, "date_unparseable".to_string()),
-            ]
-        );
-        assert_eq!(c.good.height(), 2);
-        let ages = c.good.column("age_years").and_then(|s| s.i32().cloned()).map(|s| s.iter().collect::<Vec<_>>()).unwrap_or_default();
-        assert_eq!(ages, vec![Some(6), Some(6)]);
-        let grades = c.good.column("grade").and_then(|s| s.str().cloned()).map(|s| s.iter().map(|v| v.map(str::to_string)).collect::<Vec<_>>()).unwrap_or_default();
-        assert_eq!(grades, vec![Some("P1".to_string()), Some("P1".to_string())]);
-        Ok(())
     }
 }

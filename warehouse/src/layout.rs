@@ -40,7 +40,8 @@ pub const LAYOUT_KEY: &str = "khlang.layout";
 pub const LAYOUT: &str = "1: rows by area_code, school_code, grade_order (nulls first); 131072-row groups; page statistics";
 
 /// How every data file is written: Snappy, statistics per page with the page index (what prunes a
-/// school's or an area's rows inside a row group), dictionaries for the codes, and the layout's mark.
+/// school's or an area's rows inside a row group), dictionaries for the codes (not for the keys), and
+/// the layout's mark.
 pub(crate) fn writer_properties() -> WriterProperties {
     WriterProperties::builder()
         .set_created_by(format!("khlang {}", env!("CARGO_PKG_VERSION")))
@@ -49,6 +50,11 @@ pub(crate) fn writer_properties() -> WriterProperties {
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_dictionary_enabled(true)
+        // Keys and measures nearly every row has its own of: a dictionary of them only fills up and
+        // falls back to plain values after costing the writer a lookup per value.
+        .set_column_dictionary_enabled("student_key".into(), false)
+        .set_column_dictionary_enabled("person_key".into(), false)
+        .set_column_dictionary_enabled("bmi".into(), false)
         .build()
 }
 

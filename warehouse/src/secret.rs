@@ -88,11 +88,18 @@ pub struct KeyedHasher(Option<Hmac<Sha256>>);
 impl KeyedHasher {
     /// The keyed hash of `id` (first 16 bytes of the HMAC) as 32 lower-case hex digits in `out`.
     pub fn hash_hex(&self, id: &str, out: &mut [u8; 32]) {
-        let Some(base) = &self.0 else { return };
+        let _ = hex::encode_to_slice(self.digest(id), out);
+    }
+
+    /// The keyed hash of `id` as its 16 bytes (what `hash_hex` writes out in hex).
+    pub fn digest(&self, id: &str) -> [u8; 16] {
+        let mut out = [0u8; 16];
+        let Some(base) = &self.0 else { return out };
         let mut mac = base.clone();
         mac.update(id.as_bytes());
         let digest = mac.finalize().into_bytes();
-        let _ = hex::encode_to_slice(digest.get(..16).unwrap_or_default(), out);
+        out.copy_from_slice(digest.get(..16).unwrap_or(&[0u8; 16]));
+        out
     }
 }
 

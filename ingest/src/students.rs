@@ -1,0 +1,658 @@
+//! The students feed, checked row by row. It is most of a pull (six million rows of a national
+//! snapshot), so instead of the polars expressions of the other feeds (`transform`), which build a
+//! column for every step, each row is parsed, checked and hashed in one pass on every core:
+//!
+//! 1. every row: its values parsed, the rules of domain.md tried in their order (the first it breaks
+//!    is its rule), its citizen ID hashed;
+//! 2. the DMC duplicate check across each snapshot, on the keyed hashes of the rows still good;
+//! 3. the good rows put in the table's order (`layout::SORT_KEYS`: area, school, grade; ties in the
+//!    order they came) by counting them per school and grade, and written out as Arrow batches of
+//!    the enrollments table, one row group each, on every core.
+//!
+//! What comes out is what the polars checks gave: the same rules, details and rejected rows.
+
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, BooleanArray, Date32Array, Float64Array, Int32Array, StringBuilder};
+use arrow::record_batch::RecordBatch;
+use chrono::{Datelike, NaiveDate};
+use polars::prelude::*;
+use polars_arrow::array::Utf8ViewArray;
+use rayon::prelude::*;
+
+use crate::IngestError;
+use crate::feeds;
+use crate::read::{FILE_COL, LINE_COL};
+use crate::transform::{Context, DETAIL_COL, RAW_COL, RULE_COL, parse_date};
+use khlang_warehouse::secret::KeyedHasher;
+use khlang_warehouse::{Secret, layout, reference, schema};
+
+/// The checked students: the good rows as batches of the enrollments table in its order, the
+/// rejected rows (as `transform::Checked::bad`), the snapshots loaded and, for the check that each
+/// file holds the snapshot it is named for, each file's snapshots in the order they came.
+pub struct Students {
+    pub good: Vec<RecordBatch>,
+    pub bad: DataFrame,
+    pub snapshots: Vec<String>,
+    pub files: Vec<(String, i32)>,
+}
+
+fn err(message: impl std::fmt::Display) -> IngestError {
+    IngestError::Transform { feed: feeds::STUDENTS.name.into(), message: message.to_string() }
+}
+
+/// The columns of the feed, in `feeds::STUDENTS` order (the order of a rejected row's raw text).
+const AY: usize = 0;
+const SNAP: usize = 1;
+const SCHOOL: usize = 2;
+const ID: usize = 3;
+const GRADE: usize = 4;
+const ROOM: usize = 5;
+const SEX: usize = 6;
+const BIRTH: usize = 7;
+const NATIONALITY: usize = 8;
+const DISADVANTAGED: usize = 9;
+const DISABILITY: usize = 10;
+const WEIGHT: usize = 11;
+const HEIGHT: usize = 12;
+const STATUS: usize = 13;
+const NAMES: [&str; 14] = [
+    "academic_year",
+    "snapshot_date",
+    "school_code",
+    "citizen_id",
+    "grade",
+    "classroom",
+    "sex",
+    "birth_date",
+    "nationality",
+    "disadvantaged",
+    "disability",
+    "weight_kg",
+    "height_cm",
+    "status",
+];
+const REQUIRED: [usize; 8] = [SNAP, AY, SCHOOL, ID, GRADE, SEX, BIRTH, STATUS];
+const STATUSES: [&str; 4] = ["studying", "moved", "dropped_out", "graduated"];
+const SEXES: [(&str, u8); 10] = [("1", 1), ("2", 2), ("M", 1), ("F", 2), ("ช", 1), ("ญ", 2), ("ชาย", 1), ("หญิง", 2), ("MALE", 1), ("FEMALE", 2)];
+const YES: [&str; 6] = ["1", "true", "y", "yes", "ใช่", "มี"];
+const NO: [&str; 7] = ["0", "false", "n", "no", "ไม่ใช่", "ไม่", "ไม่มี"];
+
+/// A text column of the frame, read in place (its chunks as polars read them, not copied into one).
+struct Text<'a> {
+    chunks: Vec<&'a Utf8ViewArray>,
+    starts: Vec<usize>,
+}
+
+impl<'a> Text<'a> {
+    fn of(df: &'a DataFrame, name: &str) -> Result<Self, IngestError> {
+        let ca = df.column(name).and_then(|c| c.str()).map_err(err)?;
+        let chunks: Vec<&Utf8ViewArray> = ca.downcast_iter().collect();
+        let mut starts = Vec::with_capacity(chunks.len());
+        let mut at = 0;
+        for c in &chunks {
+            starts.push(at);
+            at += c.len();
+        }
+        Ok(Text { chunks, starts })
+    }
+
+    /// The chunk holding `row`, and the row's place in it.
+    fn locate(&self, row: usize) -> Option<(&'a Utf8ViewArray, usize)> {
+        let i = self.starts.partition_point(|&s| s <= row).checked_sub(1)?;
+        let (chunk, start) = (*self.chunks.get(i)?, *self.starts.get(i)?);
+        (row - start < chunk.len()).then_some((chunk, row - start))
+    }
+
+    /// The value at `row` as read (not trimmed).
+    fn get(&self, row: usize) -> Option<&'a str> {
+        self.locate(row).and_then(|(c, i)| c.get(i))
+    }
+}
+
+/// A run of rows that lies within one chunk of every column: each column read at an offset.
+struct Segment<'a> {
+    start: usize,
+    end: usize,
+    cols: Vec<(&'a Utf8ViewArray, usize)>,
+    file: (&'a Utf8ViewArray, usize),
+}
+
+impl<'a> Segment<'a> {
+    /// The trimmed value of source column `c` at `row`.
+    fn get(&self, c: usize, row: usize) -> Option<&'a str> {
+        let (a, off) = self.cols.get(c)?;
+        a.get(off + row - self.start).map(str::trim)
+    }
+
+    fn file(&self, row: usize) -> Option<&'a str> {
+        let (a, off) = self.file;
+        a.get(off + row - self.start)
+    }
+}
+
+fn segments<'a>(cols: &[Text<'a>], file: &Text<'a>, rows: usize) -> Result<Vec<Segment<'a>>, IngestError> {
+    let mut cuts: Vec<usize> = cols.iter().chain(std::iter::once(file)).flat_map(|t| t.starts.iter().copied()).chain([0, rows]).collect();
+    cuts.sort_unstable();
+    cuts.dedup();
+    let at = |t: &Text<'a>, row: usize| t.locate(row).ok_or_else(|| err(format!("row {row} is missing from a column")));
+    cuts.windows(2)
+        .filter_map(|w| match w {
+            [s, e] if s < e => Some((*s, *e)),
+            _ => None,
+        })
+        .map(|(start, end)| Ok(Segment { start, end, cols: cols.iter().map(|t| at(t, start)).collect::<Result<_, _>>()?, file: at(file, start)? }))
+        .collect()
+}
+
+/// A good row's values, as the table has them.
+#[derive(Clone, Copy, Default)]
+struct Parsed<'a> {
+    ok: bool,
+    snap: i32,
+    academic_year: i32,
+    school: u32,
+    order: u8,
+    sex: u8,
+    status: u8,
+    age: i32,
+    room: Option<i32>,
+    disability: i32,
+    disadvantaged: Option<bool>,
+    bmi: Option<f64>,
+    nationality: Option<&'a str>,
+    /// The keyed hash of the citizen ID (the table's `student_key`, and the duplicate check's key).
+    key: [u8; 16],
+}
+
+/// A rejected row: its row in the frame, the rule it broke and how.
+struct Bad {
+    row: usize,
+    rule: &'static str,
+    detail: String,
+}
+
+/// What every row is checked against, found once.
+struct Rules<'c> {
+    ctx: &'c Context,
+    schools: PlHashMap<&'c str, u32>,
+    grades: PlHashMap<&'static str, u8>,
+    hasher: KeyedHasher,
+}
+
+fn blank(v: Option<&str>) -> bool {
+    v.is_none_or(str::is_empty)
+}
+
+fn upper(v: &str) -> Cow<'_, str> {
+    if v.bytes().any(|b| b.is_ascii_lowercase()) { Cow::Owned(v.to_ascii_uppercase()) } else { Cow::Borrowed(v) }
+}
+
+fn lower(v: &str) -> Cow<'_, str> {
+    if v.bytes().any(|b| b.is_ascii_uppercase()) { Cow::Owned(v.to_ascii_lowercase()) } else { Cow::Borrowed(v) }
+}
+
+/// A number with thousands separators allowed.
+fn number<T: std::str::FromStr>(v: Option<&str>) -> Option<T> {
+    let v = v?;
+    if v.contains(',') { v.replace(',', "").parse().ok() } else { v.parse().ok() }
+}
+
+/// A decimal as the rejected-rows detail shows it (`-3.0`, not `-3`).
+fn decimal(v: f64) -> String {
+    let s = v.to_string();
+    if s.bytes().all(|b| b.is_ascii_digit() || b == b'-') { format!("{s}.0") } else { s }
+}
+
+fn grade_code(order: i32) -> &'static str {
+    reference::grades().iter().find(|g| g.order == order).map_or("", |g| g.code)
+}
+
+fn grade_level(order: i32) -> &'static str {
+    reference::grades().iter().find(|g| g.order == order).map_or("", |g| g.level)
+}
+
+/// Whole years from `birth` to `at`.
+fn age(birth: NaiveDate, at: NaiveDate) -> i32 {
+    let md = |d: NaiveDate| d.month() * 100 + d.day();
+    at.year() - birth.year() - i32::from(md(at) < md(birth))
+}
+
+fn days(d: NaiveDate) -> i32 {
+    i32::try_from((d - NaiveDate::default()).num_days()).unwrap_or(i32::MIN)
+}
+
+type Rejected = (&'static str, String);
+
+impl<'c> Rules<'c> {
+    fn new(ctx: &'c Context, secret: &Secret) -> Self {
+        let schools = ctx.school_codes.iter().enumerate().map(|(i, c)| (c.as_str(), u32::try_from(i).unwrap_or(u32::MAX))).collect();
+        let grades = reference::grades().iter().flat_map(|g| [(g.code, g.order), (g.thai, g.order)]).map(|(k, o)| (k, u8::try_from(o).unwrap_or(0))).collect();
+        Rules { ctx, schools, grades, hasher: secret.hasher() }
+    }
+
+    /// The row's values, or the first rule it breaks (the order of domain.md's student rules).
+    fn check<'a>(&self, seg: &Segment<'a>, row: usize) -> Result<Parsed<'a>, Rejected> {
+        let v = |c: usize| seg.get(c, row);
+        for c in REQUIRED {
+            if blank(v(c)) {
+                return Err(("required_value_missing", format!("{} is empty", NAMES.get(c).copied().unwrap_or_default())));
+            }
+        }
+        let text = |c: usize| v(c).unwrap_or_default();
+        let date = |c: usize| parse_date(text(c)).ok_or_else(|| ("date_unparseable", format!("{} '{}' is not a date (2025-06-10 or 10/06/2568)", NAMES.get(c).copied().unwrap_or_default(), text(c))));
+        let snap = date(SNAP)?;
+        let birth = date(BIRTH)?;
+        if !reference::citizen_id_valid(text(ID)) {
+            return Err(("citizen_id_check_digit", "citizen ID is not 13 digits with a valid check digit (nor G + 12 digits)".into()));
+        }
+        let school = *self.schools.get(text(SCHOOL)).ok_or_else(|| ("school_code_unknown", format!("school code '{}' is not in the schools feed", text(SCHOOL))))?;
+        let order = *self.grades.get(upper(text(GRADE)).as_ref()).ok_or_else(|| ("grade_invalid", format!("grade '{}' is not K1..M6 (อ.1..ม.6)", text(GRADE))))?;
+        let at = |v: &[i32]| v.get(school as usize).copied().unwrap_or(0);
+        let (low, high) = (at(&self.ctx.school_low), at(&self.ctx.school_high));
+        if i32::from(order) < low || i32::from(order) > high {
+            return Err(("grade_out_of_range", format!("grade {} is outside the school's range {}-{}", grade_code(order.into()), grade_code(low), grade_code(high))));
+        }
+        let sex = SEXES.iter().find(|(k, _)| *k == upper(text(SEX)).as_ref()).map(|(_, s)| *s).ok_or_else(|| ("sex_invalid", format!("sex '{}' is not 1/2 (ช/ญ)", text(SEX))))?;
+        let age = age(birth, snap);
+        if !(3..=22).contains(&age) {
+            return Err(("birth_date_implausible", format!("age {age} at the snapshot is outside 3-22")));
+        }
+        let academic_year: Option<i32> = number(v(AY));
+        let room: Option<i32> = number(v(ROOM));
+        let disability: Option<i32> = number(v(DISABILITY));
+        let weight: Option<f64> = number(v(WEIGHT));
+        let height: Option<f64> = number(v(HEIGHT));
+        for (c, parsed) in [(AY, academic_year.is_some()), (ROOM, room.is_some()), (DISABILITY, disability.is_some()), (WEIGHT, weight.is_some()), (HEIGHT, height.is_some())] {
+            if !blank(v(c)) && !parsed {
+                return Err(("number_unparseable", format!("{} '{}' is not a number", NAMES.get(c).copied().unwrap_or_default(), text(c))));
+            }
+        }
+        let negative = [
+            ("room", room.filter(|r| *r < 0).map(|r| r.to_string())),
+            ("dis", disability.filter(|d| *d < 0).map(|d| d.to_string())),
+            ("w", weight.filter(|w| *w < 0.0).map(decimal)),
+            ("h", height.filter(|h| *h < 0.0).map(decimal)),
+        ];
+        if let Some((name, value)) = negative.into_iter().find_map(|(n, v)| v.map(|v| (n, v))) {
+            return Err(("negative_number", format!("{name} is negative: {value}")));
+        }
+        if disability.is_some_and(|d| d > 9) {
+            return Err(("value_invalid", "disability must be a code 0-9".into()));
+        }
+        let disadvantaged = v(DISADVANTAGED).and_then(|d| {
+            let d = lower(d);
+            if YES.contains(&d.as_ref()) {
+                Some(true)
+            } else if NO.contains(&d.as_ref()) {
+                Some(false)
+            } else {
+                None
+            }
+        });
+        if !blank(v(DISADVANTAGED)) && disadvantaged.is_none() {
+            return Err(("value_invalid", "disadvantaged must be 1/0".into()));
+        }
+        let status = STATUSES
+            .iter()
+            .position(|s| *s == lower(text(STATUS)).as_ref())
+            .ok_or_else(|| ("value_invalid", format!("status '{}' is not one of {}", text(STATUS), STATUSES.join(", "))))?;
+        let bmi = match (weight, height) {
+            (Some(w), Some(h)) if w > 0.0 && h > 0.0 => {
+                // Metres as polars computed them (times the reciprocal of 100, not divided by
+                // 100), so every BMI is the one earlier loads wrote, to the last bit.
+                let m = h * (1.0 / 100.0);
+                Some(w / (m * m))
+            }
+            _ => None,
+        };
+        Ok(Parsed {
+            ok: true,
+            snap: days(snap),
+            academic_year: academic_year.unwrap_or_default(),
+            school,
+            order,
+            sex,
+            status: u8::try_from(status).unwrap_or(0),
+            age,
+            room,
+            disability: disability.unwrap_or(0),
+            disadvantaged,
+            bmi,
+            nationality: v(NATIONALITY),
+            key: self.hasher.digest(text(ID)),
+        })
+    }
+}
+
+/// Checks the students frame (all text, as read) against the schools and areas of `ctx`.
+pub fn check(df: DataFrame, ctx: &Context, secret: &Secret) -> Result<Students, IngestError> {
+    let rows = df.height();
+    let names: Vec<&str> = feeds::STUDENTS.columns.iter().map(|c| c.name).collect();
+    if names != NAMES {
+        return Err(err(format!("the feed's columns {names:?} are not those this check reads")));
+    }
+    let cols = NAMES.iter().map(|n| Text::of(&df, n)).collect::<Result<Vec<_>, _>>()?;
+    let file = Text::of(&df, FILE_COL)?;
+    let segs = segments(&cols, &file, rows)?;
+    let rules = Rules::new(ctx, secret);
+    let started = std::time::Instant::now();
+
+    // 1. Every row, each segment on the next free core, into its own place of `parsed`.
+    let mut parsed: Vec<Parsed> = vec![Parsed::default(); rows];
+    let mut places = Vec::with_capacity(segs.len());
+    let mut rest = parsed.as_mut_slice();
+    for s in &segs {
+        let (mine, after) = rest.split_at_mut(s.end - s.start);
+        places.push((s, mine));
+        rest = after;
+    }
+    let checked: Vec<(Vec<Bad>, Vec<(&str, i32)>)> = places
+        .into_par_iter()
+        .map(|(seg, out)| {
+            let mut bad = Vec::new();
+            let mut files: Vec<(&str, i32)> = Vec::new();
+            for (row, slot) in (seg.start..seg.end).zip(out.iter_mut()) {
+                match rules.check(seg, row) {
+                    Ok(p) => {
+                        if let Some(f) = seg.file(row)
+                            && files.last() != Some(&(f, p.snap))
+                        {
+                            files.push((f, p.snap));
+                        }
+                        *slot = p;
+                    }
+                    Err((rule, detail)) => bad.push(Bad { row, rule, detail }),
+                }
+            }
+            (bad, files)
+        })
+        .collect();
+    let mut bad: Vec<Bad> = Vec::new();
+    let mut files: Vec<(String, i32)> = Vec::new();
+    for (b, f) in checked {
+        bad.extend(b);
+        for (name, snap) in f {
+            if files.last().is_none_or(|(n, s)| n != name || *s != snap) {
+                files.push((name.to_string(), snap));
+            }
+        }
+    }
+    let rows_checked = started.elapsed();
+
+    // 2. DMC duplicate check: a student (citizen ID) in more than one good row of a snapshot is
+    // rejected at every school that sent the row, each told which schools they were.
+    duplicates(&mut parsed, &mut bad, &cols)?;
+    bad.sort_by_key(|b| b.row);
+    let dups_checked = started.elapsed();
+
+    // 3. The good rows in the table's order, then as batches.
+    let order = table_order(&parsed, ctx);
+    let snapshots: BTreeSet<i32> = snapshot_days(&parsed);
+    let ordered = started.elapsed();
+    let def = schema::table("enrollments").ok_or_else(|| err("no enrollments table"))?;
+    let good = order.par_chunks(layout::ROW_GROUP_ROWS).map(|chunk| batch(&def.schema, &parsed, chunk, ctx)).collect::<Result<Vec<_>, _>>()?;
+    let bad = rejected(&bad, &cols, &file, &df)?;
+    tracing::debug!(rows, good = order.len(), rejected = bad.height(), check_seconds = rows_checked.as_secs_f64(), duplicates_seconds = (dups_checked - rows_checked).as_secs_f64(), order_seconds = (ordered - dups_checked).as_secs_f64(), total_seconds = started.elapsed().as_secs_f64(), "checked the students row by row");
+    let snapshots = snapshots.into_iter().map(|d| (NaiveDate::default() + chrono::Duration::days(i64::from(d))).format("%Y-%m-%d").to_string()).collect();
+    Ok(Students { good, bad, snapshots, files })
+}
+
+/// Finds the students in more than one good row of a snapshot (by their keyed hash), and rejects
+/// those rows. Counted in shards of the hash, one per core at a time.
+fn duplicates(parsed: &mut [Parsed], bad: &mut Vec<Bad>, cols: &[Text]) -> Result<(), IngestError> {
+    let shards = rayon::current_num_threads().max(1) * 2;
+    let per_shard = parsed.len() / shards + 1;
+    let found: Vec<PlHashMap<(i32, [u8; 16]), u32>> = (0..shards)
+        .into_par_iter()
+        .map(|shard| {
+            let mut counts: PlHashMap<(i32, [u8; 16]), u32> = PlHashMap::with_capacity(per_shard);
+            for p in parsed.iter().filter(|p| p.ok && usize::from(p.key[0]) % shards == shard) {
+                *counts.entry((p.snap, p.key)).or_insert(0) += 1;
+            }
+            counts.retain(|_, n| *n > 1);
+            counts
+        })
+        .collect();
+    let counts: PlHashMap<(i32, [u8; 16]), u32> = found.into_iter().flatten().collect();
+    if counts.is_empty() {
+        return Ok(());
+    }
+    let school = cols.get(SCHOOL).ok_or_else(|| err("no school_code column"))?;
+    let school_at = |row: usize| school.get(row).map(str::trim).unwrap_or_default();
+    let mut rows: Vec<(usize, (i32, [u8; 16]))> = Vec::new();
+    let mut schools: PlHashMap<(i32, [u8; 16]), (&str, &str)> = PlHashMap::new();
+    for (row, p) in parsed.iter_mut().enumerate() {
+        let key = (p.snap, p.key);
+        if p.ok && counts.contains_key(&key) {
+            p.ok = false;
+            rows.push((row, key));
+            let s = school_at(row);
+            let e = schools.entry(key).or_insert((s, s));
+            e.0 = e.0.min(s);
+            e.1 = e.1.max(s);
+        }
+    }
+    for (row, key) in rows {
+        let n = counts.get(&key).copied().unwrap_or(0);
+        let (first, last) = schools.get(&key).copied().unwrap_or_default();
+        bad.push(Bad { row, rule: "duplicate_enrollment", detail: format!("the same student is in {n} rows of this snapshot, at schools {first} and {last}") });
+    }
+    Ok(())
+}
+
+/// The good rows' frame positions in the table's order: by the school's area and code, then the
+/// grade, rows of one school and grade in the order they came (a counting sort: the schools are
+/// known, and there are fifteen grades).
+fn table_order(parsed: &[Parsed], ctx: &Context) -> Vec<u32> {
+    let n = ctx.school_codes.len();
+    let mut by_place: Vec<usize> = (0..n).collect();
+    let area = |i: usize| ctx.school_areas.get(i).map_or("", String::as_str);
+    let code = |i: usize| ctx.school_codes.get(i).map_or("", String::as_str);
+    by_place.sort_by(|a, b| (area(*a), code(*a)).cmp(&(area(*b), code(*b))));
+    let mut rank = vec![0usize; n];
+    for (place, school) in by_place.into_iter().enumerate() {
+        if let Some(r) = rank.get_mut(school) {
+            *r = place;
+        }
+    }
+    const GRADES: usize = 16;
+    let bucket = |p: &Parsed| rank.get(p.school as usize).copied().unwrap_or(0) * GRADES + usize::from(p.order).min(GRADES - 1);
+    let mut starts = vec![0usize; n * GRADES + 1];
+    for p in parsed.iter().filter(|p| p.ok) {
+        if let Some(c) = starts.get_mut(bucket(p) + 1) {
+            *c += 1;
+        }
+    }
+    for i in 1..starts.len() {
+        let before = starts.get(i - 1).copied().unwrap_or(0);
+        if let Some(c) = starts.get_mut(i) {
+            *c += before;
+        }
+    }
+    let total = starts.last().copied().unwrap_or(0);
+    let mut order = vec![0u32; total];
+    for (row, p) in parsed.iter().enumerate().filter(|(_, p)| p.ok) {
+        if let Some(at) = starts.get_mut(bucket(p)) {
+            if let Some(slot) = order.get_mut(*at) {
+                *slot = u32::try_from(row).unwrap_or(u32::MAX);
+            }
+            *at += 1;
+        }
+    }
+    order
+}
+
+fn snapshot_days(parsed: &[Parsed]) -> BTreeSet<i32> {
+    let mut out = BTreeSet::new();
+    let mut last = None;
+    for p in parsed.iter().filter(|p| p.ok) {
+        if last != Some(p.snap) {
+            out.insert(p.snap);
+            last = Some(p.snap);
+        }
+    }
+    out
+}
+
+fn school<'c>(p: &Parsed, v: &'c [String]) -> Option<&'c str> {
+    v.get(p.school as usize).map(String::as_str)
+}
+
+fn strings<'s>(values: impl Iterator<Item = Option<&'s str>>, n: usize, bytes: usize) -> ArrayRef {
+    let mut b = StringBuilder::with_capacity(n, n * bytes);
+    for v in values {
+        b.append_option(v);
+    }
+    Arc::new(b.finish())
+}
+
+/// One batch of the enrollments table: the good rows at `rows` of the frame, in that order.
+fn batch(schema: &arrow::datatypes::SchemaRef, parsed: &[Parsed], rows: &[u32], ctx: &Context) -> Result<RecordBatch, IngestError> {
+    let ps: Vec<&Parsed> = rows.iter().filter_map(|r| parsed.get(*r as usize)).collect();
+    let n = ps.len();
+    let int = |f: &dyn Fn(&Parsed) -> i32| -> ArrayRef { Arc::new(Int32Array::from(ps.iter().map(|p| f(p)).collect::<Vec<_>>())) };
+    let mut hex = StringBuilder::with_capacity(n, n * 32);
+    let mut buf = [0u8; 32];
+    for p in &ps {
+        let _ = hex::encode_to_slice(p.key, &mut buf);
+        hex.append_value(std::str::from_utf8(&buf).unwrap_or_default());
+    }
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(Date32Array::from(ps.iter().map(|p| p.snap).collect::<Vec<_>>())),
+        int(&|p| p.academic_year),
+        strings(ps.iter().map(|p| school(p, &ctx.school_areas)), n, 8),
+        strings(ps.iter().map(|p| school(p, &ctx.school_codes)), n, 10),
+        Arc::new(hex.finish()),
+        strings(ps.iter().map(|p| Some(grade_code(p.order.into()))), n, 2),
+        int(&|p| p.order.into()),
+        strings(ps.iter().map(|p| Some(grade_level(p.order.into()))), n, 9),
+        Arc::new(Int32Array::from(ps.iter().map(|p| p.room).collect::<Vec<_>>())),
+        int(&|p| p.sex.into()),
+        int(&|p| p.age),
+        strings(ps.iter().map(|p| p.nationality), n, 9),
+        Arc::new(BooleanArray::from(ps.iter().map(|p| p.disadvantaged).collect::<Vec<_>>())),
+        int(&|p| p.disability),
+        Arc::new(Float64Array::from(ps.iter().map(|p| p.bmi).collect::<Vec<_>>())),
+        strings(ps.iter().map(|p| STATUSES.get(usize::from(p.status)).copied()), n, 8),
+    ];
+    RecordBatch::try_new(schema.clone(), columns).map_err(err)
+}
+
+/// The rejected rows as the other feeds give them: file, line, school code, rule, detail and the
+/// row's own text.
+fn rejected(bad: &[Bad], cols: &[Text], file: &Text, df: &DataFrame) -> Result<DataFrame, IngestError> {
+    let lines = df.column(LINE_COL).and_then(|c| c.i64()).map_err(err)?;
+    let school = cols.get(SCHOOL).ok_or_else(|| err("no school_code column"))?;
+    let raw = |row: usize| cols.iter().map(|c| c.get(row).map(str::trim).unwrap_or_default()).collect::<Vec<_>>().join(",");
+    let columns = vec![
+        Column::new(FILE_COL.into(), bad.iter().map(|b| file.get(b.row)).collect::<Vec<_>>()),
+        Column::new(LINE_COL.into(), bad.iter().map(|b| lines.get(b.row)).collect::<Vec<_>>()),
+        Column::new("school_code".into(), bad.iter().map(|b| school.get(b.row).map(str::trim)).collect::<Vec<_>>()),
+        Column::new(RULE_COL.into(), bad.iter().map(|b| b.rule).collect::<Vec<_>>()),
+        Column::new(DETAIL_COL.into(), bad.iter().map(|b| b.detail.as_str()).collect::<Vec<_>>()),
+        Column::new(RAW_COL.into(), bad.iter().map(|b| raw(b.row)).collect::<Vec<_>>()),
+    ];
+    DataFrame::new(bad.len(), columns).map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn frame(cols: &[(&str, Vec<Option<&str>>)]) -> DataFrame {
+        let n = cols.first().map(|c| c.1.len()).unwrap_or(0);
+        let mut columns = vec![Column::new(FILE_COL.into(), vec!["f.csv"; n]), Column::new(LINE_COL.into(), (2..2 + n as i64).collect::<Vec<_>>())];
+        for (name, values) in cols {
+            columns.push(Column::new((*name).into(), values.clone()));
+        }
+        DataFrame::new(n, columns).unwrap()
+    }
+
+    fn ctx() -> Context {
+        Context {
+            school_codes: vec!["1056010002".into(), "1056010001".into()],
+            school_areas: vec!["56010000".into(), "56010000".into()],
+            school_low: vec![10, 1],
+            school_high: vec![15, 9],
+            area_codes: vec!["56010000".into()],
+        }
+    }
+
+    fn column<T>(b: &[RecordBatch], name: &str, f: impl Fn(&dyn arrow::array::Array, usize) -> T) -> Vec<T> {
+        b.iter().flat_map(|b| {
+            let a = b.column_by_name(name).unwrap().clone();
+            (0..a.len()).map(|i| f(a.as_ref(), i)).collect::<Vec<_>>()
+        }).collect()
+    }
+
+    fn texts(b: &[RecordBatch], name: &str) -> Vec<String> {
+        column(b, name, |a, i| arrow::util::display::array_value_to_string(a, i).unwrap())
+    }
+
+    #[test]
+    fn rules_thai_dates_duplicates_and_the_tables_order() {
+        // line: 2 good (BE leap day 29/02/2563 = 2020-02-29); 3 bad check digit; 4 M1 at a K1-P6 school;
+        // 5 born this year; 6 and 7 the same student at two schools; 8 the student of line 2 in the next
+        // snapshot (good); 9 29/02/2562 = 2019-02-29, which does not exist; 10 a good M1 at the
+        // secondary school (first in the schools feed, second in the table's order); 11 a negative
+        // weight; 12 the first good row's student again, in another snapshot, padded with spaces.
+        let n = 11;
+        let df = frame(&[
+            ("academic_year", vec![Some("2569"); n]),
+            ("snapshot_date", vec![Some("10/06/2569"), Some("2026-06-10"), Some("10/06/2569"), Some("10/06/2569"), Some("10/06/2569"), Some("10/06/2569"), Some("10/11/2569"), Some("2026-06-10"), Some("2026-06-10"), Some("2026-06-10"), Some("2026-01-10")]),
+            ("school_code", vec![Some("1056010001"), Some("1056010001"), Some("1056010001"), Some("1056010001"), Some("1056010001"), Some("1056010002"), Some("1056010001"), Some("1056010001"), Some("1056010002"), Some("1056010001"), Some(" 1056010001 ")]),
+            ("citizen_id", vec![Some("1101700230708"), Some("1101700230709"), Some("G123456789012"), Some("3101700230704"), Some("1234567890121"), Some("1234567890121"), Some("1101700230708"), Some("G000000000001"), Some("G000000000002"), Some("G000000000003"), Some("1101700230708 ")]),
+            ("grade", vec![Some("ป.1"), Some("P1"), Some("M1"), Some("P1"), Some("P6"), Some("M1"), Some("p1"), Some("P1"), Some("m1"), Some("P2"), Some("P1")]),
+            ("classroom", vec![Some("1"); n]),
+            ("sex", vec![Some("ช"), Some("2"), Some("ญ"), Some("1"), Some("1"), Some("2"), Some("หญิง"), Some("1"), Some("F"), Some("1"), Some("male")]),
+            ("birth_date", vec![Some("29/02/2563"), Some("2019-02-28"), Some("01/01/2556"), Some("01/01/2569"), Some("2014-05-01"), Some("2014-05-01"), Some("29/02/2563"), Some("29/02/2562"), Some("2013-01-01"), Some("2018-01-01"), Some("29/02/2563")]),
+            ("nationality", vec![Some("ไทย"); n]),
+            ("disadvantaged", vec![Some("1"), Some("1"), Some("1"), Some("1"), Some("1"), Some("1"), Some("ใช่"), Some("1"), None, Some("0"), Some("no")]),
+            ("disability", vec![Some("0"); n]),
+            ("weight_kg", vec![Some("19.5"), Some("20.5"), Some("20.5"), Some("20.5"), Some("20.5"), Some("20.5"), Some("20.5"), Some("20.5"), Some("1,040"), Some("-3"), None]),
+            ("height_cm", vec![Some("100.5"), None, None, None, None, None, None, None, Some("150"), None, None]),
+            ("status", vec![Some("studying"); n]),
+        ]);
+        let dir = tempfile::tempdir().unwrap();
+        let secret = Secret::load_or_create(&dir.path().join("secret.key")).unwrap();
+        let c = check(df, &ctx(), &secret).unwrap();
+        let lines: Vec<Option<i64>> = c.bad.column(LINE_COL).unwrap().i64().unwrap().iter().collect();
+        let rules: Vec<Option<&str>> = c.bad.column(RULE_COL).unwrap().str().unwrap().iter().collect();
+        let details: Vec<Option<&str>> = c.bad.column(DETAIL_COL).unwrap().str().unwrap().iter().collect();
+        assert_eq!(lines, [3, 4, 5, 6, 7, 9, 11].map(Some));
+        assert_eq!(
+            rules,
+            ["citizen_id_check_digit", "grade_out_of_range", "birth_date_implausible", "duplicate_enrollment", "duplicate_enrollment", "date_unparseable", "negative_number"].map(Some)
+        );
+        assert_eq!(details[1], Some("grade M1 is outside the school's range K1-P6"));
+        assert_eq!(details[3], Some("the same student is in 2 rows of this snapshot, at schools 1056010001 and 1056010002"));
+        assert_eq!(details[5], Some("birth_date '29/02/2562' is not a date (2025-06-10 or 10/06/2568)"));
+        assert_eq!(details[6], Some("w is negative: -3.0"));
+        let raw: Vec<Option<&str>> = c.bad.column(RAW_COL).unwrap().str().unwrap().iter().collect();
+        assert_eq!(raw[0], Some("2569,2026-06-10,1056010001,1101700230709,P1,1,2,2019-02-28,ไทย,1,0,20.5,,studying"));
+        // The good rows: area, school, grade order (school 1056010001 before 1056010002), ties in the
+        // order they came.
+        assert_eq!(texts(&c.good, "school_code"), ["1056010001", "1056010001", "1056010001", "1056010002"]);
+        assert_eq!(texts(&c.good, "grade"), ["P1", "P1", "P1", "M1"]);
+        assert_eq!(texts(&c.good, "snapshot_date"), ["2026-06-10", "2026-11-10", "2026-01-10", "2026-06-10"]);
+        assert_eq!(texts(&c.good, "age_years"), ["6", "6", "5", "13"]);
+        assert_eq!(texts(&c.good, "sex"), ["1", "2", "1", "2"]);
+        assert_eq!(texts(&c.good, "disadvantaged"), ["true", "true", "false", ""]);
+        assert_eq!(texts(&c.good, "level"), ["primary", "primary", "primary", "lower_secondary"]);
+        assert_eq!(texts(&c.good, "area_code"), ["56010000"; 4]);
+        let bmi = column(&c.good, "bmi", |a, i| a.as_any().downcast_ref::<Float64Array>().unwrap().value(i));
+        assert!((bmi[3] - 1040.0 / (1.5 * 1.5)).abs() < 1e-9);
+        assert_eq!(bmi[0], 19.306452810573994, "to the last bit as earlier loads computed it");
+        let keys = texts(&c.good, "student_key");
+        assert_eq!(keys[0], secret.keyed_hash("1101700230708"));
+        assert_eq!(keys[0], keys[1], "the same student in two snapshots has one key");
+        assert_eq!(keys[0], keys[2], "spaces around an ID are not part of it");
+        assert_eq!(c.snapshots, ["2026-01-10", "2026-06-10", "2026-11-10"]);
+        let f = |d: i32| ("f.csv".to_string(), d);
+        assert_eq!(c.files, [f(20614), f(20767), f(20614), f(20463)]);
+    }
+}
