@@ -15,7 +15,7 @@ use polars::prelude::*;
 use crate::IngestError;
 use crate::feeds::{self, Feed, Summary, WriteRule};
 use crate::pg::{self, PgSource};
-use crate::read::{self, FILE_COL, LINE_COL};
+use crate::read::{self, FILE_COL, LINE_COL, Read};
 use crate::students;
 use crate::to_arrow;
 use crate::transform::{self, Checked, Context, DETAIL_COL, RAW_COL, RULE_COL};
@@ -306,15 +306,16 @@ fn runs_batch(run_id: &str, source: &str, started: chrono::DateTime<Utc>, finish
 }
 
 /// Reads every feed of a pull: (feed, files, all-text frame).
-async fn read_source(source: &Source, progress: Progress<'_>) -> Result<(Vec<(&'static str, usize, DataFrame)>, u64), IngestError> {
+async fn read_source(source: &Source, progress: Progress<'_>) -> Result<(Vec<(&'static str, usize, Read)>, u64), IngestError> {
     let mut raw = Vec::new();
     match source {
         Source::Folder(from) => {
             let found = read::discover(from)?;
             let total_files: u64 = found.iter().map(|f| f.files.len() as u64).sum();
             let done = std::sync::atomic::AtomicU64::new(0);
-            let read_one = |ff: &read::FeedFiles| -> Result<(&'static str, usize, DataFrame), IngestError> {
-                let df = read::read_feed(ff)?;
+            let read_one = |ff: &read::FeedFiles| -> Result<(&'static str, usize, Read), IngestError> {
+                // The students are split from their CSV text by their own check.
+                let df = if ff.feed.name == feeds::STUDENTS.name { read::read_feed_text(ff)? } else { Read::Frame(read::read_feed(ff)?) };
                 let n = done.fetch_add(ff.files.len() as u64, std::sync::atomic::Ordering::Relaxed) + ff.files.len() as u64;
                 progress(&format!("read {}", ff.feed.name), n, total_files + STEPS_AFTER_READ);
                 Ok((ff.feed.name, ff.files.len(), df))
@@ -375,10 +376,16 @@ async fn ingest_locked(
     let total_steps = total_files + STEPS_AFTER_READ;
     let mut step = total_files;
     fault_point("read");
-    let take = |feed: &'static Feed, raw: &mut Vec<(&'static str, usize, DataFrame)>| -> Result<(&'static Feed, usize, DataFrame), IngestError> {
+    let take_read = |feed: &'static Feed, raw: &mut Vec<(&'static str, usize, Read)>| -> Result<(&'static Feed, usize, Read), IngestError> {
         let pos = raw.iter().position(|(n, _, _)| *n == feed.name).ok_or_else(|| IngestError::MissingFeed { dir: source.clone(), feed: feed.name.to_string() })?;
-        let (_, files, df) = raw.remove(pos);
-        Ok((feed, files, df))
+        let (_, files, read) = raw.remove(pos);
+        Ok((feed, files, read))
+    };
+    let take = |feed: &'static Feed, raw: &mut Vec<(&'static str, usize, Read)>| -> Result<(&'static Feed, usize, DataFrame), IngestError> {
+        match take_read(feed, raw)? {
+            (feed, files, Read::Frame(df)) => Ok((feed, files, df)),
+            (feed, _, Read::Csv(_)) => Err(IngestError::Transform { feed: feed.name.into(), message: "read as text, not as a frame".into() }),
+        }
     };
 
     // 2. Check: reference feeds first, then the rest against them.
@@ -409,11 +416,10 @@ async fn ingest_locked(
     step += 2;
     progress("checked areas and schools", step, total_steps);
     // The students, most of a pull, row by row (`students`).
-    let (f, n, df) = take(&feeds::STUDENTS, &mut raw)?;
-    let rows = df.height() as u64;
-    let s = students::check(df, &ctx, secret)?;
+    let (f, n, read) = take_read(&feeds::STUDENTS, &mut raw)?;
+    let s = students::check(read, &ctx, secret)?;
     check_snapshot_files(&s.files, &source)?;
-    prepared.push(with_write(f, n, rows, s.good, s.bad, s.snapshots));
+    prepared.push(with_write(f, n, s.rows, s.good, s.bad, s.snapshots));
     step += 1;
     progress("checked students", step, total_steps);
     // The other feeds, each against the reference feeds, with the check its table needs.

@@ -8,12 +8,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use futures::{StreamExt as _, pin_mut};
-use polars::prelude::DataFrame;
 use tokio_postgres::NoTls;
 
 use crate::IngestError;
 use crate::feeds::{self, Feed};
-use crate::read;
+use crate::read::{self, Read};
 use khlang_warehouse::office::sql_ident;
 
 /// A PostgreSQL source: `postgres://USER[:PASSWORD]@HOST:PORT/DB[?schema=S]`. Without a password in
@@ -92,7 +91,7 @@ impl PgSource {
     }
 
     /// Reads every feed. Each feed's rows are spooled under `spool` and read back as CSV.
-    pub async fn read_all(&self, spool: &Path) -> Result<Vec<(Feed, DataFrame)>, IngestError> {
+    pub async fn read_all(&self, spool: &Path) -> Result<Vec<(Feed, Read)>, IngestError> {
         let (client, connection) = self.config.connect(NoTls).await.map_err(|e| self.err(format!("cannot connect: {}", message(&e))))?;
         let conn = tokio::spawn(async move {
             if let Err(e) = connection.await {
@@ -118,7 +117,8 @@ impl PgSource {
             let rows = self.copy_to(&client, &select, &path).await?;
             let name = format!("{}.{}", self.schema, feed.name);
             parsing.push(tokio::task::spawn_blocking(move || {
-                let df = read::read_spooled_csv(&feed, &path, &name);
+                // The students are split from their text by their own check.
+                let df = if feed.name == feeds::STUDENTS.name { read::read_spooled_text(&feed, &path, &name) } else { read::read_spooled_csv(&feed, &path, &name).map(Read::Frame) };
                 tracing::info!(feed = feed.name, table = name.as_str(), rows, "read from PostgreSQL");
                 std::fs::remove_file(&path).ok();
                 df.map(|df| (feed, df))

@@ -50,7 +50,12 @@ pub fn discover(dir: &Path) -> Result<Vec<FeedFiles>, IngestError> {
 
 /// Decodes a text file into UTF-8: UTF-8 (BOM stripped) or TIS-620 / Windows-874. Anything else is
 /// refused. UTF-8 comes back as the same buffer (a national students file is half a gigabyte).
-pub fn decode(file: &str, mut bytes: Vec<u8>) -> Result<Vec<u8>, IngestError> {
+pub fn decode(file: &str, bytes: Vec<u8>) -> Result<Vec<u8>, IngestError> {
+    decode_text(file, bytes).map(String::into_bytes)
+}
+
+/// `decode`, as text (the UTF-8 check done once).
+pub fn decode_text(file: &str, mut bytes: Vec<u8>) -> Result<String, IngestError> {
     let enc_err = |message: String| IngestError::Encoding { file: file.to_string(), message };
     if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
         return Err(enc_err("it is UTF-16; export it as UTF-8 or TIS-620".into()));
@@ -58,14 +63,16 @@ pub fn decode(file: &str, mut bytes: Vec<u8>) -> Result<Vec<u8>, IngestError> {
     if bytes.starts_with(b"\xEF\xBB\xBF") {
         bytes.drain(..3);
     }
-    if let Some(pos) = bytes.iter().position(|b| *b == 0) {
+    if bytes.contains(&0) {
+        let pos = bytes.iter().position(|b| *b == 0).unwrap_or(0);
         return Err(enc_err(format!("it holds a NUL byte at offset {pos}, so it is not text in UTF-8 or TIS-620")));
     }
-    if std::str::from_utf8(&bytes).is_ok() {
-        return Ok(bytes);
-    }
+    let bytes = match String::from_utf8(bytes) {
+        Ok(text) => return Ok(text),
+        Err(e) => e.into_bytes(),
+    };
     match encoding_rs::WINDOWS_874.decode_without_bom_handling_and_without_replacement(&bytes) {
-        Some(s) => Ok(s.into_owned().into_bytes()),
+        Some(s) => Ok(s.into_owned()),
         None => {
             let pos = bytes.iter().position(|b| matches!(b, 0xDB..=0xDE | 0xFC..=0xFF)).unwrap_or(0);
             Err(enc_err(format!("byte 0x{:02X} at offset {pos} is neither UTF-8 nor TIS-620", bytes.get(pos).copied().unwrap_or(0))))
@@ -115,18 +122,15 @@ pub fn read_spooled_csv(feed: &Feed, path: &Path, name: &str) -> Result<DataFram
     finish_frame(feed, name, df, name)
 }
 
+/// The header line's fields.
+fn headers(text: &[u8]) -> Vec<String> {
+    let header_line = text.split(|b| *b == b'\n').next().unwrap_or_default();
+    csv::ReaderBuilder::new().has_headers(false).from_reader(header_line).records().next().and_then(Result::ok).map(|r| r.iter().map(str::to_string).collect()).unwrap_or_default()
+}
+
 fn read_csv(feed: &Feed, file: &str, bytes: Vec<u8>) -> Result<DataFrame, IngestError> {
     let text = decode(file, bytes)?;
-    let header_line = text.split(|b| *b == b'\n').next().unwrap_or_default();
-    let headers: Vec<String> = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .from_reader(header_line)
-        .records()
-        .next()
-        .and_then(Result::ok)
-        .map(|r| r.iter().map(str::to_string).collect())
-        .unwrap_or_default();
-    let mapped = map_headers(feed, file, &headers)?;
+    let mapped = map_headers(feed, file, &headers(&text))?;
     let mut df = CsvReadOptions::default()
         .with_has_header(true)
         .with_infer_schema_length(Some(0))
@@ -227,6 +231,69 @@ fn finish_frame(feed: &Feed, file: &str, df: DataFrame, name: &str) -> Result<Da
     let mut order: Vec<Expr> = vec![col(FILE_COL), col(LINE_COL)];
     order.extend(feed.columns.iter().map(|c| col(c.name).cast(DataType::String)));
     lf.select(order).collect().map_err(|e| IngestError::Read { file: file.to_string(), message: e.to_string() })
+}
+
+/// A feed as read: a frame of text columns, or (for the students from CSV) the files' text itself.
+pub enum Read {
+    Frame(DataFrame),
+    Csv(Vec<CsvText>),
+}
+
+/// A CSV file kept as its text, for a check that splits the rows itself (`students`): polars' reader
+/// would build a column of every field, which that check reads once and drops.
+pub struct CsvText {
+    /// The file's name, as rejected rows give it.
+    pub name: String,
+    /// The whole file, decoded.
+    pub text: String,
+    /// Where the first row starts (after the header line).
+    pub body: usize,
+    /// For each field of a line, the column it is (by its place in `Feed::columns`).
+    pub fields: Vec<Option<usize>>,
+}
+
+/// The feed's files as text when every one is a CSV file without a quoted field: what a split on
+/// commas and line ends reads exactly as polars does. Otherwise the frame polars reads.
+pub fn read_feed_text(ff: &FeedFiles) -> Result<Read, IngestError> {
+    let mut out = Vec::with_capacity(ff.files.len());
+    for path in &ff.files {
+        let file = path.display().to_string();
+        if file.to_ascii_lowercase().ends_with(".xlsx") {
+            return Ok(Read::Frame(read_feed(ff)?));
+        }
+        let bytes = std::fs::read(path).map_err(|e| IngestError::Read { file: file.clone(), message: e.to_string() })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) || bytes == b"\xEF\xBB\xBF" {
+            return Err(IngestError::Empty { file });
+        }
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        match csv_text(&ff.feed, &file, name, bytes)? {
+            Some(text) => out.push(text),
+            None => return Ok(Read::Frame(read_feed(ff)?)),
+        }
+    }
+    Ok(Read::Csv(out))
+}
+
+/// `read_spooled_csv`, as text when it has no quoted field (as `read_feed_text`).
+pub fn read_spooled_text(feed: &Feed, path: &Path, name: &str) -> Result<Read, IngestError> {
+    let bytes = std::fs::read(path).map_err(|e| IngestError::Read { file: name.to_string(), message: e.to_string() })?;
+    match csv_text(feed, name, name, bytes)? {
+        Some(text) => Ok(Read::Csv(vec![text])),
+        None => Ok(Read::Frame(read_spooled_csv(feed, path, name)?)),
+    }
+}
+
+/// A CSV file's text with its header mapped; `None` when it has a quoted field (left to polars).
+fn csv_text(feed: &Feed, file: &str, name: &str, bytes: Vec<u8>) -> Result<Option<CsvText>, IngestError> {
+    if bytes.contains(&b'"') {
+        return Ok(None);
+    }
+    let text = decode_text(file, bytes)?;
+    let mapped = map_headers(feed, file, &headers(text.as_bytes()))?;
+    let fields = mapped.iter().map(|m| m.and_then(|name| feed.columns.iter().position(|c| c.name == name))).collect();
+    let body = text.find('\n').map_or(text.len(), |i| i + 1);
+    tracing::info!(feed = feed.name, file, bytes = text.len(), "read");
+    Ok(Some(CsvText { name: name.to_string(), text, body, fields }))
 }
 
 /// Reads every file of a feed and stacks them.

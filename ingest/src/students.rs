@@ -1,6 +1,8 @@
 //! The students feed, checked row by row. It is most of a pull (six million rows of a national
 //! snapshot), so instead of the polars expressions of the other feeds (`transform`), which build a
-//! column for every step, each row is parsed, checked and hashed in one pass on every core:
+//! column for every step, each row is parsed, checked and hashed in one pass on every core. From CSV
+//! (`read::Read::Csv`) the rows are split from the file's text here, without building a column of
+//! every field first; from anything else they are read from the frame a reader gave.
 //!
 //! 1. every row: its values parsed, the rules of domain.md tried in their order (the first it breaks
 //!    is its rule), its citizen ID hashed;
@@ -24,7 +26,7 @@ use rayon::prelude::*;
 
 use crate::IngestError;
 use crate::feeds;
-use crate::read::{FILE_COL, LINE_COL};
+use crate::read::{CsvText, FILE_COL, LINE_COL, Read};
 use crate::transform::{Context, DETAIL_COL, RAW_COL, RULE_COL, parse_date};
 use khlang_warehouse::secret::KeyedHasher;
 use khlang_warehouse::{Secret, layout, reference, schema};
@@ -33,6 +35,8 @@ use khlang_warehouse::{Secret, layout, reference, schema};
 /// rejected rows (as `transform::Checked::bad`), the snapshots loaded and, for the check that each
 /// file holds the snapshot it is named for, each file's snapshots in the order they came.
 pub struct Students {
+    /// Rows read.
+    pub rows: u64,
     pub good: Vec<RecordBatch>,
     pub bad: DataFrame,
     pub snapshots: Vec<String>,
@@ -76,9 +80,35 @@ const NAMES: [&str; 14] = [
 ];
 const REQUIRED: [usize; 8] = [SNAP, AY, SCHOOL, ID, GRADE, SEX, BIRTH, STATUS];
 const STATUSES: [&str; 4] = ["studying", "moved", "dropped_out", "graduated"];
-const SEXES: [(&str, u8); 10] = [("1", 1), ("2", 2), ("M", 1), ("F", 2), ("ช", 1), ("ญ", 2), ("ชาย", 1), ("หญิง", 2), ("MALE", 1), ("FEMALE", 2)];
-const YES: [&str; 6] = ["1", "true", "y", "yes", "ใช่", "มี"];
-const NO: [&str; 7] = ["0", "false", "n", "no", "ไม่ใช่", "ไม่", "ไม่มี"];
+
+/// Sex code (1 male, 2 female) of an upper-cased value.
+fn sex_code(v: &str) -> Option<u8> {
+    match v {
+        "1" | "M" | "ช" | "ชาย" | "MALE" => Some(1),
+        "2" | "F" | "ญ" | "หญิง" | "FEMALE" => Some(2),
+        _ => None,
+    }
+}
+
+/// Yes or no of a lower-cased value.
+fn yes_no(v: &str) -> Option<bool> {
+    match v {
+        "1" | "true" | "y" | "yes" | "ใช่" | "มี" => Some(true),
+        "0" | "false" | "n" | "no" | "ไม่ใช่" | "ไม่" | "ไม่มี" => Some(false),
+        _ => None,
+    }
+}
+
+/// Place in `STATUSES` of a lower-cased value.
+fn status_code(v: &str) -> Option<u8> {
+    match v {
+        "studying" => Some(0),
+        "moved" => Some(1),
+        "dropped_out" => Some(2),
+        "graduated" => Some(3),
+        _ => None,
+    }
+}
 
 /// A text column of the frame, read in place (its chunks as polars read them, not copied into one).
 struct Text<'a> {
@@ -124,7 +154,7 @@ impl<'a> Segment<'a> {
     /// The trimmed value of source column `c` at `row`.
     fn get(&self, c: usize, row: usize) -> Option<&'a str> {
         let (a, off) = self.cols.get(c)?;
-        a.get(off + row - self.start).map(str::trim)
+        a.get(off + row - self.start).map(trim)
     }
 
     fn file(&self, row: usize) -> Option<&'a str> {
@@ -147,6 +177,168 @@ fn segments<'a>(cols: &[Text<'a>], file: &Text<'a>, rows: usize) -> Result<Vec<S
         .collect()
 }
 
+/// A row's values, in `NAMES` order, trimmed; `None` for a null (an empty CSV field).
+type Fields<'a> = [Option<&'a str>; 14];
+
+/// A run of rows (`start..end`, numbered across the input) read by one core.
+struct Run<'a> {
+    start: usize,
+    end: usize,
+    how: How<'a>,
+}
+
+enum How<'a> {
+    Frame(Segment<'a>),
+    /// `text`: whole lines of file `file`, starting at `at` of the input's text.
+    Csv { file: &'a str, text: &'a str, at: u64, fields: &'a [Option<usize>] },
+}
+
+/// The input, read in runs and at any row.
+enum Source<'a> {
+    Frame { cols: Vec<Text<'a>>, file: Text<'a>, lines: &'a Int64Chunked },
+    /// Each file's text, numbered on from the one before (`bases`), and its first row (`first_rows`).
+    Csv { files: &'a [CsvText], bases: Vec<u64>, first_rows: Vec<usize> },
+}
+
+/// The fields of one CSV line, by `fields` (each field's column): an empty field is null, as polars
+/// reads it; fields past the header's are left out, missing ones are null.
+fn split_line<'a>(line: &'a str, fields: &[Option<usize>]) -> Fields<'a> {
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    let mut out: Fields<'a> = [None; 14];
+    // A comma is one byte that no other character's UTF-8 holds, so every cut is a character boundary.
+    let mut start = 0;
+    let mut field = fields.iter();
+    for end in line.bytes().enumerate().filter(|(_, b)| *b == b',').map(|(i, _)| i).chain(std::iter::once(line.len())) {
+        let Some(c) = field.next() else { break };
+        if let (Some(slot), Some(v)) = (c.and_then(|c| out.get_mut(c)), line.get(start..end)) {
+            *slot = (!v.is_empty()).then(|| trim(v));
+        }
+        start = end + 1;
+    }
+    out
+}
+
+/// `str::trim`, without its look at the ends when they are plain ASCII letters or digits (nearly
+/// every value).
+fn trim(v: &str) -> &str {
+    let plain = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_graphic());
+    if plain(v.as_bytes().first()) && plain(v.as_bytes().last()) { v } else { v.trim() }
+}
+
+/// The line starting at `at` of `text`, without its end.
+fn line_at(text: &str, at: usize) -> &str {
+    let rest = text.get(at..).unwrap_or_default();
+    rest.find('\n').map_or(rest, |end| rest.get(..end).unwrap_or_default())
+}
+
+/// Lines of a CSV file per run: enough runs for the cores to share, each of whole lines.
+const RUN_BYTES: usize = 4 << 20;
+
+impl<'a> Source<'a> {
+    fn new(input: &'a Read) -> Result<(Self, usize), IngestError> {
+        match input {
+            Read::Frame(df) => {
+                let cols = NAMES.iter().map(|n| Text::of(df, n)).collect::<Result<Vec<_>, _>>()?;
+                let file = Text::of(df, FILE_COL)?;
+                let lines = df.column(LINE_COL).and_then(|c| c.i64()).map_err(err)?;
+                Ok((Source::Frame { cols, file, lines }, df.height()))
+            }
+            Read::Csv(files) => {
+                let mut bases = Vec::with_capacity(files.len());
+                let mut base = 0u64;
+                for f in files {
+                    bases.push(base);
+                    base += f.text.len() as u64;
+                }
+                Ok((Source::Csv { files, bases, first_rows: Vec::new() }, 0))
+            }
+        }
+    }
+
+    /// The runs, in row order; for CSV, also numbers the rows (so `rows` is known after).
+    fn runs(&mut self, rows: &mut usize) -> Result<Vec<Run<'a>>, IngestError> {
+        match self {
+            Source::Frame { cols, file, .. } => Ok(segments(cols, file, *rows)?.into_iter().map(|s| Run { start: s.start, end: s.end, how: How::Frame(s) }).collect()),
+            Source::Csv { files, bases, first_rows } => {
+                let files: &'a [CsvText] = files;
+                // Cut each file's lines into runs, then count every run's lines on every core.
+                let mut cuts: Vec<(&'a CsvText, &'a str, u64)> = Vec::new();
+                for (f, base) in files.iter().zip(bases.iter()) {
+                    let mut at = f.body.min(f.text.len());
+                    while at < f.text.len() {
+                        let target = (at + RUN_BYTES).min(f.text.len());
+                        // By bytes: a cut inside a Thai character is no place to look from as text.
+                        let end = f.text.as_bytes().get(target..).and_then(|r| r.iter().position(|b| *b == b'\n')).map_or(f.text.len(), |i| target + i + 1);
+                        cuts.push((f, f.text.get(at..end).unwrap_or_default(), base + at as u64));
+                        at = end;
+                    }
+                }
+                let counts: Vec<usize> = cuts.par_iter().map(|(_, text, _)| text.bytes().filter(|b| *b == b'\n').count() + usize::from(!text.is_empty() && !text.ends_with('\n'))).collect();
+                let mut runs = Vec::with_capacity(cuts.len());
+                let mut row = 0;
+                let mut last: Option<*const CsvText> = None;
+                for ((f, text, at), n) in cuts.into_iter().zip(counts) {
+                    if last != Some(f as *const CsvText) {
+                        first_rows.push(row);
+                        last = Some(f as *const CsvText);
+                    }
+                    runs.push(Run { start: row, end: row + n, how: How::Csv { file: &f.name, text, at, fields: &f.fields } });
+                    row += n;
+                }
+                // A file with no rows still has its first row, for the numbering of the next.
+                while first_rows.len() < files.len() {
+                    first_rows.push(row);
+                }
+                *rows = row;
+                Ok(runs)
+            }
+        }
+    }
+
+    /// Row `row` (at `at` of the text, for CSV): its fields, file and line.
+    fn row(&self, row: usize, at: u64) -> (Fields<'a>, &'a str, Option<i64>) {
+        match self {
+            Source::Frame { cols, file, lines } => {
+                let mut out: Fields<'a> = [None; 14];
+                for (slot, c) in out.iter_mut().zip(cols) {
+                    *slot = c.get(row).map(str::trim);
+                }
+                (out, file.get(row).unwrap_or_default(), lines.get(row))
+            }
+            Source::Csv { files, bases, first_rows } => {
+                let k = bases.partition_point(|b| *b <= at).saturating_sub(1);
+                let (Some(f), Some(base)) = (files.get(k), bases.get(k)) else { return ([None; 14], "", None) };
+                let line = line_at(&f.text, usize::try_from(at - base).unwrap_or(usize::MAX));
+                let first = first_rows.get(k).copied().unwrap_or(0);
+                (split_line(line, &f.fields), &f.name, i64::try_from(row - first).ok().map(|n| n + 2))
+            }
+        }
+    }
+}
+
+/// Calls `f(row, fields, file, at)` for every row of `run`, in order.
+fn scan<'a>(run: &Run<'a>, mut f: impl FnMut(usize, &Fields<'a>, &'a str, u64)) {
+    match &run.how {
+        How::Frame(seg) => {
+            for row in run.start..run.end {
+                let mut fields: Fields<'a> = [None; 14];
+                for (c, slot) in fields.iter_mut().enumerate() {
+                    *slot = seg.get(c, row);
+                }
+                f(row, &fields, seg.file(row).unwrap_or_default(), row as u64);
+            }
+        }
+        How::Csv { file, text, at, fields } => {
+            let mut pos = 0;
+            for row in run.start..run.end {
+                let line = line_at(text, pos);
+                f(row, &split_line(line, fields), file, at + pos as u64);
+                pos += line.len() + 1;
+            }
+        }
+    }
+}
+
 /// A good row's values, as the table has them.
 #[derive(Clone, Copy, Default)]
 struct Parsed<'a> {
@@ -163,13 +355,16 @@ struct Parsed<'a> {
     disadvantaged: Option<bool>,
     bmi: Option<f64>,
     nationality: Option<&'a str>,
+    /// Where the row is in the input (for CSV, where its line starts), to read it again.
+    at: u64,
     /// The keyed hash of the citizen ID (the table's `student_key`, and the duplicate check's key).
     key: [u8; 16],
 }
 
-/// A rejected row: its row in the frame, the rule it broke and how.
+/// A rejected row: its row (and where it is, as `Parsed::at`), the rule it broke and how.
 struct Bad {
     row: usize,
+    at: u64,
     rule: &'static str,
     detail: String,
 }
@@ -197,7 +392,7 @@ fn lower(v: &str) -> Cow<'_, str> {
 /// A number with thousands separators allowed.
 fn number<T: std::str::FromStr>(v: Option<&str>) -> Option<T> {
     let v = v?;
-    if v.contains(',') { v.replace(',', "").parse().ok() } else { v.parse().ok() }
+    if v.bytes().any(|b| b == b',') { v.replace(',', "").parse().ok() } else { v.parse().ok() }
 }
 
 /// A decimal as the rejected-rows detail shows it (`-3.0`, not `-3`).
@@ -234,8 +429,8 @@ impl<'c> Rules<'c> {
     }
 
     /// The row's values, or the first rule it breaks (the order of domain.md's student rules).
-    fn check<'a>(&self, seg: &Segment<'a>, row: usize) -> Result<Parsed<'a>, Rejected> {
-        let v = |c: usize| seg.get(c, row);
+    fn check<'a>(&self, fields: &Fields<'a>, at: u64) -> Result<Parsed<'a>, Rejected> {
+        let v = |c: usize| fields.get(c).copied().flatten();
         for c in REQUIRED {
             if blank(v(c)) {
                 return Err(("required_value_missing", format!("{} is empty", NAMES.get(c).copied().unwrap_or_default())));
@@ -250,12 +445,12 @@ impl<'c> Rules<'c> {
         }
         let school = *self.schools.get(text(SCHOOL)).ok_or_else(|| ("school_code_unknown", format!("school code '{}' is not in the schools feed", text(SCHOOL))))?;
         let order = *self.grades.get(upper(text(GRADE)).as_ref()).ok_or_else(|| ("grade_invalid", format!("grade '{}' is not K1..M6 (อ.1..ม.6)", text(GRADE))))?;
-        let at = |v: &[i32]| v.get(school as usize).copied().unwrap_or(0);
-        let (low, high) = (at(&self.ctx.school_low), at(&self.ctx.school_high));
+        let of_school = |v: &[i32]| v.get(school as usize).copied().unwrap_or(0);
+        let (low, high) = (of_school(&self.ctx.school_low), of_school(&self.ctx.school_high));
         if i32::from(order) < low || i32::from(order) > high {
             return Err(("grade_out_of_range", format!("grade {} is outside the school's range {}-{}", grade_code(order.into()), grade_code(low), grade_code(high))));
         }
-        let sex = SEXES.iter().find(|(k, _)| *k == upper(text(SEX)).as_ref()).map(|(_, s)| *s).ok_or_else(|| ("sex_invalid", format!("sex '{}' is not 1/2 (ช/ญ)", text(SEX))))?;
+        let sex = sex_code(&upper(text(SEX))).ok_or_else(|| ("sex_invalid", format!("sex '{}' is not 1/2 (ช/ญ)", text(SEX))))?;
         let age = age(birth, snap);
         if !(3..=22).contains(&age) {
             return Err(("birth_date_implausible", format!("age {age} at the snapshot is outside 3-22")));
@@ -282,23 +477,11 @@ impl<'c> Rules<'c> {
         if disability.is_some_and(|d| d > 9) {
             return Err(("value_invalid", "disability must be a code 0-9".into()));
         }
-        let disadvantaged = v(DISADVANTAGED).and_then(|d| {
-            let d = lower(d);
-            if YES.contains(&d.as_ref()) {
-                Some(true)
-            } else if NO.contains(&d.as_ref()) {
-                Some(false)
-            } else {
-                None
-            }
-        });
+        let disadvantaged = v(DISADVANTAGED).and_then(|d| yes_no(&lower(d)));
         if !blank(v(DISADVANTAGED)) && disadvantaged.is_none() {
             return Err(("value_invalid", "disadvantaged must be 1/0".into()));
         }
-        let status = STATUSES
-            .iter()
-            .position(|s| *s == lower(text(STATUS)).as_ref())
-            .ok_or_else(|| ("value_invalid", format!("status '{}' is not one of {}", text(STATUS), STATUSES.join(", "))))?;
+        let status = status_code(&lower(text(STATUS))).ok_or_else(|| ("value_invalid", format!("status '{}' is not one of {}", text(STATUS), STATUSES.join(", "))))?;
         let bmi = match (weight, height) {
             (Some(w), Some(h)) if w > 0.0 && h > 0.0 => {
                 // Metres as polars computed them (times the reciprocal of 100, not divided by
@@ -315,58 +498,63 @@ impl<'c> Rules<'c> {
             school,
             order,
             sex,
-            status: u8::try_from(status).unwrap_or(0),
+            status,
             age,
             room,
             disability: disability.unwrap_or(0),
             disadvantaged,
             bmi,
             nationality: v(NATIONALITY),
+            at,
             key: self.hasher.digest(text(ID)),
         })
     }
 }
 
-/// Checks the students frame (all text, as read) against the schools and areas of `ctx`.
-pub fn check(df: DataFrame, ctx: &Context, secret: &Secret) -> Result<Students, IngestError> {
-    let rows = df.height();
+/// Checks the students (as read) against the schools and areas of `ctx`.
+pub fn check(input: Read, ctx: &Context, secret: &Secret) -> Result<Students, IngestError> {
     let names: Vec<&str> = feeds::STUDENTS.columns.iter().map(|c| c.name).collect();
     if names != NAMES {
         return Err(err(format!("the feed's columns {names:?} are not those this check reads")));
     }
-    let cols = NAMES.iter().map(|n| Text::of(&df, n)).collect::<Result<Vec<_>, _>>()?;
-    let file = Text::of(&df, FILE_COL)?;
-    let segs = segments(&cols, &file, rows)?;
-    let rules = Rules::new(ctx, secret);
     let started = std::time::Instant::now();
+    let (mut source, mut rows) = Source::new(&input)?;
+    let runs = source.runs(&mut rows)?;
+    let rules = Rules::new(ctx, secret);
 
-    // 1. Every row, each segment on the next free core, into its own place of `parsed`.
-    let mut parsed: Vec<Parsed> = vec![Parsed::default(); rows];
-    let mut places = Vec::with_capacity(segs.len());
+    // 1. Every row, each run on the next free core, into its own place of `parsed`.
+    // Filled on every core too: a national snapshot's is half a gigabyte of fresh pages.
+    let mut parsed: Vec<Parsed> = Vec::with_capacity(rows);
+    parsed.par_extend((0..rows).into_par_iter().map(|_| Parsed::default()));
+    let mut places = Vec::with_capacity(runs.len());
     let mut rest = parsed.as_mut_slice();
-    for s in &segs {
-        let (mine, after) = rest.split_at_mut(s.end - s.start);
-        places.push((s, mine));
+    for r in &runs {
+        let (mine, after) = rest.split_at_mut(r.end - r.start);
+        places.push((r, mine));
         rest = after;
     }
-    let checked: Vec<(Vec<Bad>, Vec<(&str, i32)>)> = places
+    /// A run's rejected rows, and its files' snapshots in the order they came.
+    type RunOut<'a> = (Vec<Bad>, Vec<(&'a str, i32)>);
+    let checked: Vec<RunOut> = places
         .into_par_iter()
-        .map(|(seg, out)| {
+        .map(|(run, out)| {
             let mut bad = Vec::new();
             let mut files: Vec<(&str, i32)> = Vec::new();
-            for (row, slot) in (seg.start..seg.end).zip(out.iter_mut()) {
-                match rules.check(seg, row) {
+            let mut slots = out.iter_mut();
+            scan(run, |row, fields, file, at| {
+                let Some(slot) = slots.next() else { return };
+                match rules.check(fields, at) {
                     Ok(p) => {
-                        if let Some(f) = seg.file(row)
-                            && files.last() != Some(&(f, p.snap))
-                        {
-                            files.push((f, p.snap));
+                        // The file name is the same text row after row: its address tells first.
+                        let same = files.last().is_some_and(|(f, s)| *s == p.snap && ((f.as_ptr(), f.len()) == (file.as_ptr(), file.len()) || *f == file));
+                        if !same {
+                            files.push((file, p.snap));
                         }
                         *slot = p;
                     }
-                    Err((rule, detail)) => bad.push(Bad { row, rule, detail }),
+                    Err((rule, detail)) => bad.push(Bad { row, at, rule, detail }),
                 }
-            }
+            });
             (bad, files)
         })
         .collect();
@@ -384,7 +572,7 @@ pub fn check(df: DataFrame, ctx: &Context, secret: &Secret) -> Result<Students, 
 
     // 2. DMC duplicate check: a student (citizen ID) in more than one good row of a snapshot is
     // rejected at every school that sent the row, each told which schools they were.
-    duplicates(&mut parsed, &mut bad, &cols)?;
+    duplicates(&mut parsed, &mut bad, &source);
     bad.sort_by_key(|b| b.row);
     let dups_checked = started.elapsed();
 
@@ -394,15 +582,24 @@ pub fn check(df: DataFrame, ctx: &Context, secret: &Secret) -> Result<Students, 
     let ordered = started.elapsed();
     let def = schema::table("enrollments").ok_or_else(|| err("no enrollments table"))?;
     let good = order.par_chunks(layout::ROW_GROUP_ROWS).map(|chunk| batch(&def.schema, &parsed, chunk, ctx)).collect::<Result<Vec<_>, _>>()?;
-    let bad = rejected(&bad, &cols, &file, &df)?;
-    tracing::debug!(rows, good = order.len(), rejected = bad.height(), check_seconds = rows_checked.as_secs_f64(), duplicates_seconds = (dups_checked - rows_checked).as_secs_f64(), order_seconds = (ordered - dups_checked).as_secs_f64(), total_seconds = started.elapsed().as_secs_f64(), "checked the students row by row");
+    let bad = rejected(&bad, &source)?;
+    tracing::debug!(
+        rows,
+        good = order.len(),
+        rejected = bad.height(),
+        check_seconds = rows_checked.as_secs_f64(),
+        duplicates_seconds = (dups_checked - rows_checked).as_secs_f64(),
+        order_seconds = (ordered - dups_checked).as_secs_f64(),
+        total_seconds = started.elapsed().as_secs_f64(),
+        "checked the students row by row"
+    );
     let snapshots = snapshots.into_iter().map(|d| (NaiveDate::default() + chrono::Duration::days(i64::from(d))).format("%Y-%m-%d").to_string()).collect();
-    Ok(Students { good, bad, snapshots, files })
+    Ok(Students { rows: rows as u64, good, bad, snapshots, files })
 }
 
 /// Finds the students in more than one good row of a snapshot (by their keyed hash), and rejects
 /// those rows. Counted in shards of the hash, one per core at a time.
-fn duplicates(parsed: &mut [Parsed], bad: &mut Vec<Bad>, cols: &[Text]) -> Result<(), IngestError> {
+fn duplicates(parsed: &mut [Parsed], bad: &mut Vec<Bad>, source: &Source) {
     let shards = rayon::current_num_threads().max(1) * 2;
     let per_shard = parsed.len() / shards + 1;
     let found: Vec<PlHashMap<(i32, [u8; 16]), u32>> = (0..shards)
@@ -418,29 +615,26 @@ fn duplicates(parsed: &mut [Parsed], bad: &mut Vec<Bad>, cols: &[Text]) -> Resul
         .collect();
     let counts: PlHashMap<(i32, [u8; 16]), u32> = found.into_iter().flatten().collect();
     if counts.is_empty() {
-        return Ok(());
+        return;
     }
-    let school = cols.get(SCHOOL).ok_or_else(|| err("no school_code column"))?;
-    let school_at = |row: usize| school.get(row).map(str::trim).unwrap_or_default();
-    let mut rows: Vec<(usize, (i32, [u8; 16]))> = Vec::new();
+    let mut rows: Vec<(usize, u64, (i32, [u8; 16]))> = Vec::new();
     let mut schools: PlHashMap<(i32, [u8; 16]), (&str, &str)> = PlHashMap::new();
     for (row, p) in parsed.iter_mut().enumerate() {
         let key = (p.snap, p.key);
         if p.ok && counts.contains_key(&key) {
             p.ok = false;
-            rows.push((row, key));
-            let s = school_at(row);
+            rows.push((row, p.at, key));
+            let s = source.row(row, p.at).0.get(SCHOOL).copied().flatten().unwrap_or_default();
             let e = schools.entry(key).or_insert((s, s));
             e.0 = e.0.min(s);
             e.1 = e.1.max(s);
         }
     }
-    for (row, key) in rows {
+    for (row, at, key) in rows {
         let n = counts.get(&key).copied().unwrap_or(0);
         let (first, last) = schools.get(&key).copied().unwrap_or_default();
-        bad.push(Bad { row, rule: "duplicate_enrollment", detail: format!("the same student is in {n} rows of this snapshot, at schools {first} and {last}") });
+        bad.push(Bad { row, at, rule: "duplicate_enrollment", detail: format!("the same student is in {n} rows of this snapshot, at schools {first} and {last}") });
     }
-    Ok(())
 }
 
 /// The good rows' frame positions in the table's order: by the school's area and code, then the
@@ -543,17 +737,15 @@ fn batch(schema: &arrow::datatypes::SchemaRef, parsed: &[Parsed], rows: &[u32], 
 
 /// The rejected rows as the other feeds give them: file, line, school code, rule, detail and the
 /// row's own text.
-fn rejected(bad: &[Bad], cols: &[Text], file: &Text, df: &DataFrame) -> Result<DataFrame, IngestError> {
-    let lines = df.column(LINE_COL).and_then(|c| c.i64()).map_err(err)?;
-    let school = cols.get(SCHOOL).ok_or_else(|| err("no school_code column"))?;
-    let raw = |row: usize| cols.iter().map(|c| c.get(row).map(str::trim).unwrap_or_default()).collect::<Vec<_>>().join(",");
+fn rejected(bad: &[Bad], source: &Source) -> Result<DataFrame, IngestError> {
+    let rows: Vec<(Fields, &str, Option<i64>)> = bad.iter().map(|b| source.row(b.row, b.at)).collect();
     let columns = vec![
-        Column::new(FILE_COL.into(), bad.iter().map(|b| file.get(b.row)).collect::<Vec<_>>()),
-        Column::new(LINE_COL.into(), bad.iter().map(|b| lines.get(b.row)).collect::<Vec<_>>()),
-        Column::new("school_code".into(), bad.iter().map(|b| school.get(b.row).map(str::trim)).collect::<Vec<_>>()),
+        Column::new(FILE_COL.into(), rows.iter().map(|r| r.1).collect::<Vec<_>>()),
+        Column::new(LINE_COL.into(), rows.iter().map(|r| r.2).collect::<Vec<_>>()),
+        Column::new("school_code".into(), rows.iter().map(|r| r.0.get(SCHOOL).copied().flatten()).collect::<Vec<_>>()),
         Column::new(RULE_COL.into(), bad.iter().map(|b| b.rule).collect::<Vec<_>>()),
         Column::new(DETAIL_COL.into(), bad.iter().map(|b| b.detail.as_str()).collect::<Vec<_>>()),
-        Column::new(RAW_COL.into(), bad.iter().map(|b| raw(b.row)).collect::<Vec<_>>()),
+        Column::new(RAW_COL.into(), rows.iter().map(|r| r.0.iter().map(|v| v.unwrap_or_default()).collect::<Vec<_>>().join(",")).collect::<Vec<_>>()),
     ];
     DataFrame::new(bad.len(), columns).map_err(err)
 }
@@ -619,7 +811,7 @@ mod tests {
         ]);
         let dir = tempfile::tempdir().unwrap();
         let secret = Secret::load_or_create(&dir.path().join("secret.key")).unwrap();
-        let c = check(df, &ctx(), &secret).unwrap();
+        let c = check(Read::Frame(df), &ctx(), &secret).unwrap();
         let lines: Vec<Option<i64>> = c.bad.column(LINE_COL).unwrap().i64().unwrap().iter().collect();
         let rules: Vec<Option<&str>> = c.bad.column(RULE_COL).unwrap().str().unwrap().iter().collect();
         let details: Vec<Option<&str>> = c.bad.column(DETAIL_COL).unwrap().str().unwrap().iter().collect();
@@ -654,5 +846,34 @@ mod tests {
         assert_eq!(c.snapshots, ["2026-01-10", "2026-06-10", "2026-11-10"]);
         let f = |d: i32| ("f.csv".to_string(), d);
         assert_eq!(c.files, [f(20614), f(20767), f(20614), f(20463)]);
+    }
+
+    #[test]
+    fn csv_text_reads_as_polars_reads_it() {
+        // CRLF line ends; no nationality column and an extra one; an empty field; padded values; a
+        // blank line; a line with more fields and one with fewer; the last line without its end.
+        let text = "academic_year,snapshot_date,school_code,citizen_id,grade,classroom,sex,birth_date,extra,disadvantaged,disability,weight_kg,height_cm,status\r\n\
+            2569,2026-06-10,1056010001,1101700230708,P1,1,1,2020-01-01,x,1,0,20.5,110,studying\r\n\
+            \x20 2569 , 10/06/2569 ,1056010001 ,1101700230709,P1,,2,2020-01-01,,0,,,,moved\r\n\
+            \r\n\
+            2569,2026-06-10,1056010002,G000000000002,M1,2,F,2013-01-01,x,no,0,45,150,studying,more,fields\r\n\
+            2569,2026-06-10,1056010001,G000000000003,P2,1,1,2018-01-01\r\n\
+            2569,2026-06-10,1056010001,G000000000004,K1,1,1,2022-01-01,x,1,0,15,95,studying";
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("students_2569-06-10.csv");
+        std::fs::write(&path, text).unwrap();
+        let secret = Secret::load_or_create(&dir.path().join("secret.key")).unwrap();
+        let ff = crate::read::FeedFiles { feed: feeds::STUDENTS, files: vec![path] };
+        let read = crate::read::read_feed_text(&ff).unwrap();
+        assert!(matches!(read, Read::Csv(_)), "a file without quotes is split here");
+        let split = check(read, &ctx(), &secret).unwrap();
+        let polars = check(Read::Frame(crate::read::read_feed(&ff).unwrap()), &ctx(), &secret).unwrap();
+        assert_eq!(split.rows, 6);
+        assert_eq!(split.rows, polars.rows);
+        assert!(split.bad.equals_missing(&polars.bad), "{:?}\n{:?}", split.bad, polars.bad);
+        assert_eq!(split.bad.height(), 3);
+        assert_eq!(split.good, polars.good);
+        assert_eq!(split.good.iter().map(RecordBatch::num_rows).sum::<usize>(), 3);
+        assert_eq!((split.snapshots, split.files), (polars.snapshots, polars.files));
     }
 }
