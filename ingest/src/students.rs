@@ -208,14 +208,43 @@ fn split_line<'a>(line: &'a str, fields: &[Option<usize>]) -> Fields<'a> {
     // A comma is one byte that no other character's UTF-8 holds, so every cut is a character boundary.
     let mut start = 0;
     let mut field = fields.iter();
-    for end in line.bytes().enumerate().filter(|(_, b)| *b == b',').map(|(i, _)| i).chain(std::iter::once(line.len())) {
-        let Some(c) = field.next() else { break };
+    let mut cut = |end: usize| {
+        let Some(c) = field.next() else { return };
         if let (Some(slot), Some(v)) = (c.and_then(|c| out.get_mut(c)), line.get(start..end)) {
             *slot = (!v.is_empty()).then(|| trim(v));
         }
         start = end + 1;
-    }
+    };
+    commas(line.as_bytes(), &mut cut);
+    cut(line.len());
     out
+}
+
+/// Calls `f` with the place of every comma of `line`, in order: eight bytes at a time, the commas
+/// of a word found as its bytes equal to ',' (exactly: no carry crosses a byte).
+fn commas(line: &[u8], mut f: impl FnMut(usize)) {
+    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const COMMAS: u64 = 0x2C2C_2C2C_2C2C_2C2C;
+    let mut words = line.chunks_exact(8);
+    let mut at = 0;
+    for w in words.by_ref() {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(w);
+        let x = u64::from_le_bytes(bytes) ^ COMMAS;
+        // A byte of x is zero (a comma) exactly when its high bit stays clear here.
+        let mut found = !(((x & LOW7) + LOW7) | x) & HIGH;
+        while found != 0 {
+            f(at + (found.trailing_zeros() / 8) as usize);
+            found &= found - 1;
+        }
+        at += 8;
+    }
+    for (i, b) in words.remainder().iter().enumerate() {
+        if *b == b',' {
+            f(at + i);
+        }
+    }
 }
 
 /// `str::trim`, without its look at the ends when they are plain ASCII letters or digits (nearly
@@ -846,6 +875,16 @@ mod tests {
         assert_eq!(c.snapshots, ["2026-01-10", "2026-06-10", "2026-11-10"]);
         let f = |d: i32| ("f.csv".to_string(), d);
         assert_eq!(c.files, [f(20614), f(20767), f(20614), f(20463)]);
+    }
+
+    #[test]
+    fn commas_are_found_in_every_place_of_a_word() {
+        for line in ["", ",", "a,b", ",,,,,,,,,", "2569,2026-06-10,1056010001,ไทย,,x,", "abcdefgh,ijklmnop,qrstuvwx,", "ก,ข,ค,ง,จ,ฉ,ช,ซ,ฌ"] {
+            let mut found = Vec::new();
+            commas(line.as_bytes(), |i| found.push(i));
+            let expected: Vec<usize> = line.bytes().enumerate().filter(|(_, b)| *b == b',').map(|(i, _)| i).collect();
+            assert_eq!(found, expected, "{line:?}");
+        }
     }
 
     #[test]
