@@ -554,7 +554,7 @@ fn named_snapshot(file: &str) -> Option<String> {
 /// otherwise replace the wrong snapshot).
 fn check_snapshot_files(files: &[(String, i32)], dir: &str) -> Result<(), IngestError> {
     for (file, day) in files {
-        let date = (chrono::NaiveDate::default() + chrono::Duration::days(i64::from(*day))).format("%Y-%m-%d").to_string();
+        let date = transform::iso_date(*day);
         if let Some(named) = named_snapshot(file)
             && named != date
         {

@@ -27,7 +27,7 @@ use rayon::prelude::*;
 use crate::IngestError;
 use crate::feeds;
 use crate::read::{CsvText, FILE_COL, LINE_COL, Read};
-use crate::transform::{Context, DETAIL_COL, RAW_COL, RULE_COL, parse_date};
+use crate::transform::{Context, DETAIL_COL, RAW_COL, RULE_COL, iso_date, parse_date};
 use khlang_warehouse::secret::KeyedHasher;
 use khlang_warehouse::{Secret, layout, reference, schema};
 
@@ -291,32 +291,28 @@ impl<'a> Source<'a> {
             Source::Csv { files, bases, first_rows } => {
                 let files: &'a [CsvText] = files;
                 // Cut each file's lines into runs, then count every run's lines on every core.
-                let mut cuts: Vec<(&'a CsvText, &'a str, u64)> = Vec::new();
-                for (f, base) in files.iter().zip(bases.iter()) {
+                let mut cuts: Vec<(usize, &'a str, u64)> = Vec::new();
+                for (k, (f, base)) in files.iter().zip(bases.iter()).enumerate() {
                     let mut at = f.body.min(f.text.len());
                     while at < f.text.len() {
                         let target = (at + RUN_BYTES).min(f.text.len());
                         // By bytes: a cut inside a Thai character is no place to look from as text.
                         let end = f.text.as_bytes().get(target..).and_then(|r| r.iter().position(|b| *b == b'\n')).map_or(f.text.len(), |i| target + i + 1);
-                        cuts.push((f, f.text.get(at..end).unwrap_or_default(), base + at as u64));
+                        cuts.push((k, f.text.get(at..end).unwrap_or_default(), base + at as u64));
                         at = end;
                     }
                 }
                 let counts: Vec<usize> = cuts.par_iter().map(|(_, text, _)| text.bytes().filter(|b| *b == b'\n').count() + usize::from(!text.is_empty() && !text.ends_with('\n'))).collect();
                 let mut runs = Vec::with_capacity(cuts.len());
                 let mut row = 0;
-                let mut last: Option<*const CsvText> = None;
-                for ((f, text, at), n) in cuts.into_iter().zip(counts) {
-                    if last != Some(f as *const CsvText) {
-                        first_rows.push(row);
-                        last = Some(f as *const CsvText);
-                    }
-                    runs.push(Run { start: row, end: row + n, how: How::Csv { file: &f.name, text, at, fields: &f.fields } });
-                    row += n;
-                }
-                // A file with no rows still has its first row, for the numbering of the next.
-                while first_rows.len() < files.len() {
+                let mut cuts = cuts.into_iter().zip(counts).peekable();
+                // Every file's first row, a file with no rows too (the next file's first row then).
+                for (k, f) in files.iter().enumerate() {
                     first_rows.push(row);
+                    while let Some(((_, text, at), n)) = cuts.next_if(|((of, _, _), _)| *of == k) {
+                        runs.push(Run { start: row, end: row + n, how: How::Csv { file: &f.name, text, at, fields: &f.fields } });
+                        row += n;
+                    }
                 }
                 *rows = row;
                 Ok(runs)
@@ -622,7 +618,7 @@ pub fn check(input: Read, ctx: &Context, secret: &Secret) -> Result<Students, In
         total_seconds = started.elapsed().as_secs_f64(),
         "checked the students row by row"
     );
-    let snapshots = snapshots.into_iter().map(|d| (NaiveDate::default() + chrono::Duration::days(i64::from(d))).format("%Y-%m-%d").to_string()).collect();
+    let snapshots = snapshots.into_iter().map(iso_date).collect();
     Ok(Students { rows: rows as u64, good, bad, snapshots, files })
 }
 
@@ -914,5 +910,27 @@ mod tests {
         assert_eq!(split.good, polars.good);
         assert_eq!(split.good.iter().map(RecordBatch::num_rows).sum::<usize>(), 3);
         assert_eq!((split.snapshots, split.files), (polars.snapshots, polars.files));
+    }
+
+    #[test]
+    fn a_file_with_no_rows_does_not_shift_the_lines_of_the_next() {
+        let header = "academic_year,snapshot_date,school_code,citizen_id,grade,classroom,sex,birth_date,nationality,disadvantaged,disability,weight_kg,height_cm,status\n";
+        let dir = tempfile::tempdir().unwrap();
+        let (empty, rows) = (dir.path().join("students_2569-06-10.csv"), dir.path().join("students_2569-11-10.csv"));
+        std::fs::write(&empty, header).unwrap();
+        std::fs::write(&rows, format!("{header}2569,2026-11-10,1056010001,1101700230708,P1,1,1,2020-01-01,ไทย,1,0,20,110,studying\n2569,2026-11-10,1056010001,1101700230709,P1,1,1,2020-01-01,ไทย,1,0,20,110,studying\n")).unwrap();
+        let secret = Secret::load_or_create(&dir.path().join("secret.key")).unwrap();
+        let ff = crate::read::FeedFiles { feed: feeds::STUDENTS, files: vec![empty, rows] };
+        let read = crate::read::read_feed_text(&ff).unwrap();
+        assert!(matches!(read, Read::Csv(_)));
+        let split = check(read, &ctx(), &secret).unwrap();
+        let polars = check(Read::Frame(crate::read::read_feed(&ff).unwrap()), &ctx(), &secret).unwrap();
+        let rejected = |c: &Students| -> Vec<(Option<String>, Option<i64>)> {
+            let files = c.bad.column(FILE_COL).unwrap().str().unwrap().iter().map(|f| f.map(str::to_string)).collect::<Vec<_>>();
+            files.into_iter().zip(c.bad.column(LINE_COL).unwrap().i64().unwrap().iter()).collect()
+        };
+        assert_eq!(rejected(&split), [(Some("students_2569-11-10.csv".to_string()), Some(3))]);
+        assert_eq!(rejected(&split), rejected(&polars));
+        assert_eq!(split.good, polars.good);
     }
 }

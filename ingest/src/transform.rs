@@ -130,6 +130,11 @@ pub fn parse_date_days(s: &str) -> Option<i32> {
     parse_date(s).and_then(|date| i32::try_from((date - chrono::NaiveDate::default()).num_days()).ok())
 }
 
+/// Days since 1970-01-01 as an ISO date (`2026-06-10`), as snapshot dates are named.
+pub fn iso_date(days: i32) -> String {
+    (chrono::NaiveDate::default() + chrono::Duration::days(i64::from(days))).format("%Y-%m-%d").to_string()
+}
+
 /// `parse_date_days`, as the date.
 pub fn parse_date(s: &str) -> Option<chrono::NaiveDate> {
     let (sep, thai) = if s.contains('/') { ('/', true) } else { ('-', false) };
