@@ -419,10 +419,10 @@ async fn ingest_locked(
     let (f, n, read) = take_read(&feeds::STUDENTS, &mut raw)?;
     let s = students::check(read, &ctx, secret)?;
     check_snapshot_files(&s.files, &source)?;
-    prepared.push(with_write(f, n, s.rows, s.good, s.bad, s.snapshots));
+    let mut students = with_write(f, n, s.rows, s.good, s.bad, s.snapshots);
     step += 1;
     progress("checked students", step, total_steps);
-    // The other feeds, each against the reference feeds, with the check its table needs.
+    // The other feeds' frames, taken now: a missing one stops the load before anything is written.
     let checks: [(&'static Feed, Check); 5] = [
         (&feeds::PERSONNEL, transform::personnel),
         (&feeds::BUDGET, transform::budget),
@@ -430,37 +430,70 @@ async fn ingest_locked(
         (&feeds::BUILDINGS, transform::buildings),
         (&feeds::DLTV_EQUIPMENT, transform::dltv),
     ];
-    for (feed, check) in checks {
-        let (f, n, df) = take(feed, &mut raw)?;
-        let rows = df.height() as u64;
-        let checked = check(df, &ctx)?;
-        let t = std::time::Instant::now();
-        prepared.push(prepare(f, n, rows, checked, secret)?);
-        tracing::debug!(feed = feed.name, seconds = t.elapsed().as_secs_f64(), "keyed hashes and arrow conversion");
-        step += 1;
-        progress(&format!("checked {}", feed.name), step, total_steps);
-    }
+    let others = checks.into_iter().map(|(feed, check)| take(feed, &mut raw).map(|t| (t, check))).collect::<Result<Vec<_>, _>>()?;
 
-    fault_point("checked");
-
-    // 3. Write: one commit per table.
+    // 3. Write: one commit per table. The enrollments (most of the writing) are written while the
+    // other feeds are checked, so both cores stay busy.
     wh.create_missing().await?;
     if wh.version("provinces").await?.unwrap_or(0) == 0 {
         wh.write_if_changed("provinces", vec![provinces_batch()?], WriteMode::Overwrite).await?;
     }
+    let students_rows = students.good.iter().map(RecordBatch::num_rows).sum::<usize>() as u64;
+    // The students' rows are kept (shared, not copied) for the derived tables, which are counted from
+    // them: they are written in the table's order already, so the writer makes no reordered copy.
+    let fresh = matches!(students.mode, WriteMode::ReplaceWhere(_)).then(|| derive::Fresh::new(students.good.clone(), students.dates.clone()));
+    let mut enrollments = Abort(Some(tokio::spawn({
+        let (wh, good, mode) = (wh.clone(), std::mem::take(&mut students.good), students.mode.clone());
+        async move { wh.write_if_changed(feeds::STUDENTS.table, good, mode).await }
+    })));
+    // The other feeds, each against the reference feeds, with the check its table needs.
+    let check_others = || -> Result<Vec<Prepared>, IngestError> {
+        let mut out = Vec::new();
+        for ((f, n, df), check) in others {
+            let rows = df.height() as u64;
+            let checked = check(df, &ctx)?;
+            let t = std::time::Instant::now();
+            out.push(prepare(f, n, rows, checked, secret)?);
+            tracing::debug!(feed = f.name, seconds = t.elapsed().as_secs_f64(), "keyed hashes and arrow conversion");
+            step += 1;
+            progress(&format!("checked {}", f.name), step, total_steps);
+        }
+        Ok(out)
+    };
+    let others = match check_others() {
+        Ok(others) => others,
+        Err(e) => {
+            // Nothing may go on writing once the load has failed.
+            if let Some(h) = enrollments.0.take() {
+                h.abort();
+                let _ = h.await;
+            }
+            return Err(e);
+        }
+    };
+    prepared.push(students);
+    prepared.extend(others);
+    fault_point("checked");
+
     let mut reports = Vec::new();
     let mut rejected = Vec::new();
     let mut snapshots = BTreeSet::new();
     let mut personnel_dates = Vec::new();
     for p in prepared {
         let table = p.feed.table;
-        let loaded = p.good.iter().map(RecordBatch::num_rows).sum::<usize>() as u64;
         if p.bad.height() > 0 {
             rejected.push(rejected_batch(&run_id, &p)?);
         }
-        // The rows are handed over, not copied: the writer may reorder them, and a national
-        // snapshot held twice would double the load's peak memory.
-        let (version, changed) = wh.write_if_changed(table, p.good, p.mode.clone()).await?;
+        let (loaded, written) = if table == feeds::STUDENTS.table {
+            let Some(handle) = enrollments.0.take() else { continue };
+            let written = handle.await.map_err(|e| IngestError::Transform { feed: p.feed.name.into(), message: format!("the write of {table} stopped: {e}") })?;
+            (students_rows, written)
+        } else {
+            // The rows are handed over, not copied: the writer may reorder them.
+            let loaded = p.good.iter().map(RecordBatch::num_rows).sum::<usize>() as u64;
+            (loaded, wh.write_if_changed(table, p.good, p.mode.clone()).await)
+        };
+        let (version, changed) = written?;
         match p.feed.summary {
             Summary::Snapshots => snapshots.extend(p.dates.iter().cloned()),
             Summary::StaffDates => personnel_dates.extend(p.dates.iter().cloned()),
@@ -496,7 +529,7 @@ async fn ingest_locked(
         }
     }
     let snapshots: Vec<String> = snapshots.into_iter().collect();
-    let summary_version = derive::school_snapshot_summary(wh, &snapshots).await?;
+    let summary_version = derive::school_snapshot_summary(wh, &snapshots, fresh.as_ref()).await?;
     fault_point("wrote:school_snapshot_summary");
     step += 1;
     progress("built school_snapshot_summary", step, total_steps);
@@ -507,7 +540,7 @@ async fn ingest_locked(
     } else {
         snapshots.iter().filter(|s| student_dates.contains(*s)).cloned().collect()
     };
-    derive::enrollment_counts(wh, &counted).await?;
+    derive::enrollment_counts(wh, &counted, fresh.as_ref()).await?;
     fault_point("wrote:enrollment_counts");
     step += 1;
     progress("counted enrollments", step, total_steps);
@@ -541,6 +574,17 @@ async fn ingest_locked(
 
 /// The snapshot date (ISO, CE) a file name carries, as in `students_2569-06-10.csv` (BE) or
 /// `students_2026-06-10.csv` (CE); `None` when the name has no date.
+/// A write running on its own task, stopped if the load fails before waiting for it.
+struct Abort<T>(Option<tokio::task::JoinHandle<T>>);
+
+impl<T> Drop for Abort<T> {
+    fn drop(&mut self) {
+        if let Some(h) = &self.0 {
+            h.abort();
+        }
+    }
+}
+
 fn named_snapshot(file: &str) -> Option<String> {
     let stem = file.rsplit_once('.').map_or(file, |(s, _)| s);
     let part = stem.rsplit('_').next()?;

@@ -137,6 +137,22 @@ pub fn iso_date(days: i32) -> String {
 
 /// `parse_date_days`, as the date.
 pub fn parse_date(s: &str) -> Option<chrono::NaiveDate> {
+    // The two shapes every ministry export uses, read by position: the same date as the general
+    // reading below gives, without splitting (a national students feed has 12 M dates).
+    if let [y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1] | [d0, d1, b'/', m0, m1, b'/', y0, y1, y2, y3] = *s.as_bytes() {
+        let digit = |b: u8| if b.is_ascii_digit() { Some(i32::from(b - b'0')) } else { None };
+        let two = |a: u8, b: u8| Some(digit(a)? * 10 + digit(b)?);
+        let year = two(y0, y1)? * 100 + two(y2, y3)?;
+        let (month, day) = (two(m0, m1)?, two(d0, d1)?);
+        let year = if s.as_bytes().get(2) == Some(&b'/') { office::ce_year(year) } else { year };
+        return chrono::NaiveDate::from_ymd_opt(year, u32::try_from(month).ok()?, u32::try_from(day).ok()?);
+    }
+    parse_date_split(s)
+}
+
+/// `parse_date` of any shape: three numbers of up to four digits split by `-` (year first) or `/`
+/// (Buddhist-Era year last).
+fn parse_date_split(s: &str) -> Option<chrono::NaiveDate> {
     let (sep, thai) = if s.contains('/') { ('/', true) } else { ('-', false) };
     let mut it = s.split(sep);
     let (a, b, c) = (it.next()?, it.next()?, it.next()?);
@@ -708,6 +724,13 @@ mod tests {
         assert_eq!(parse_date_days("29/02/2567"), parse_date_days("2024-02-29"));
         assert_eq!(parse_date_days("29/02/2568"), None);
         assert_eq!(parse_date_days("2025-13-01"), None);
+        // The positional reading of the two usual shapes agrees with the general one.
+        let mut shapes = vec!["2025-06-10", "10/06/2568", "29/02/2567", "29/02/2568", "2024-02-29", "2023-02-29", "0000-01-01", "9999-12-31", "00/00/0000", "31/04/2568", "2025-6-10", "1/6/2568", "2025/06/10", "10-06-2568", "2a25-06-10", "10/0b/2568", "2025-06-1 ", " 2025-06-1", "10/06/25-8", "2025--6-10", "ab/cd/efgh"];
+        let more: Vec<String> = (0..2000).map(|i| format!("{:04}-{:02}-{:02}", 1990 + i % 40, i % 14, i % 33)).chain((0..2000).map(|i| format!("{:02}/{:02}/{:04}", i % 33, i % 14, 2530 + i % 40))).collect();
+        shapes.extend(more.iter().map(String::as_str));
+        for s in shapes {
+            assert_eq!(parse_date(s), parse_date_split(s), "{s}");
+        }
         assert_eq!(parse_date_days("10.06.2568"), None);
         assert_eq!(parse_date_days("2025-06-10-1"), None);
         assert_eq!(parse_date_days(""), None);

@@ -3,15 +3,17 @@
 //! areas (the size band and staffing rule come from `data/`); `enrollment_counts`, students counted by
 //! the codes analysts and the reports break them down by.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use arrow::array::{Array, ArrayRef, AsArray, Date32Array, Float64Array, Int64Array, StringArray};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Int64Type};
 use arrow::record_batch::RecordBatch;
+use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 
 use crate::store::{At, Warehouse, WriteMode};
+use crate::tally::{self, Tally};
 use crate::{WarehouseError, reference, schema};
 
 /// Teachers for the staffing rule: civil-service teaching posts (ครู and ครูผู้ช่วย).
@@ -28,7 +30,7 @@ fn col_str(b: &RecordBatch, i: usize) -> Result<StringArray, WarehouseError> {
 }
 
 /// The snapshot dates (ISO) as SQL date literals, for `snapshot_date IN (…)`.
-fn date_list(snapshots: &[String]) -> String {
+pub(crate) fn date_list(snapshots: &[String]) -> String {
     snapshots.iter().map(|d| format!("DATE '{d}'")).collect::<Vec<_>>().join(", ")
 }
 
@@ -37,36 +39,125 @@ fn replacing(snapshots: &[String]) -> WriteMode {
     WriteMode::ReplaceWhere(format!("snapshot_date IN ({})", snapshots.iter().map(|d| format!("'{d}'")).collect::<Vec<_>>().join(", ")))
 }
 
+/// The enrollments a load has just written, still in memory: exactly the table's rows of these
+/// snapshot dates (ISO), since the load replaced those snapshots with them. The derived tables of these
+/// snapshots are counted from them (`tally`) instead of reading the just-written files back.
+pub struct Fresh {
+    batches: Vec<RecordBatch>,
+    snapshots: Vec<String>,
+    tally: OnceLock<Tally>,
+}
+
+impl Fresh {
+    pub fn new(batches: Vec<RecordBatch>, snapshots: Vec<String>) -> Self {
+        Fresh { batches, snapshots, tally: OnceLock::new() }
+    }
+
+    /// Counted once, for both derived tables.
+    fn tally(&self) -> Result<&Tally, WarehouseError> {
+        if let Some(t) = self.tally.get() {
+            return Ok(t);
+        }
+        let started = std::time::Instant::now();
+        let t = tally::tally(&self.batches, &self.snapshots)?;
+        tracing::debug!(seconds = started.elapsed().as_secs_f64(), schools = t.schools.num_rows(), counts = t.counts.num_rows(), "counted the fresh enrollments");
+        Ok(self.tally.get_or_init(|| t))
+    }
+}
+
+/// The snapshots to derive, split by where their enrollments are read: from `fresh` (in memory) or
+/// from the table. Each derived row belongs to one snapshot, so the two parts together are exactly the
+/// rows one query over the table would give.
+fn sources<'a>(snapshots: &[String], fresh: Option<&'a Fresh>) -> Vec<(Vec<String>, Option<&'a Fresh>)> {
+    let (in_memory, stored): (Vec<String>, Vec<String>) = snapshots.iter().cloned().partition(|s| fresh.is_some_and(|f| f.snapshots.contains(s)));
+    let mut out = Vec::new();
+    if let (Some(f), false) = (fresh, in_memory.is_empty()) {
+        out.push((in_memory, Some(f)));
+    }
+    if !stored.is_empty() {
+        out.push((stored, None));
+    }
+    out
+}
+
+/// Registers the stored `enrollments` in `ctx`; false when the table does not exist yet.
+async fn register_enrollments(wh: &Warehouse, ctx: &SessionContext) -> Result<bool, WarehouseError> {
+    match wh.provider("enrollments", At::Latest).await? {
+        Some(p) => {
+            ctx.register_table("enrollments", p)?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
+/// The summary's per-school sums of enrollments (`e`), from the table: what `tally` counts in memory.
+pub(crate) fn per_school_sql(list: &str) -> String {
+    // A classroom is a grade and a room number (a missing number is a room of its own), counted as one
+    // integer: the text `grade/room` it used to be built as was most of the summary's time.
+    format!(
+        "SELECT snapshot_date, max(academic_year) AS academic_year, max(area_code) AS area_code, school_code,
+                count(*) AS students,
+                sum(CASE WHEN level = 'pre_primary' THEN 1 ELSE 0 END) AS pre,
+                sum(CASE WHEN level = 'primary' THEN 1 ELSE 0 END) AS pri,
+                sum(CASE WHEN level = 'lower_secondary' THEN 1 ELSE 0 END) AS low,
+                sum(CASE WHEN level = 'upper_secondary' THEN 1 ELSE 0 END) AS upp,
+                sum(CASE WHEN sex = 1 THEN 1 ELSE 0 END) AS male,
+                sum(CASE WHEN sex = 2 THEN 1 ELSE 0 END) AS female,
+                count(DISTINCT CAST(grade_order AS BIGINT) * 4294967296 + coalesce(CAST(classroom AS BIGINT) + 1, 0)) AS classrooms
+         FROM enrollments
+         WHERE snapshot_date IN ({list}) AND status = 'studying'
+         GROUP BY snapshot_date, school_code"
+    )
+}
+
+/// `enrollment_counts`' rows, from the table: what `tally` counts in memory.
+pub(crate) fn counts_sql(list: &str) -> String {
+    format!(
+        "SELECT snapshot_date, academic_year, area_code, grade, grade_order, level, sex, age_years, status, disadvantaged,
+                disability > 0 AS disabled, count(*) AS students
+         FROM enrollments WHERE snapshot_date IN ({list})
+         GROUP BY snapshot_date, academic_year, area_code, grade, grade_order, level, sex, age_years, status, disadvantaged, disability > 0
+         ORDER BY snapshot_date, area_code, grade_order, grade, sex, age_years, status, disadvantaged, disabled"
+    )
+}
+
 /// Recomputes the summary for the given snapshot dates (ISO) and commits it in one write.
-pub async fn school_snapshot_summary(wh: &Warehouse, snapshots: &[String]) -> Result<Option<u64>, WarehouseError> {
+pub async fn school_snapshot_summary(wh: &Warehouse, snapshots: &[String], fresh: Option<&Fresh>) -> Result<Option<u64>, WarehouseError> {
     if snapshots.is_empty() {
         return Ok(None);
     }
-    let ctx = SessionContext::new();
-    for t in ["enrollments", "personnel", "areas"] {
-        if let Some(p) = wh.provider(t, At::Latest).await? {
-            ctx.register_table(t, p)?;
-        } else {
-            return Ok(None);
+    let mut out = Vec::new();
+    for (part, fresh) in sources(snapshots, fresh) {
+        let ctx = SessionContext::new();
+        let list = date_list(&part);
+        let per_school = match fresh {
+            Some(f) => {
+                let rows = f.tally()?.schools.clone();
+                ctx.register_table("fresh_per_school", Arc::new(MemTable::try_new(rows.schema(), vec![vec![rows]])?))?;
+                format!("SELECT * FROM fresh_per_school WHERE snapshot_date IN ({list})")
+            }
+            None if register_enrollments(wh, &ctx).await? => per_school_sql(&list),
+            None => return Ok(None),
+        };
+        for t in ["personnel", "areas"] {
+            if let Some(p) = wh.provider(t, At::Latest).await? {
+                ctx.register_table(t, p)?;
+            } else {
+                return Ok(None);
+            }
         }
+        out.extend(summary_rows(&ctx, &per_school).await?);
     }
-    let list = date_list(snapshots);
-    // A classroom is a grade and a room number (a missing number is a room of its own), counted as one
-    // integer: the text `grade/room` it used to be built as was most of the summary's time.
+    let (v, _) = wh.write_if_changed("school_snapshot_summary", out, replacing(snapshots)).await?;
+    Ok(Some(v))
+}
+
+/// The summary rows from the per-school sums `per_school` (a query) and the `personnel` and `areas`
+/// registered in `ctx`.
+async fn summary_rows(ctx: &SessionContext, per_school: &str) -> Result<Vec<RecordBatch>, WarehouseError> {
     let sql = format!(
-        "WITH e AS (
-            SELECT snapshot_date, max(academic_year) AS academic_year, max(area_code) AS area_code, school_code,
-                   count(*) AS students,
-                   sum(CASE WHEN level = 'pre_primary' THEN 1 ELSE 0 END) AS pre,
-                   sum(CASE WHEN level = 'primary' THEN 1 ELSE 0 END) AS pri,
-                   sum(CASE WHEN level = 'lower_secondary' THEN 1 ELSE 0 END) AS low,
-                   sum(CASE WHEN level = 'upper_secondary' THEN 1 ELSE 0 END) AS upp,
-                   sum(CASE WHEN sex = 1 THEN 1 ELSE 0 END) AS male,
-                   sum(CASE WHEN sex = 2 THEN 1 ELSE 0 END) AS female,
-                   count(DISTINCT CAST(grade_order AS BIGINT) * 4294967296 + coalesce(CAST(classroom AS BIGINT) + 1, 0)) AS classrooms
-            FROM enrollments
-            WHERE snapshot_date IN ({list}) AND status = 'studying'
-            GROUP BY snapshot_date, school_code),
+        "WITH e AS ({per_school}),
          d AS (SELECT s.snapshot_date, max(p.as_of_date) AS as_of_date
                FROM (SELECT DISTINCT snapshot_date FROM e) s
                JOIN (SELECT DISTINCT as_of_date FROM personnel) p ON p.as_of_date <= s.snapshot_date
@@ -125,29 +216,37 @@ pub async fn school_snapshot_summary(wh: &Warehouse, snapshots: &[String]) -> Re
         ];
         out.push(RecordBatch::try_new(def.schema.clone(), columns).map_err(|e| WarehouseError::Schema { table: def.name.into(), message: e.to_string() })?);
     }
-    let (v, _) = wh.write_if_changed("school_snapshot_summary", out, replacing(snapshots)).await?;
-    Ok(Some(v))
+    Ok(out)
 }
 
 /// Recounts `enrollment_counts` for the given snapshot dates (ISO) and commits it in one write: every
 /// enrollment row counted once, whatever its status, so each count over it equals the same count
 /// over `enrollments`.
-pub async fn enrollment_counts(wh: &Warehouse, snapshots: &[String]) -> Result<Option<u64>, WarehouseError> {
+pub async fn enrollment_counts(wh: &Warehouse, snapshots: &[String], fresh: Option<&Fresh>) -> Result<Option<u64>, WarehouseError> {
     if snapshots.is_empty() {
         return Ok(None);
     }
-    let Some(enrollments) = wh.provider("enrollments", At::Latest).await? else { return Ok(None) };
-    let ctx = SessionContext::new();
-    ctx.register_table("enrollments", enrollments)?;
-    let list = date_list(snapshots);
+    let mut out = Vec::new();
+    for (part, fresh) in sources(snapshots, fresh) {
+        match fresh {
+            Some(f) => out.push(of_snapshots(&f.tally()?.counts, &part)?),
+            None => {
+                let ctx = SessionContext::new();
+                if !register_enrollments(wh, &ctx).await? {
+                    return Ok(None);
+                }
+                out.extend(count_rows(&ctx, &part).await?);
+            }
+        }
+    }
+    let (v, _) = wh.write_if_changed("enrollment_counts", out, replacing(snapshots)).await?;
+    Ok(Some(v))
+}
+
+/// The counted rows of these snapshot dates (ISO) from the `enrollments` registered in `ctx`.
+async fn count_rows(ctx: &SessionContext, snapshots: &[String]) -> Result<Vec<RecordBatch>, WarehouseError> {
     let def = schema::table("enrollment_counts").ok_or_else(|| WarehouseError::UnknownTable("enrollment_counts".into()))?;
-    let sql = format!(
-        "SELECT snapshot_date, academic_year, area_code, grade, grade_order, level, sex, age_years, status, disadvantaged,
-                disability > 0 AS disabled, count(*) AS students
-         FROM enrollments WHERE snapshot_date IN ({list})
-         GROUP BY snapshot_date, academic_year, area_code, grade, grade_order, level, sex, age_years, status, disadvantaged, disability > 0
-         ORDER BY snapshot_date, area_code, grade_order, grade, sex, age_years, status, disadvantaged, disabled"
-    );
+    let sql = counts_sql(&date_list(snapshots));
     let mut out = Vec::new();
     for b in ctx.sql(&sql).await?.collect().await? {
         let columns = def
@@ -159,6 +258,13 @@ pub async fn enrollment_counts(wh: &Warehouse, snapshots: &[String]) -> Result<O
             .collect::<Result<Vec<_>, _>>()?;
         out.push(RecordBatch::try_new(def.schema.clone(), columns).map_err(|e| WarehouseError::Schema { table: def.name.into(), message: e.to_string() })?);
     }
-    let (v, _) = wh.write_if_changed("enrollment_counts", out, replacing(snapshots)).await?;
-    Ok(Some(v))
+    Ok(out)
+}
+
+/// The rows of `batch` (a `snapshot_date` first) of these snapshot dates (ISO).
+fn of_snapshots(batch: &RecordBatch, snapshots: &[String]) -> Result<RecordBatch, WarehouseError> {
+    let days = tally::days(snapshots)?;
+    let dates = batch.column(0).as_primitive::<arrow::datatypes::Date32Type>();
+    let keep: arrow::array::BooleanArray = dates.iter().map(|d| Some(d.is_some_and(|d| days.contains(&d)))).collect();
+    arrow::compute::filter_record_batch(batch, &keep).map_err(|e| WarehouseError::Query { message: e.to_string() })
 }

@@ -22,6 +22,7 @@ pub mod schema;
 pub mod secret;
 pub mod storage;
 pub mod store;
+mod tally;
 mod writers;
 
 pub use secret::Secret;
