@@ -419,7 +419,7 @@ async fn ingest_locked(
     let (f, n, read) = take_read(&feeds::STUDENTS, &mut raw)?;
     let s = students::check(read, &ctx, secret)?;
     check_snapshot_files(&s.files, &source)?;
-    let mut students = with_write(f, n, s.rows, s.good, s.bad, s.snapshots);
+    let students = with_write(f, n, s.rows, s.good, s.bad, s.snapshots);
     step += 1;
     progress("checked students", step, total_steps);
     // The other feeds' frames, taken now: a missing one stops the load before anything is written.
@@ -432,46 +432,46 @@ async fn ingest_locked(
     ];
     let others = checks.into_iter().map(|(feed, check)| take(feed, &mut raw).map(|t| (t, check))).collect::<Result<Vec<_>, _>>()?;
 
-    // 3. Write: one commit per table. The enrollments (most of the writing) are written while the
-    // other feeds are checked, so both cores stay busy.
+    // 3. Write: one commit per table. Each table is written on its own task as soon as its rows are
+    // checked (the enrollments, most of the writing, while the other feeds are checked), so both
+    // cores stay busy; the writes are then waited for in the feeds' order.
     wh.create_missing().await?;
     if wh.version("provinces").await?.unwrap_or(0) == 0 {
         wh.write_if_changed("provinces", vec![provinces_batch()?], WriteMode::Overwrite).await?;
     }
-    let students_rows = students.good.iter().map(RecordBatch::num_rows).sum::<usize>() as u64;
-    // The students' rows are kept (shared, not copied) for the derived tables, which are counted from
-    // them: they are written in the table's order already, so the writer makes no reordered copy.
-    let fresh = matches!(students.mode, WriteMode::ReplaceWhere(_)).then(|| derive::Fresh::new(students.good.clone(), students.dates.clone()));
-    let mut enrollments = Abort(Some(tokio::spawn({
-        let (wh, good, mode) = (wh.clone(), std::mem::take(&mut students.good), students.mode.clone());
-        async move { wh.write_if_changed(feeds::STUDENTS.table, good, mode).await }
-    })));
+    // The students' rows are kept (shared, not copied) for the derived tables, counted from them
+    // while the rest is written: they are in the table's order already, so the writer makes no
+    // reordered copy.
+    let fresh = matches!(students.mode, WriteMode::ReplaceWhere(_)).then(|| Arc::new(derive::Fresh::new(students.good.clone(), students.dates.clone())));
+    let counting = fresh.clone().map(|f| Abort(Some(tokio::task::spawn_blocking(move || f.count()))));
+    prepared.push(students);
+    let mut writes: Vec<Write> = prepared.iter_mut().map(|p| write(wh, p)).collect();
     // The other feeds, each against the reference feeds, with the check its table needs.
-    let check_others = || -> Result<Vec<Prepared>, IngestError> {
+    let check_others = |writes: &mut Vec<Write>| -> Result<Vec<Prepared>, IngestError> {
         let mut out = Vec::new();
         for ((f, n, df), check) in others {
             let rows = df.height() as u64;
             let checked = check(df, &ctx)?;
             let t = std::time::Instant::now();
-            out.push(prepare(f, n, rows, checked, secret)?);
+            let mut p = prepare(f, n, rows, checked, secret)?;
             tracing::debug!(feed = f.name, seconds = t.elapsed().as_secs_f64(), "keyed hashes and arrow conversion");
+            writes.push(write(wh, &mut p));
+            out.push(p);
             step += 1;
             progress(&format!("checked {}", f.name), step, total_steps);
         }
         Ok(out)
     };
-    let others = match check_others() {
+    let others = match check_others(&mut writes) {
         Ok(others) => others,
         Err(e) => {
             // Nothing may go on writing once the load has failed.
-            if let Some(h) = enrollments.0.take() {
-                h.abort();
-                let _ = h.await;
+            for w in writes {
+                w.stop().await;
             }
             return Err(e);
         }
     };
-    prepared.push(students);
     prepared.extend(others);
     fault_point("checked");
 
@@ -479,21 +479,15 @@ async fn ingest_locked(
     let mut rejected = Vec::new();
     let mut snapshots = BTreeSet::new();
     let mut personnel_dates = Vec::new();
+    let mut writes = writes.into_iter();
     for p in prepared {
         let table = p.feed.table;
         if p.bad.height() > 0 {
             rejected.push(rejected_batch(&run_id, &p)?);
         }
-        let (loaded, written) = if table == feeds::STUDENTS.table {
-            let Some(handle) = enrollments.0.take() else { continue };
-            let written = handle.await.map_err(|e| IngestError::Transform { feed: p.feed.name.into(), message: format!("the write of {table} stopped: {e}") })?;
-            (students_rows, written)
-        } else {
-            // The rows are handed over, not copied: the writer may reorder them.
-            let loaded = p.good.iter().map(RecordBatch::num_rows).sum::<usize>() as u64;
-            (loaded, wh.write_if_changed(table, p.good, p.mode.clone()).await)
-        };
-        let (version, changed) = written?;
+        let Some(w) = writes.next() else { return Err(IngestError::Transform { feed: p.feed.name.into(), message: format!("no write of {table} was started") }) };
+        let loaded = w.rows;
+        let (version, changed) = w.done(table).await?;
         match p.feed.summary {
             Summary::Snapshots => snapshots.extend(p.dates.iter().cloned()),
             Summary::StaffDates => personnel_dates.extend(p.dates.iter().cloned()),
@@ -520,6 +514,9 @@ async fn ingest_locked(
     progress("kept rejected rows", step, total_steps);
 
     // 4. Derived summary for every snapshot whose students or staff changed.
+    if let Some(c) = counting {
+        c.done("the count of the fresh enrollments").await??;
+    }
     let student_dates = snapshots.clone();
     if let Some(first_staff) = personnel_dates.iter().min() {
         for s in existing_snapshots(wh).await? {
@@ -529,7 +526,7 @@ async fn ingest_locked(
         }
     }
     let snapshots: Vec<String> = snapshots.into_iter().collect();
-    let summary_version = derive::school_snapshot_summary(wh, &snapshots, fresh.as_ref()).await?;
+    let summary_version = derive::school_snapshot_summary(wh, &snapshots, fresh.as_deref()).await?;
     fault_point("wrote:school_snapshot_summary");
     step += 1;
     progress("built school_snapshot_summary", step, total_steps);
@@ -540,7 +537,7 @@ async fn ingest_locked(
     } else {
         snapshots.iter().filter(|s| student_dates.contains(*s)).cloned().collect()
     };
-    derive::enrollment_counts(wh, &counted, fresh.as_ref()).await?;
+    derive::enrollment_counts(wh, &counted, fresh.as_deref()).await?;
     fault_point("wrote:enrollment_counts");
     step += 1;
     progress("counted enrollments", step, total_steps);
@@ -574,8 +571,49 @@ async fn ingest_locked(
 
 /// The snapshot date (ISO, CE) a file name carries, as in `students_2569-06-10.csv` (BE) or
 /// `students_2026-06-10.csv` (CE); `None` when the name has no date.
-/// A write running on its own task, stopped if the load fails before waiting for it.
+/// A task of the load (a table's write, the count of the fresh enrollments), stopped if the load
+/// fails before waiting for it.
 struct Abort<T>(Option<tokio::task::JoinHandle<T>>);
+
+impl<T> Abort<T> {
+    /// Waits for the task; `what` names it in the error if it stopped.
+    async fn done(mut self, what: &str) -> Result<T, IngestError> {
+        let Some(h) = self.0.take() else { return Err(IngestError::Transform { feed: what.into(), message: "waited for twice".into() }) };
+        h.await.map_err(|e| IngestError::Transform { feed: what.into(), message: format!("stopped: {e}") })
+    }
+
+    /// Stops the task and waits until it has.
+    async fn stop(mut self) {
+        if let Some(h) = self.0.take() {
+            h.abort();
+            let _ = h.await;
+        }
+    }
+}
+
+/// A table's write, started (`write`), and the rows it writes.
+struct Write {
+    task: Abort<Result<(u64, bool), khlang_warehouse::WarehouseError>>,
+    rows: u64,
+}
+
+impl Write {
+    async fn done(self, table: &str) -> Result<(u64, bool), IngestError> {
+        Ok(self.task.done(&format!("the write of {table}")).await??)
+    }
+
+    async fn stop(self) {
+        self.task.stop().await;
+    }
+}
+
+/// Starts writing a feed's good rows (handed over, not copied: the writer may reorder them) to its
+/// table on a task of its own.
+fn write(wh: &Warehouse, p: &mut Prepared) -> Write {
+    let rows = p.good.iter().map(RecordBatch::num_rows).sum::<usize>() as u64;
+    let (wh, good, mode, table) = (wh.clone(), std::mem::take(&mut p.good), p.mode.clone(), p.feed.table);
+    Write { task: Abort(Some(tokio::spawn(async move { wh.write_if_changed(table, good, mode).await }))), rows }
+}
 
 impl<T> Drop for Abort<T> {
     fn drop(&mut self) {

@@ -53,6 +53,12 @@ impl Fresh {
         Fresh { batches, snapshots, tally: OnceLock::new() }
     }
 
+    /// Counts the rows now, on the calling thread (a load does it while it writes); the derived
+    /// tables then use this count.
+    pub fn count(&self) -> Result<(), WarehouseError> {
+        self.tally().map(|_| ())
+    }
+
     /// Counted once, for both derived tables.
     fn tally(&self) -> Result<&Tally, WarehouseError> {
         if let Some(t) = self.tally.get() {
