@@ -443,7 +443,7 @@ async fn ingest_locked(
     // while the rest is written: they are in the table's order already, so the writer makes no
     // reordered copy.
     let fresh = matches!(students.mode, WriteMode::ReplaceWhere(_)).then(|| Arc::new(derive::Fresh::new(students.good.clone(), students.dates.clone())));
-    let counting = fresh.clone().map(|f| Abort(Some(tokio::task::spawn_blocking(move || f.count()))));
+    let counting = fresh.clone().map(|f| Task(Some(tokio::task::spawn_blocking(move || f.count()))));
     prepared.push(students);
     let mut writes: Vec<Write> = prepared.iter_mut().map(|p| write(wh, p)).collect();
     // The other feeds, each against the reference feeds, with the check its table needs.
@@ -465,9 +465,9 @@ async fn ingest_locked(
     let others = match check_others(&mut writes) {
         Ok(others) => others,
         Err(e) => {
-            // Nothing may go on writing once the load has failed.
+            // The writes already started end before the load does (as below).
             for w in writes {
-                w.stop().await;
+                w.finish().await;
             }
             return Err(e);
         }
@@ -482,12 +482,23 @@ async fn ingest_locked(
     let mut writes = writes.into_iter();
     for p in prepared {
         let table = p.feed.table;
-        if p.bad.height() > 0 {
-            rejected.push(rejected_batch(&run_id, &p)?);
-        }
+        let bad = (p.bad.height() > 0).then(|| rejected_batch(&run_id, &p)).transpose();
         let Some(w) = writes.next() else { return Err(IngestError::Transform { feed: p.feed.name.into(), message: format!("no write of {table} was started") }) };
         let loaded = w.rows;
-        let (version, changed) = w.done(table).await?;
+        let (version, changed) = match (w.done(table).await, bad) {
+            (Ok(written), Ok(bad)) => {
+                rejected.extend(bad);
+                written
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                // The writes already started end before the load does: none may commit a table
+                // version after it has returned (the next load rolls them back).
+                for w in writes {
+                    w.finish().await;
+                }
+                return Err(e);
+            }
+        };
         match p.feed.summary {
             Summary::Snapshots => snapshots.extend(p.dates.iter().cloned()),
             Summary::StaffDates => personnel_dates.extend(p.dates.iter().cloned()),
@@ -571,29 +582,29 @@ async fn ingest_locked(
 
 /// The snapshot date (ISO, CE) a file name carries, as in `students_2569-06-10.csv` (BE) or
 /// `students_2026-06-10.csv` (CE); `None` when the name has no date.
-/// A task of the load (a table's write, the count of the fresh enrollments), stopped if the load
-/// fails before waiting for it.
-struct Abort<T>(Option<tokio::task::JoinHandle<T>>);
+/// A task of the load (a table's write, the count of the fresh enrollments), aborted if it is
+/// dropped unwaited (the load's own future dropped).
+struct Task<T>(Option<tokio::task::JoinHandle<T>>);
 
-impl<T> Abort<T> {
+impl<T> Task<T> {
     /// Waits for the task; `what` names it in the error if it stopped.
     async fn done(mut self, what: &str) -> Result<T, IngestError> {
         let Some(h) = self.0.take() else { return Err(IngestError::Transform { feed: what.into(), message: "waited for twice".into() }) };
         h.await.map_err(|e| IngestError::Transform { feed: what.into(), message: format!("stopped: {e}") })
     }
+}
 
-    /// Stops the task and waits until it has.
-    async fn stop(mut self) {
-        if let Some(h) = self.0.take() {
+impl<T> Drop for Task<T> {
+    fn drop(&mut self) {
+        if let Some(h) = &self.0 {
             h.abort();
-            let _ = h.await;
         }
     }
 }
 
 /// A table's write, started (`write`), and the rows it writes.
 struct Write {
-    task: Abort<Result<(u64, bool), khlang_warehouse::WarehouseError>>,
+    task: Task<Result<(u64, bool), khlang_warehouse::WarehouseError>>,
     rows: u64,
 }
 
@@ -602,8 +613,9 @@ impl Write {
         Ok(self.task.done(&format!("the write of {table}")).await??)
     }
 
-    async fn stop(self) {
-        self.task.stop().await;
+    /// Waits for the write to end, whatever its outcome (the load has failed already).
+    async fn finish(self) {
+        let _ = self.task.done("a write").await;
     }
 }
 
@@ -612,15 +624,7 @@ impl Write {
 fn write(wh: &Warehouse, p: &mut Prepared) -> Write {
     let rows = p.good.iter().map(RecordBatch::num_rows).sum::<usize>() as u64;
     let (wh, good, mode, table) = (wh.clone(), std::mem::take(&mut p.good), p.mode.clone(), p.feed.table);
-    Write { task: Abort(Some(tokio::spawn(async move { wh.write_if_changed(table, good, mode).await }))), rows }
-}
-
-impl<T> Drop for Abort<T> {
-    fn drop(&mut self) {
-        if let Some(h) = &self.0 {
-            h.abort();
-        }
-    }
+    Write { task: Task(Some(tokio::spawn(async move { wh.write_if_changed(table, good, mode).await }))), rows }
 }
 
 fn named_snapshot(file: &str) -> Option<String> {
