@@ -580,8 +580,6 @@ async fn ingest_locked(
     Ok(IngestReport { run_id, source, feeds: reports, summary_version, warehouse_commit: commit.seq })
 }
 
-/// The snapshot date (ISO, CE) a file name carries, as in `students_2569-06-10.csv` (BE) or
-/// `students_2026-06-10.csv` (CE); `None` when the name has no date.
 /// A task of the load (a table's write, the count of the fresh enrollments), aborted if it is
 /// dropped unwaited (the load's own future dropped).
 struct Task<T>(Option<tokio::task::JoinHandle<T>>);
@@ -627,6 +625,8 @@ fn write(wh: &Warehouse, p: &mut Prepared) -> Write {
     Write { task: Task(Some(tokio::spawn(async move { wh.write_if_changed(table, good, mode).await }))), rows }
 }
 
+/// The snapshot date (ISO, CE) a file name carries, as in `students_2569-06-10.csv` (BE) or
+/// `students_2026-06-10.csv` (CE); `None` when the name has no date.
 fn named_snapshot(file: &str) -> Option<String> {
     let stem = file.rsplit_once('.').map_or(file, |(s, _)| s);
     let part = stem.rsplit('_').next()?;

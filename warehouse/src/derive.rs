@@ -65,7 +65,7 @@ impl Fresh {
             return Ok(t);
         }
         let started = std::time::Instant::now();
-        let t = tally::tally(&self.batches, &self.snapshots)?;
+        let t = tally::tally(&self.batches)?;
         tracing::debug!(seconds = started.elapsed().as_secs_f64(), schools = t.schools.num_rows(), counts = t.counts.num_rows(), "counted the fresh enrollments");
         Ok(self.tally.get_or_init(|| t))
     }
@@ -268,8 +268,15 @@ async fn count_rows(ctx: &SessionContext, snapshots: &[String]) -> Result<Vec<Re
 }
 
 /// The rows of `batch` (a `snapshot_date` first) of these snapshot dates (ISO).
-fn of_snapshots(batch: &RecordBatch, snapshots: &[String]) -> Result<RecordBatch, WarehouseError> {
-    let days = tally::days(snapshots)?;
+pub(crate) fn of_snapshots(batch: &RecordBatch, snapshots: &[String]) -> Result<RecordBatch, WarehouseError> {
+    let epoch = chrono::NaiveDate::default();
+    let days = snapshots
+        .iter()
+        .map(|s| {
+            let d = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| WarehouseError::Query { message: format!("snapshot date '{s}': {e}") })?;
+            i32::try_from((d - epoch).num_days()).map_err(|e| WarehouseError::Query { message: e.to_string() })
+        })
+        .collect::<Result<std::collections::HashSet<i32>, _>>()?;
     let dates = batch.column(0).as_primitive::<arrow::datatypes::Date32Type>();
     let keep: arrow::array::BooleanArray = dates.iter().map(|d| Some(d.is_some_and(|d| days.contains(&d)))).collect();
     arrow::compute::filter_record_batch(batch, &keep).map_err(|e| WarehouseError::Query { message: e.to_string() })

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Date32Array, Int32Array, Int64Array, RecordBatch, StringArray};
+use arrow::array::{Array, ArrayRef, ArrowPrimitiveType, AsArray, BooleanArray, Date32Array, Int32Array, Int64Array, PrimitiveArray, RecordBatch, StringArray};
 use arrow::compute::{SortColumn, SortOptions, cast, lexsort_to_indices, take_record_batch};
 use arrow::datatypes::{DataType, Date32Type, Field, Int32Type, Schema, SchemaRef};
 use foldhash::{HashMap, HashSet};
@@ -62,7 +62,7 @@ impl Columns {
     }
 }
 
-fn int(a: &Int32Array, i: usize) -> Option<i32> {
+fn value<T: ArrowPrimitiveType>(a: &PrimitiveArray<T>, i: usize) -> Option<T::Native> {
     a.is_valid(i).then(|| a.value(i))
 }
 
@@ -153,7 +153,7 @@ struct Part<'a> {
     counts: HashMap<CountKey<'a>, i64>,
 }
 
-fn part<'a>(c: &'a Columns, snapshots: &HashSet<i32>) -> Part<'a> {
+fn part<'a>(c: &'a Columns) -> Part<'a> {
     let (mut areas, mut schools_ids, mut grades, mut levels, mut statuses) = (Ids::new(), Ids::new(), Ids::new(), Ids::new(), Ids::new());
     // Counted by numbers first, the texts put back once per distinct key.
     type Numbers = (Option<i32>, Option<i32>, u32, u32, Option<i32>, u32, Option<i32>, Option<i32>, u32, Option<bool>, Option<bool>);
@@ -164,16 +164,13 @@ fn part<'a>(c: &'a Columns, snapshots: &HashSet<i32>) -> Part<'a> {
     // Which of LEVELS each level's number is.
     let mut level_slots: Vec<Option<usize>> = Vec::new();
     for i in 0..c.snapshot.len() {
-        let snapshot = int_date(&c.snapshot, i);
-        if !snapshot.is_some_and(|s| snapshots.contains(&s)) {
-            continue;
-        }
+        let snapshot = value(&c.snapshot, i);
         let area = areas.id(text(&c.area, i));
         let level = levels.id(text(&c.level, i));
         let status = statuses.id(text(&c.status, i));
-        let (academic_year, grade_order, sex) = (int(&c.academic_year, i), int(&c.grade_order, i), int(&c.sex, i));
-        let disabled = int(&c.disability, i).map(|d| d > 0);
-        let key = (snapshot, academic_year, area, grades.id(text(&c.grade, i)), grade_order, level, sex, int(&c.age, i), status, c.disadvantaged.is_valid(i).then(|| c.disadvantaged.value(i)), disabled);
+        let (academic_year, grade_order, sex) = (value(&c.academic_year, i), value(&c.grade_order, i), value(&c.sex, i));
+        let disabled = value(&c.disability, i).map(|d| d > 0);
+        let key = (snapshot, academic_year, area, grades.id(text(&c.grade, i)), grade_order, level, sex, value(&c.age, i), status, c.disadvantaged.is_valid(i).then(|| c.disadvantaged.value(i)), disabled);
         *numbers.entry(key).or_insert(0) += 1;
         if statuses.value(status) != Some("studying") {
             continue;
@@ -203,7 +200,7 @@ fn part<'a>(c: &'a Columns, snapshots: &HashSet<i32>) -> Part<'a> {
             _ => {}
         }
         if let Some(order) = grade_order {
-            s.classrooms.insert(i64::from(order) * 4_294_967_296 + int(&c.classroom, i).map_or(0, |r| i64::from(r) + 1));
+            s.classrooms.insert(i64::from(order) * 4_294_967_296 + value(&c.classroom, i).map_or(0, |r| i64::from(r) + 1));
         }
     }
     if let Some((k, s)) = current.take() {
@@ -233,24 +230,8 @@ fn part<'a>(c: &'a Columns, snapshots: &HashSet<i32>) -> Part<'a> {
     }
 }
 
-fn int_date(a: &Date32Array, i: usize) -> Option<i32> {
-    a.is_valid(i).then(|| a.value(i))
-}
-
-/// Days since 1970-01-01 of ISO dates.
-pub(crate) fn days(snapshots: &[String]) -> Result<HashSet<i32>, WarehouseError> {
-    let epoch = chrono::NaiveDate::default();
-    snapshots
-        .iter()
-        .map(|s| {
-            let d = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| query_err(format!("snapshot date '{s}': {e}")))?;
-            i32::try_from((d - epoch).num_days()).map_err(query_err)
-        })
-        .collect()
-}
-
-/// The per-school part of the summary and the counted rows of `enrollment_counts`, for these
-/// snapshot dates (ISO), from enrollments batches.
+/// The per-school part of the summary and the counted rows of `enrollment_counts`, of every snapshot
+/// in the enrollments batches (the caller keeps the snapshots it derives).
 pub struct Tally {
     /// Columns as the summary query's `e`: snapshot_date, academic_year, area_code, school_code,
     /// students, pre, pri, low, upp, male, female, classrooms.
@@ -278,10 +259,9 @@ pub fn schools_schema() -> SchemaRef {
     ]))
 }
 
-pub fn tally(batches: &[RecordBatch], snapshots: &[String]) -> Result<Tally, WarehouseError> {
-    let wanted = days(snapshots)?;
+pub fn tally(batches: &[RecordBatch]) -> Result<Tally, WarehouseError> {
     let columns = batches.par_iter().map(Columns::of).collect::<Result<Vec<_>, _>>()?;
-    let parts: Vec<Part> = columns.par_iter().map(|c| part(c, &wanted)).collect();
+    let parts: Vec<Part> = columns.par_iter().map(part).collect();
     let mut schools: HashMap<(Option<i32>, Option<&str>), School> = HashMap::default();
     let mut counts: HashMap<CountKey, i64> = HashMap::default();
     for p in parts {
@@ -361,7 +341,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::panic)]
 
     use super::*;
-    use crate::derive::{counts_sql, date_list, per_school_sql};
+    use crate::derive::{counts_sql, date_list, of_snapshots, per_school_sql};
     use arrow::util::display::{ArrayFormatter, FormatOptions};
     use datafusion::datasource::MemTable;
     use datafusion::prelude::SessionContext;
@@ -440,7 +420,9 @@ mod tests {
     async fn counted_in_memory_as_the_queries_count_the_table() {
         let batches = enrollments();
         let snapshots = vec!["2025-06-10".to_string(), "2026-06-10".to_string()];
-        let t = tally(&batches, &snapshots).unwrap();
+        let t = tally(&batches).unwrap();
+        // The caller keeps the snapshots it derives, as `derive` does.
+        let t = Tally { schools: of_snapshots(&t.schools, &snapshots).unwrap(), counts: of_snapshots(&t.counts, &snapshots).unwrap() };
         let ctx = SessionContext::new();
         let def = schema::table("enrollments").unwrap();
         ctx.register_table("enrollments", Arc::new(MemTable::try_new(def.schema.clone(), vec![batches]).unwrap())).unwrap();
