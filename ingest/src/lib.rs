@@ -11,8 +11,10 @@ pub mod feeds;
 #[allow(clippy::indexing_slicing)]
 pub mod generate;
 pub mod load;
+pub mod personnel;
 pub mod pg;
 pub mod read;
+pub mod rows;
 pub mod schedule;
 pub mod students;
 pub mod to_arrow;

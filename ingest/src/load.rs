@@ -16,7 +16,7 @@ use crate::IngestError;
 use crate::feeds::{self, Feed, Summary, WriteRule};
 use crate::pg::{self, PgSource};
 use crate::read::{self, FILE_COL, LINE_COL, Read};
-use crate::students;
+use crate::{personnel, students};
 use crate::to_arrow;
 use crate::transform::{self, Checked, Context, DETAIL_COL, RAW_COL, RULE_COL};
 use khlang_warehouse::fault::point as fault_point;
@@ -314,8 +314,8 @@ async fn read_source(source: &Source, progress: Progress<'_>) -> Result<(Vec<(&'
             let total_files: u64 = found.iter().map(|f| f.files.len() as u64).sum();
             let done = std::sync::atomic::AtomicU64::new(0);
             let read_one = |ff: &read::FeedFiles| -> Result<(&'static str, usize, Read), IngestError> {
-                // The students are split from their CSV text by their own check.
-                let df = if ff.feed.name == feeds::STUDENTS.name { read::read_feed_text(ff)? } else { Read::Frame(read::read_feed(ff)?) };
+                // The feeds checked row by row are split from their CSV text by their own check.
+                let df = if read::BY_ROW.contains(&ff.feed.name) { read::read_feed_text(ff)? } else { Read::Frame(read::read_feed(ff)?) };
                 let n = done.fetch_add(ff.files.len() as u64, std::sync::atomic::Ordering::Relaxed) + ff.files.len() as u64;
                 progress(&format!("read {}", ff.feed.name), n, total_files + STEPS_AFTER_READ);
                 Ok((ff.feed.name, ff.files.len(), df))
@@ -422,9 +422,9 @@ async fn ingest_locked(
     let students = with_write(f, n, s.rows, s.good, s.bad, s.snapshots);
     step += 1;
     progress("checked students", step, total_steps);
-    // The other feeds' frames, taken now: a missing one stops the load before anything is written.
-    let checks: [(&'static Feed, Check); 5] = [
-        (&feeds::PERSONNEL, transform::personnel),
+    // The other feeds, taken now: a missing one stops the load before anything is written.
+    let staff = take_read(&feeds::PERSONNEL, &mut raw)?;
+    let checks: [(&'static Feed, Check); 4] = [
         (&feeds::BUDGET, transform::budget),
         (&feeds::TESTS, transform::tests),
         (&feeds::BUILDINGS, transform::buildings),
@@ -449,6 +449,14 @@ async fn ingest_locked(
     // The other feeds, each against the reference feeds, with the check its table needs.
     let check_others = |writes: &mut Vec<Write>| -> Result<Vec<Prepared>, IngestError> {
         let mut out = Vec::new();
+        // The personnel, row by row (`personnel`), as the students.
+        let (f, n, read) = staff;
+        let c = personnel::check(read, &ctx, secret)?;
+        let mut p = with_write(f, n, c.rows, c.good, c.bad, c.dates);
+        writes.push(write(wh, &mut p));
+        out.push(p);
+        step += 1;
+        progress(&format!("checked {}", f.name), step, total_steps);
         for ((f, n, df), check) in others {
             let rows = df.height() as u64;
             let checked = check(df, &ctx)?;

@@ -118,7 +118,7 @@ impl PgSource {
             let name = format!("{}.{}", self.schema, feed.name);
             parsing.push(tokio::task::spawn_blocking(move || {
                 // The students are split from their text by their own check.
-                let df = if feed.name == feeds::STUDENTS.name { read::read_spooled_text(&feed, &path, &name) } else { read::read_spooled_csv(&feed, &path, &name).map(Read::Frame) };
+                let df = if read::BY_ROW.contains(&feed.name) { read::read_spooled_text(&feed, &path, &name) } else { read::read_spooled_csv(&feed, &path, &name).map(Read::Frame) };
                 tracing::info!(feed = feed.name, table = name.as_str(), rows, "read from PostgreSQL");
                 std::fs::remove_file(&path).ok();
                 df.map(|df| (feed, df))

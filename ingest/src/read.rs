@@ -233,13 +233,16 @@ fn finish_frame(feed: &Feed, file: &str, df: DataFrame, name: &str) -> Result<Da
     lf.select(order).collect().map_err(|e| IngestError::Read { file: file.to_string(), message: e.to_string() })
 }
 
-/// A feed as read: a frame of text columns, or (for the students from CSV) the files' text itself.
+/// The feeds checked row by row (`rows`), read as text when they can be (`read_feed_text`).
+pub const BY_ROW: [&str; 2] = [feeds::STUDENTS.name, feeds::PERSONNEL.name];
+
+/// A feed as read: a frame of text columns, or (for the feeds of `BY_ROW` from CSV) the files' text itself.
 pub enum Read {
     Frame(DataFrame),
     Csv(Vec<CsvText>),
 }
 
-/// A CSV file kept as its text, for a check that splits the rows itself (`students`): polars' reader
+/// A CSV file kept as its text, for a check that splits the rows itself (`rows`): polars' reader
 /// would build a column of every field, which that check reads once and drops.
 pub struct CsvText {
     /// The file's name, as rejected rows give it.

@@ -1,8 +1,5 @@
-//! The students feed, checked row by row. It is most of a pull (six million rows of a national
-//! snapshot), so instead of the polars expressions of the other feeds (`transform`), which build a
-//! column for every step, each row is parsed, checked and hashed in one pass on every core. From CSV
-//! (`read::Read::Csv`) the rows are split from the file's text here, without building a column of
-//! every field first; from anything else they are read from the frame a reader gave.
+//! The students feed, checked row by row (`rows`). It is most of a pull (six million rows of a
+//! national snapshot), so each row is parsed, checked and hashed in one pass on every core:
 //!
 //! 1. every row: its values parsed, the rules of domain.md tried in their order (the first it breaks
 //!    is its rule), its citizen ID hashed;
@@ -13,23 +10,24 @@
 //!
 //! What comes out is what the polars checks gave: the same rules, details and rejected rows.
 
-use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, BooleanArray, Date32Array, Float64Array, Int32Array, StringBuilder};
 use arrow::record_batch::RecordBatch;
-use chrono::{Datelike, NaiveDate};
 use polars::prelude::*;
-use polars_arrow::array::Utf8ViewArray;
 use rayon::prelude::*;
 
 use crate::IngestError;
 use crate::feeds;
-use crate::read::{CsvText, FILE_COL, LINE_COL, Read};
-use crate::transform::{Context, DETAIL_COL, RAW_COL, RULE_COL, iso_date, parse_date};
+use crate::read::Read;
+use crate::rows::{self, Bad, Rejected, age, blank, days, decimal, lower, number, upper};
+use crate::transform::{Context, iso_date, parse_date};
 use khlang_warehouse::secret::KeyedHasher;
 use khlang_warehouse::{Secret, layout, reference, schema};
+
+type Fields<'a> = rows::Fields<'a, 14>;
+type Source<'a> = rows::Source<'a, 14>;
 
 /// The checked students: the good rows as batches of the enrollments table in its order, the
 /// rejected rows (as `transform::Checked::bad`), the snapshots loaded and, for the check that each
@@ -110,260 +108,6 @@ fn status_code(v: &str) -> Option<u8> {
     }
 }
 
-/// A text column of the frame, read in place (its chunks as polars read them, not copied into one).
-struct Text<'a> {
-    chunks: Vec<&'a Utf8ViewArray>,
-    starts: Vec<usize>,
-}
-
-impl<'a> Text<'a> {
-    fn of(df: &'a DataFrame, name: &str) -> Result<Self, IngestError> {
-        let ca = df.column(name).and_then(|c| c.str()).map_err(err)?;
-        let chunks: Vec<&Utf8ViewArray> = ca.downcast_iter().collect();
-        let mut starts = Vec::with_capacity(chunks.len());
-        let mut at = 0;
-        for c in &chunks {
-            starts.push(at);
-            at += c.len();
-        }
-        Ok(Text { chunks, starts })
-    }
-
-    /// The chunk holding `row`, and the row's place in it.
-    fn locate(&self, row: usize) -> Option<(&'a Utf8ViewArray, usize)> {
-        let i = self.starts.partition_point(|&s| s <= row).checked_sub(1)?;
-        let (chunk, start) = (*self.chunks.get(i)?, *self.starts.get(i)?);
-        (row - start < chunk.len()).then_some((chunk, row - start))
-    }
-
-    /// The value at `row` as read (not trimmed).
-    fn get(&self, row: usize) -> Option<&'a str> {
-        self.locate(row).and_then(|(c, i)| c.get(i))
-    }
-}
-
-/// A run of rows that lies within one chunk of every column: each column read at an offset.
-struct Segment<'a> {
-    start: usize,
-    end: usize,
-    cols: Vec<(&'a Utf8ViewArray, usize)>,
-    file: (&'a Utf8ViewArray, usize),
-}
-
-impl<'a> Segment<'a> {
-    /// The trimmed value of source column `c` at `row`.
-    fn get(&self, c: usize, row: usize) -> Option<&'a str> {
-        let (a, off) = self.cols.get(c)?;
-        a.get(off + row - self.start).map(trim)
-    }
-
-    fn file(&self, row: usize) -> Option<&'a str> {
-        let (a, off) = self.file;
-        a.get(off + row - self.start)
-    }
-}
-
-fn segments<'a>(cols: &[Text<'a>], file: &Text<'a>, rows: usize) -> Result<Vec<Segment<'a>>, IngestError> {
-    let mut cuts: Vec<usize> = cols.iter().chain(std::iter::once(file)).flat_map(|t| t.starts.iter().copied()).chain([0, rows]).collect();
-    cuts.sort_unstable();
-    cuts.dedup();
-    let at = |t: &Text<'a>, row: usize| t.locate(row).ok_or_else(|| err(format!("row {row} is missing from a column")));
-    cuts.windows(2)
-        .filter_map(|w| match w {
-            [s, e] if s < e => Some((*s, *e)),
-            _ => None,
-        })
-        .map(|(start, end)| Ok(Segment { start, end, cols: cols.iter().map(|t| at(t, start)).collect::<Result<_, _>>()?, file: at(file, start)? }))
-        .collect()
-}
-
-/// A row's values, in `NAMES` order, trimmed; `None` for a null (an empty CSV field).
-type Fields<'a> = [Option<&'a str>; 14];
-
-/// A run of rows (`start..end`, numbered across the input) read by one core.
-struct Run<'a> {
-    start: usize,
-    end: usize,
-    how: How<'a>,
-}
-
-enum How<'a> {
-    Frame(Segment<'a>),
-    /// `text`: whole lines of file `file`, starting at `at` of the input's text.
-    Csv { file: &'a str, text: &'a str, at: u64, fields: &'a [Option<usize>] },
-}
-
-/// The input, read in runs and at any row.
-enum Source<'a> {
-    Frame { cols: Vec<Text<'a>>, file: Text<'a>, lines: &'a Int64Chunked },
-    /// Each file's text, numbered on from the one before (`bases`), and its first row (`first_rows`).
-    Csv { files: &'a [CsvText], bases: Vec<u64>, first_rows: Vec<usize> },
-}
-
-/// The fields of one CSV line, by `fields` (each field's column): an empty field is null, as polars
-/// reads it; fields past the header's are left out, missing ones are null.
-fn split_line<'a>(line: &'a str, fields: &[Option<usize>]) -> Fields<'a> {
-    let line = line.strip_suffix('\r').unwrap_or(line);
-    let mut out: Fields<'a> = [None; 14];
-    // A comma is one byte that no other character's UTF-8 holds, so every cut is a character boundary.
-    let mut start = 0;
-    let mut field = fields.iter();
-    let mut cut = |end: usize| {
-        let Some(c) = field.next() else { return };
-        if let (Some(slot), Some(v)) = (c.and_then(|c| out.get_mut(c)), line.get(start..end)) {
-            *slot = (!v.is_empty()).then(|| trim(v));
-        }
-        start = end + 1;
-    };
-    commas(line.as_bytes(), &mut cut);
-    cut(line.len());
-    out
-}
-
-/// Calls `f` with the place of every comma of `line`, in order: eight bytes at a time, the commas
-/// of a word found as its bytes equal to ',' (exactly: no carry crosses a byte).
-fn commas(line: &[u8], mut f: impl FnMut(usize)) {
-    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    const COMMAS: u64 = 0x2C2C_2C2C_2C2C_2C2C;
-    let mut words = line.chunks_exact(8);
-    let mut at = 0;
-    for w in words.by_ref() {
-        let mut bytes = [0u8; 8];
-        bytes.copy_from_slice(w);
-        let x = u64::from_le_bytes(bytes) ^ COMMAS;
-        // A byte of x is zero (a comma) exactly when its high bit stays clear here.
-        let mut found = !(((x & LOW7) + LOW7) | x) & HIGH;
-        while found != 0 {
-            f(at + (found.trailing_zeros() / 8) as usize);
-            found &= found - 1;
-        }
-        at += 8;
-    }
-    for (i, b) in words.remainder().iter().enumerate() {
-        if *b == b',' {
-            f(at + i);
-        }
-    }
-}
-
-/// `str::trim`, without its look at the ends when they are plain ASCII letters or digits (nearly
-/// every value).
-fn trim(v: &str) -> &str {
-    let plain = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_graphic());
-    if plain(v.as_bytes().first()) && plain(v.as_bytes().last()) { v } else { v.trim() }
-}
-
-/// The line starting at `at` of `text`, without its end.
-fn line_at(text: &str, at: usize) -> &str {
-    let rest = text.get(at..).unwrap_or_default();
-    rest.find('\n').map_or(rest, |end| rest.get(..end).unwrap_or_default())
-}
-
-/// Lines of a CSV file per run: enough runs for the cores to share, each of whole lines.
-const RUN_BYTES: usize = 4 << 20;
-
-impl<'a> Source<'a> {
-    fn new(input: &'a Read) -> Result<(Self, usize), IngestError> {
-        match input {
-            Read::Frame(df) => {
-                let cols = NAMES.iter().map(|n| Text::of(df, n)).collect::<Result<Vec<_>, _>>()?;
-                let file = Text::of(df, FILE_COL)?;
-                let lines = df.column(LINE_COL).and_then(|c| c.i64()).map_err(err)?;
-                Ok((Source::Frame { cols, file, lines }, df.height()))
-            }
-            Read::Csv(files) => {
-                let mut bases = Vec::with_capacity(files.len());
-                let mut base = 0u64;
-                for f in files {
-                    bases.push(base);
-                    base += f.text.len() as u64;
-                }
-                Ok((Source::Csv { files, bases, first_rows: Vec::new() }, 0))
-            }
-        }
-    }
-
-    /// The runs, in row order; for CSV, also numbers the rows (so `rows` is known after).
-    fn runs(&mut self, rows: &mut usize) -> Result<Vec<Run<'a>>, IngestError> {
-        match self {
-            Source::Frame { cols, file, .. } => Ok(segments(cols, file, *rows)?.into_iter().map(|s| Run { start: s.start, end: s.end, how: How::Frame(s) }).collect()),
-            Source::Csv { files, bases, first_rows } => {
-                let files: &'a [CsvText] = files;
-                // Cut each file's lines into runs, then count every run's lines on every core.
-                let mut cuts: Vec<(usize, &'a str, u64)> = Vec::new();
-                for (k, (f, base)) in files.iter().zip(bases.iter()).enumerate() {
-                    let mut at = f.body.min(f.text.len());
-                    while at < f.text.len() {
-                        let target = (at + RUN_BYTES).min(f.text.len());
-                        // By bytes: a cut inside a Thai character is no place to look from as text.
-                        let end = f.text.as_bytes().get(target..).and_then(|r| r.iter().position(|b| *b == b'\n')).map_or(f.text.len(), |i| target + i + 1);
-                        cuts.push((k, f.text.get(at..end).unwrap_or_default(), base + at as u64));
-                        at = end;
-                    }
-                }
-                let counts: Vec<usize> = cuts.par_iter().map(|(_, text, _)| text.bytes().filter(|b| *b == b'\n').count() + usize::from(!text.is_empty() && !text.ends_with('\n'))).collect();
-                let mut runs = Vec::with_capacity(cuts.len());
-                let mut row = 0;
-                let mut cuts = cuts.into_iter().zip(counts).peekable();
-                // Every file's first row, a file with no rows too (the next file's first row then).
-                for (k, f) in files.iter().enumerate() {
-                    first_rows.push(row);
-                    while let Some(((_, text, at), n)) = cuts.next_if(|((of, _, _), _)| *of == k) {
-                        runs.push(Run { start: row, end: row + n, how: How::Csv { file: &f.name, text, at, fields: &f.fields } });
-                        row += n;
-                    }
-                }
-                *rows = row;
-                Ok(runs)
-            }
-        }
-    }
-
-    /// Row `row` (at `at` of the text, for CSV): its fields, file and line.
-    fn row(&self, row: usize, at: u64) -> (Fields<'a>, &'a str, Option<i64>) {
-        match self {
-            Source::Frame { cols, file, lines } => {
-                let mut out: Fields<'a> = [None; 14];
-                for (slot, c) in out.iter_mut().zip(cols) {
-                    *slot = c.get(row).map(str::trim);
-                }
-                (out, file.get(row).unwrap_or_default(), lines.get(row))
-            }
-            Source::Csv { files, bases, first_rows } => {
-                let k = bases.partition_point(|b| *b <= at).saturating_sub(1);
-                let (Some(f), Some(base)) = (files.get(k), bases.get(k)) else { return ([None; 14], "", None) };
-                let line = line_at(&f.text, usize::try_from(at - base).unwrap_or(usize::MAX));
-                let first = first_rows.get(k).copied().unwrap_or(0);
-                (split_line(line, &f.fields), &f.name, i64::try_from(row - first).ok().map(|n| n + 2))
-            }
-        }
-    }
-}
-
-/// Calls `f(row, fields, file, at)` for every row of `run`, in order.
-fn scan<'a>(run: &Run<'a>, mut f: impl FnMut(usize, &Fields<'a>, &'a str, u64)) {
-    match &run.how {
-        How::Frame(seg) => {
-            for row in run.start..run.end {
-                let mut fields: Fields<'a> = [None; 14];
-                for (c, slot) in fields.iter_mut().enumerate() {
-                    *slot = seg.get(c, row);
-                }
-                f(row, &fields, seg.file(row).unwrap_or_default(), row as u64);
-            }
-        }
-        How::Csv { file, text, at, fields } => {
-            let mut pos = 0;
-            for row in run.start..run.end {
-                let line = line_at(text, pos);
-                f(row, &split_line(line, fields), file, at + pos as u64);
-                pos += line.len() + 1;
-            }
-        }
-    }
-}
-
 /// A good row's values, as the table has them.
 #[derive(Clone, Copy, Default)]
 struct Parsed<'a> {
@@ -386,44 +130,12 @@ struct Parsed<'a> {
     key: [u8; 16],
 }
 
-/// A rejected row: its row (and where it is, as `Parsed::at`), the rule it broke and how.
-struct Bad {
-    row: usize,
-    at: u64,
-    rule: &'static str,
-    detail: String,
-}
-
 /// What every row is checked against, found once.
 struct Rules<'c> {
     ctx: &'c Context,
     schools: PlHashMap<&'c str, u32>,
     grades: PlHashMap<&'static str, u8>,
     hasher: KeyedHasher,
-}
-
-fn blank(v: Option<&str>) -> bool {
-    v.is_none_or(str::is_empty)
-}
-
-fn upper(v: &str) -> Cow<'_, str> {
-    if v.bytes().any(|b| b.is_ascii_lowercase()) { Cow::Owned(v.to_ascii_uppercase()) } else { Cow::Borrowed(v) }
-}
-
-fn lower(v: &str) -> Cow<'_, str> {
-    if v.bytes().any(|b| b.is_ascii_uppercase()) { Cow::Owned(v.to_ascii_lowercase()) } else { Cow::Borrowed(v) }
-}
-
-/// A number with thousands separators allowed.
-fn number<T: std::str::FromStr>(v: Option<&str>) -> Option<T> {
-    let v = v?;
-    if v.bytes().any(|b| b == b',') { v.replace(',', "").parse().ok() } else { v.parse().ok() }
-}
-
-/// A decimal as the rejected-rows detail shows it (`-3.0`, not `-3`).
-fn decimal(v: f64) -> String {
-    let s = v.to_string();
-    if s.bytes().all(|b| b.is_ascii_digit() || b == b'-') { format!("{s}.0") } else { s }
 }
 
 fn grade_code(order: i32) -> &'static str {
@@ -433,18 +145,6 @@ fn grade_code(order: i32) -> &'static str {
 fn grade_level(order: i32) -> &'static str {
     reference::grades().iter().find(|g| g.order == order).map_or("", |g| g.level)
 }
-
-/// Whole years from `birth` to `at`.
-fn age(birth: NaiveDate, at: NaiveDate) -> i32 {
-    let md = |d: NaiveDate| d.month() * 100 + d.day();
-    at.year() - birth.year() - i32::from(md(at) < md(birth))
-}
-
-fn days(d: NaiveDate) -> i32 {
-    i32::try_from((d - NaiveDate::default()).num_days()).unwrap_or(i32::MIN)
-}
-
-type Rejected = (&'static str, String);
 
 impl<'c> Rules<'c> {
     fn new(ctx: &'c Context, secret: &Secret) -> Self {
@@ -543,54 +243,25 @@ pub fn check(input: Read, ctx: &Context, secret: &Secret) -> Result<Students, In
         return Err(err(format!("the feed's columns {names:?} are not those this check reads")));
     }
     let started = std::time::Instant::now();
-    let (mut source, mut rows) = Source::new(&input)?;
+    let (mut source, mut rows) = Source::new(&input, &feeds::STUDENTS)?;
     let runs = source.runs(&mut rows)?;
     let rules = Rules::new(ctx, secret);
 
-    // 1. Every row, each run on the next free core, into its own place of `parsed`.
-    // Filled on every core too: a national snapshot's is half a gigabyte of fresh pages.
-    let mut parsed: Vec<Parsed> = Vec::with_capacity(rows);
-    parsed.par_extend((0..rows).into_par_iter().map(|_| Parsed::default()));
-    let mut places = Vec::with_capacity(runs.len());
-    let mut rest = parsed.as_mut_slice();
-    for r in &runs {
-        let (mine, after) = rest.split_at_mut(r.end - r.start);
-        places.push((r, mine));
-        rest = after;
-    }
-    /// A run's rejected rows, and its files' snapshots in the order they came.
-    type RunOut<'a> = (Vec<Bad>, Vec<(&'a str, i32)>);
-    let checked: Vec<RunOut> = places
-        .into_par_iter()
-        .map(|(run, out)| {
-            let mut bad = Vec::new();
-            let mut files: Vec<(&str, i32)> = Vec::new();
-            let mut slots = out.iter_mut();
-            scan(run, |row, fields, file, at| {
-                let Some(slot) = slots.next() else { return };
-                match rules.check(fields, at) {
-                    Ok(p) => {
-                        // The file name is the same text row after row: its address tells first.
-                        let same = files.last().is_some_and(|(f, s)| *s == p.snap && ((f.as_ptr(), f.len()) == (file.as_ptr(), file.len()) || *f == file));
-                        if !same {
-                            files.push((file, p.snap));
-                        }
-                        *slot = p;
-                    }
-                    Err((rule, detail)) => bad.push(Bad { row, at, rule, detail }),
-                }
-            });
-            (bad, files)
-        })
-        .collect();
-    let mut bad: Vec<Bad> = Vec::new();
+    // 1. Every row, each run on the next free core; each run also notes its files' snapshots in
+    // the order they came.
+    let (mut parsed, mut bad, gathered) = rows::check_all(&runs, rows, Vec::new, |fields, file, at, files: &mut Vec<(&str, i32)>| {
+        let p = rules.check(fields, at)?;
+        // The file name is the same text row after row: its address tells first.
+        let same = files.last().is_some_and(|(f, s)| *s == p.snap && ((f.as_ptr(), f.len()) == (file.as_ptr(), file.len()) || *f == file));
+        if !same {
+            files.push((file, p.snap));
+        }
+        Ok(p)
+    });
     let mut files: Vec<(String, i32)> = Vec::new();
-    for (b, f) in checked {
-        bad.extend(b);
-        for (name, snap) in f {
-            if files.last().is_none_or(|(n, s)| n != name || *s != snap) {
-                files.push((name.to_string(), snap));
-            }
+    for (name, snap) in gathered.into_iter().flatten() {
+        if files.last().is_none_or(|(n, s)| n != name || *s != snap) {
+            files.push((name.to_string(), snap));
         }
     }
     let rows_checked = started.elapsed();
@@ -607,7 +278,7 @@ pub fn check(input: Read, ctx: &Context, secret: &Secret) -> Result<Students, In
     let ordered = started.elapsed();
     let def = schema::table("enrollments").ok_or_else(|| err("no enrollments table"))?;
     let good = order.par_chunks(layout::ROW_GROUP_ROWS).map(|chunk| batch(&def.schema, &parsed, chunk, ctx)).collect::<Result<Vec<_>, _>>()?;
-    let bad = rejected(&bad, &source)?;
+    let bad = source.rejected(&bad, SCHOOL)?;
     tracing::debug!(
         rows,
         good = order.len(),
@@ -760,25 +431,12 @@ fn batch(schema: &arrow::datatypes::SchemaRef, parsed: &[Parsed], rows: &[u32], 
     RecordBatch::try_new(schema.clone(), columns).map_err(err)
 }
 
-/// The rejected rows as the other feeds give them: file, line, school code, rule, detail and the
-/// row's own text.
-fn rejected(bad: &[Bad], source: &Source) -> Result<DataFrame, IngestError> {
-    let rows: Vec<(Fields, &str, Option<i64>)> = bad.iter().map(|b| source.row(b.row, b.at)).collect();
-    let columns = vec![
-        Column::new(FILE_COL.into(), rows.iter().map(|r| r.1).collect::<Vec<_>>()),
-        Column::new(LINE_COL.into(), rows.iter().map(|r| r.2).collect::<Vec<_>>()),
-        Column::new("school_code".into(), rows.iter().map(|r| r.0.get(SCHOOL).copied().flatten()).collect::<Vec<_>>()),
-        Column::new(RULE_COL.into(), bad.iter().map(|b| b.rule).collect::<Vec<_>>()),
-        Column::new(DETAIL_COL.into(), bad.iter().map(|b| b.detail.as_str()).collect::<Vec<_>>()),
-        Column::new(RAW_COL.into(), rows.iter().map(|r| r.0.iter().map(|v| v.unwrap_or_default()).collect::<Vec<_>>().join(",")).collect::<Vec<_>>()),
-    ];
-    DataFrame::new(bad.len(), columns).map_err(err)
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::read::{FILE_COL, LINE_COL};
+    use crate::transform::{DETAIL_COL, RAW_COL, RULE_COL};
 
     fn frame(cols: &[(&str, Vec<Option<&str>>)]) -> DataFrame {
         let n = cols.first().map(|c| c.1.len()).unwrap_or(0);
@@ -871,16 +529,6 @@ mod tests {
         assert_eq!(c.snapshots, ["2026-01-10", "2026-06-10", "2026-11-10"]);
         let f = |d: i32| ("f.csv".to_string(), d);
         assert_eq!(c.files, [f(20614), f(20767), f(20614), f(20463)]);
-    }
-
-    #[test]
-    fn commas_are_found_in_every_place_of_a_word() {
-        for line in ["", ",", "a,b", ",,,,,,,,,", "2569,2026-06-10,1056010001,ไทย,,x,", "abcdefgh,ijklmnop,qrstuvwx,", "ก,ข,ค,ง,จ,ฉ,ช,ซ,ฌ"] {
-            let mut found = Vec::new();
-            commas(line.as_bytes(), |i| found.push(i));
-            let expected: Vec<usize> = line.bytes().enumerate().filter(|(_, b)| *b == b',').map(|(i, _)| i).collect();
-            assert_eq!(found, expected, "{line:?}");
-        }
     }
 
     #[test]

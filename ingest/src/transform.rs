@@ -249,10 +249,6 @@ fn grade_code_of(order: Expr) -> Expr {
     by_grade_order(order, |g| g.code)
 }
 
-fn sex(name: &str) -> Expr {
-    map_values(upper(t(name)), &["1", "2", "M", "F", "ช", "ญ", "ชาย", "หญิง", "MALE", "FEMALE"], &["1", "2", "1", "2", "1", "2", "1", "2", "1", "2"], DataType::Int32)
-}
-
 fn boolean(name: &str) -> Expr {
     let v = lower(t(name));
     let yes = ["1", "true", "y", "yes", "ใช่", "มี"].iter().map(|s| s.to_string()).collect();
@@ -282,27 +278,6 @@ fn missing(names: &[&str]) -> Check {
         detail = when(blank(n)).then(text(&format!("{n} is empty"))).otherwise(detail);
     }
     check(fails, "required_value_missing", detail)
-}
-
-/// Boolean of each text value (null stays null): one pass in Rust over the column.
-fn text_test(e: Expr, f: impl Fn(&str) -> bool + Send + Sync + 'static) -> Expr {
-    e.map(
-        move |c: Column| {
-            let ca = c.str()?;
-            let out: BooleanChunked = ca.iter().map(|v| v.map(&f)).collect();
-            Ok(out.with_name(c.name().clone()).into_column())
-        },
-        |_, f| Ok(Field::new(f.name().clone(), DataType::Boolean)),
-    )
-}
-
-/// Citizen ID: 13 digits with a valid check digit, or `G` + 12 digits.
-fn citizen_id_ok(name: &str) -> Expr {
-    text_test(t(name), reference::citizen_id_valid).fill_null(lit(false))
-}
-
-fn bad_citizen_id(name: &str) -> Check {
-    check(citizen_id_ok(name).not(), "citizen_id_check_digit", text("citizen ID is not 13 digits with a valid check digit (nor G + 12 digits)"))
 }
 
 /// Each row's position in the schools feed (`Context::school_codes`), null when its code is not
@@ -487,73 +462,6 @@ pub fn schools(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
         col("high").alias("__high"),
     ];
     split(&feeds::SCHOOLS, lf, details, &out, Some("school_code"))
-}
-
-fn age_at(birth: Expr, at: Expr) -> Expr {
-    let md = |d: Expr| d.clone().dt().month().cast(DataType::Int32) * lit(100) + d.dt().day().cast(DataType::Int32);
-    at.clone().dt().year() - birth.clone().dt().year() - when(md(at).lt(md(birth))).then(lit(1)).otherwise(lit(0))
-}
-
-const POSITIONS: &[&str] = &["director", "deputy_director", "teacher", "assistant_teacher", "government_employee", "contract_teacher", "support_staff"];
-
-pub fn personnel(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
-    let standing = map_values(
-        lower(t("academic_standing")),
-        &["none", "practitioner", "senior_practitioner", "expert", "senior_expert", "ไม่มี", "ชำนาญการ", "ชำนาญการพิเศษ", "เชี่ยวชาญ", "เชี่ยวชาญพิเศษ", "-"],
-        &["none", "practitioner", "senior_practitioner", "expert", "senior_expert", "none", "practitioner", "senior_practitioner", "expert", "senior_expert", "none"],
-        DataType::String,
-    );
-    let lf = prepare_with_school(df, &feeds::PERSONNEL, ctx).with_columns([
-        date("as_of_date").alias("asof"),
-        date("birth_date").alias("birth"),
-        date("appointed_date").alias("appointed"),
-        sex("sex").alias("sex_n"),
-        standing.alias("standing"),
-        number("salary_baht", DataType::Float64).alias("salary"),
-        school_area(ctx).alias("school_area"),
-    ]);
-    let has_school = blank("school_code").not();
-    let birth_month = col("birth").dt().month().cast(DataType::Int32);
-    let birth_day = col("birth").dt().day().cast(DataType::Int32);
-    // Retire on 30 September of the fiscal year in which the person turns 60 (born 1 October: the year before).
-    let retire = col("birth").dt().year() + lit(60 + office::BE_OFFSET)
-        + when(birth_month.clone().gt_eq(lit(10)).and(birth_month.eq(lit(10)).and(birth_day.eq(lit(1))).not())).then(lit(1)).otherwise(lit(0));
-    let checks = vec![
-        missing(&["as_of_date", "citizen_id", "position", "sex", "birth_date", "appointed_date", "salary_baht"]),
-        bad_date("as_of_date", "asof"),
-        bad_date("birth_date", "birth"),
-        bad_date("appointed_date", "appointed"),
-        bad_citizen_id("citizen_id"),
-        only_where(has_school.clone(), unknown_school("school_code")),
-        check(
-            // A blank area is unknown too (`is_in` of a null is null, which would pass the check).
-            has_school.clone().not().and(blank("area_code").or(t("area_code").is_in(series(ctx.area_codes.clone()), false).not())),
-            "area_code_unknown",
-            concat_str([text("office staff need a known area_code, got '"), t("area_code").fill_null(lit("")), lit("'")], "", true),
-        ),
-        value_invalid("position", POSITIONS),
-        check(col("standing").is_null(), "value_invalid", concat_str([text("academic_standing '"), t("academic_standing"), lit("' is not a วิทยฐานะ")], "", true)),
-        check(col("sex_n").is_null(), "sex_invalid", concat_str([text("sex '"), t("sex"), lit("' is not 1/2 (ชาย/หญิง)")], "", true)),
-        unparsable(&[("salary_baht", "salary")]),
-        negative(&["salary"]),
-    ];
-    let (lf, details) = apply_checks(lf, checks);
-    let out = [
-        col("asof").alias("as_of_date"),
-        when(has_school.clone()).then(col("school_area")).otherwise(t("area_code")).alias("area_code"),
-        when(has_school).then(t("school_code")).otherwise(lit(NULL).cast(DataType::String)).alias("school_code"),
-        t("citizen_id").alias("citizen_id"),
-        lower(t("position")).alias("position"),
-        col("standing").alias("academic_standing"),
-        t("major_subject").alias("major_subject"),
-        t("degree").alias("degree"),
-        col("sex_n").alias("sex"),
-        age_at(col("birth"), col("asof")).alias("age_years"),
-        age_at(col("appointed"), col("asof")).alias("years_of_service"),
-        retire.alias("retirement_fiscal_year"),
-        number("salary_baht", DataType::String).alias("salary_baht"),
-    ];
-    split(&feeds::PERSONNEL, lf, details, &out, Some("school_code"))
 }
 
 const CATEGORIES: &[&str] = &[

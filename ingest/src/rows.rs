@@ -1,0 +1,415 @@
+//! A feed checked row by row, on every core: the large feeds (`students`, `personnel`) are checked
+//! this way instead of with the polars expressions of the others (`transform`), which build a column
+//! for every step. From CSV (`read::Read::Csv`) the rows are split from the file's text here, without
+//! building a column of every field first; from anything else (XLSX, a quoted CSV, the ministry
+//! database) they are read from the frame a reader gave. A row's fields come as `Fields`, trimmed,
+//! in the feed's column order; what a check rejects comes out as `transform::Checked::bad` does.
+
+use polars::prelude::*;
+use polars_arrow::array::Utf8ViewArray;
+use rayon::prelude::*;
+
+use crate::IngestError;
+use crate::feeds::Feed;
+use crate::read::{CsvText, FILE_COL, LINE_COL, Read};
+use crate::transform::{DETAIL_COL, RAW_COL, RULE_COL};
+
+/// A row's values, in the feed's column order, trimmed; `None` for a null (an empty CSV field).
+pub type Fields<'a, const N: usize> = [Option<&'a str>; N];
+
+/// A broken rule: its name and how the row broke it.
+pub type Rejected = (&'static str, String);
+
+fn err(feed: &str, message: impl std::fmt::Display) -> IngestError {
+    IngestError::Transform { feed: feed.to_string(), message: message.to_string() }
+}
+
+/// A text column of the frame, read in place (its chunks as polars read them, not copied into one).
+struct Text<'a> {
+    chunks: Vec<&'a Utf8ViewArray>,
+    starts: Vec<usize>,
+}
+
+impl<'a> Text<'a> {
+    fn of(df: &'a DataFrame, feed: &str, name: &str) -> Result<Self, IngestError> {
+        let ca = df.column(name).and_then(|c| c.str()).map_err(|e| err(feed, e))?;
+        let chunks: Vec<&Utf8ViewArray> = ca.downcast_iter().collect();
+        let mut starts = Vec::with_capacity(chunks.len());
+        let mut at = 0;
+        for c in &chunks {
+            starts.push(at);
+            at += c.len();
+        }
+        Ok(Text { chunks, starts })
+    }
+
+    /// The chunk holding `row`, and the row's place in it.
+    fn locate(&self, row: usize) -> Option<(&'a Utf8ViewArray, usize)> {
+        let i = self.starts.partition_point(|&s| s <= row).checked_sub(1)?;
+        let (chunk, start) = (*self.chunks.get(i)?, *self.starts.get(i)?);
+        (row - start < chunk.len()).then_some((chunk, row - start))
+    }
+
+    /// The value at `row` as read (not trimmed).
+    fn get(&self, row: usize) -> Option<&'a str> {
+        self.locate(row).and_then(|(c, i)| c.get(i))
+    }
+}
+
+/// A run of rows that lies within one chunk of every column: each column read at an offset.
+struct Segment<'a> {
+    start: usize,
+    cols: Vec<(&'a Utf8ViewArray, usize)>,
+    file: (&'a Utf8ViewArray, usize),
+}
+
+impl<'a> Segment<'a> {
+    /// The trimmed value of source column `c` at `row`.
+    fn get(&self, c: usize, row: usize) -> Option<&'a str> {
+        let (a, off) = self.cols.get(c)?;
+        a.get(off + row - self.start).map(trim)
+    }
+
+    fn file(&self, row: usize) -> Option<&'a str> {
+        let (a, off) = self.file;
+        a.get(off + row - self.start)
+    }
+}
+
+/// A run of rows (`start..end`, numbered across the input) read by one core.
+pub struct Run<'a> {
+    pub start: usize,
+    pub end: usize,
+    how: How<'a>,
+}
+
+enum How<'a> {
+    Frame(Segment<'a>),
+    /// `text`: whole lines of file `file`, starting at `at` of the input's text.
+    Csv { file: &'a str, text: &'a str, at: u64, fields: &'a [Option<usize>] },
+}
+
+/// The input of a feed of `N` columns, read in runs and at any row.
+pub struct Source<'a, const N: usize> {
+    feed: &'static str,
+    input: Input<'a>,
+}
+
+enum Input<'a> {
+    Frame { cols: Vec<Text<'a>>, file: Text<'a>, lines: &'a Int64Chunked },
+    /// Each file's text, numbered on from the one before (`bases`), and its first row (`first_rows`).
+    Csv { files: &'a [CsvText], bases: Vec<u64>, first_rows: Vec<usize> },
+}
+
+/// The fields of one CSV line, by `fields` (each field's column): an empty field is null, as polars
+/// reads it; fields past the header's are left out, missing ones are null.
+pub fn split_line<'a, const N: usize>(line: &'a str, fields: &[Option<usize>]) -> Fields<'a, N> {
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    let mut out: Fields<'a, N> = [None; N];
+    // A comma is one byte that no other character's UTF-8 holds, so every cut is a character boundary.
+    let mut start = 0;
+    let mut field = fields.iter();
+    let mut cut = |end: usize| {
+        let Some(c) = field.next() else { return };
+        if let (Some(slot), Some(v)) = (c.and_then(|c| out.get_mut(c)), line.get(start..end)) {
+            *slot = (!v.is_empty()).then(|| trim(v));
+        }
+        start = end + 1;
+    };
+    commas(line.as_bytes(), &mut cut);
+    cut(line.len());
+    out
+}
+
+/// Calls `f` with the place of every comma of `line`, in order: eight bytes at a time, the commas
+/// of a word found as its bytes equal to ',' (exactly: no carry crosses a byte).
+fn commas(line: &[u8], mut f: impl FnMut(usize)) {
+    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const COMMAS: u64 = 0x2C2C_2C2C_2C2C_2C2C;
+    let mut words = line.chunks_exact(8);
+    let mut at = 0;
+    for w in words.by_ref() {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(w);
+        let x = u64::from_le_bytes(bytes) ^ COMMAS;
+        // A byte of x is zero (a comma) exactly when its high bit stays clear here.
+        let mut found = !(((x & LOW7) + LOW7) | x) & HIGH;
+        while found != 0 {
+            f(at + (found.trailing_zeros() / 8) as usize);
+            found &= found - 1;
+        }
+        at += 8;
+    }
+    for (i, b) in words.remainder().iter().enumerate() {
+        if *b == b',' {
+            f(at + i);
+        }
+    }
+}
+
+/// `str::trim`, without its look at the ends when they are plain ASCII letters or digits (nearly
+/// every value).
+pub fn trim(v: &str) -> &str {
+    let plain = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_graphic());
+    if plain(v.as_bytes().first()) && plain(v.as_bytes().last()) { v } else { v.trim() }
+}
+
+/// The line starting at `at` of `text`, without its end.
+fn line_at(text: &str, at: usize) -> &str {
+    let rest = text.get(at..).unwrap_or_default();
+    rest.find('\n').map_or(rest, |end| rest.get(..end).unwrap_or_default())
+}
+
+/// Lines of a CSV file per run: enough runs for the cores to share, each of whole lines.
+const RUN_BYTES: usize = 4 << 20;
+
+impl<'a, const N: usize> Source<'a, N> {
+    /// The input of `feed` (of `N` columns) and, from a frame, its rows (from CSV they are counted
+    /// by `runs`).
+    pub fn new(input: &'a Read, feed: &'static Feed) -> Result<(Self, usize), IngestError> {
+        if feed.columns.len() != N {
+            return Err(err(feed.name, format!("the feed has {} columns, not the {N} this check reads", feed.columns.len())));
+        }
+        let name = feed.name;
+        match input {
+            Read::Frame(df) => {
+                let cols = feed.columns.iter().map(|c| Text::of(df, name, c.name)).collect::<Result<Vec<_>, _>>()?;
+                let file = Text::of(df, name, FILE_COL)?;
+                let lines = df.column(LINE_COL).and_then(|c| c.i64()).map_err(|e| err(name, e))?;
+                Ok((Source { feed: name, input: Input::Frame { cols, file, lines } }, df.height()))
+            }
+            Read::Csv(files) => {
+                let mut bases = Vec::with_capacity(files.len());
+                let mut base = 0u64;
+                for f in files {
+                    bases.push(base);
+                    base += f.text.len() as u64;
+                }
+                Ok((Source { feed: name, input: Input::Csv { files, bases, first_rows: Vec::new() } }, 0))
+            }
+        }
+    }
+
+    /// The runs, in row order; for CSV, also numbers the rows (so `rows` is known after).
+    pub fn runs(&mut self, rows: &mut usize) -> Result<Vec<Run<'a>>, IngestError> {
+        let feed = self.feed;
+        match &mut self.input {
+            Input::Frame { cols, file, .. } => {
+                // Cut where any column's chunk starts, so a run reads every column at an offset.
+                let mut cuts: Vec<usize> = cols.iter().chain(std::iter::once(&*file)).flat_map(|t| t.starts.iter().copied()).chain([0, *rows]).collect();
+                cuts.sort_unstable();
+                cuts.dedup();
+                let at = |t: &Text<'a>, row: usize| t.locate(row).ok_or_else(|| err(feed, format!("row {row} is missing from a column")));
+                cuts.windows(2)
+                    .filter_map(|w| match w {
+                        [s, e] if s < e => Some((*s, *e)),
+                        _ => None,
+                    })
+                    .map(|(start, end)| {
+                        let seg = Segment { start, cols: cols.iter().map(|t| at(t, start)).collect::<Result<_, _>>()?, file: at(file, start)? };
+                        Ok(Run { start, end, how: How::Frame(seg) })
+                    })
+                    .collect()
+            }
+            Input::Csv { files, bases, first_rows } => {
+                let files: &'a [CsvText] = files;
+                // Cut each file's lines into runs, then count every run's lines on every core.
+                let mut cuts: Vec<(usize, &'a str, u64)> = Vec::new();
+                for (k, (f, base)) in files.iter().zip(bases.iter()).enumerate() {
+                    let mut at = f.body.min(f.text.len());
+                    while at < f.text.len() {
+                        let target = (at + RUN_BYTES).min(f.text.len());
+                        // By bytes: a cut inside a Thai character is no place to look from as text.
+                        let end = f.text.as_bytes().get(target..).and_then(|r| r.iter().position(|b| *b == b'\n')).map_or(f.text.len(), |i| target + i + 1);
+                        cuts.push((k, f.text.get(at..end).unwrap_or_default(), base + at as u64));
+                        at = end;
+                    }
+                }
+                let counts: Vec<usize> = cuts.par_iter().map(|(_, text, _)| text.bytes().filter(|b| *b == b'\n').count() + usize::from(!text.is_empty() && !text.ends_with('\n'))).collect();
+                let mut runs = Vec::with_capacity(cuts.len());
+                let mut row = 0;
+                let mut cuts = cuts.into_iter().zip(counts).peekable();
+                // Every file's first row, a file with no rows too (the next file's first row then).
+                for (k, f) in files.iter().enumerate() {
+                    first_rows.push(row);
+                    while let Some(((_, text, at), n)) = cuts.next_if(|((of, _, _), _)| *of == k) {
+                        runs.push(Run { start: row, end: row + n, how: How::Csv { file: &f.name, text, at, fields: &f.fields } });
+                        row += n;
+                    }
+                }
+                *rows = row;
+                Ok(runs)
+            }
+        }
+    }
+
+    /// Row `row` (at `at` of the text, for CSV): its fields, file and line.
+    pub fn row(&self, row: usize, at: u64) -> (Fields<'a, N>, &'a str, Option<i64>) {
+        match &self.input {
+            Input::Frame { cols, file, lines } => {
+                let mut out: Fields<'a, N> = [None; N];
+                for (slot, c) in out.iter_mut().zip(cols) {
+                    *slot = c.get(row).map(str::trim);
+                }
+                (out, file.get(row).unwrap_or_default(), lines.get(row))
+            }
+            Input::Csv { files, bases, first_rows } => {
+                let k = bases.partition_point(|b| *b <= at).saturating_sub(1);
+                let (Some(f), Some(base)) = (files.get(k), bases.get(k)) else { return ([None; N], "", None) };
+                let line = line_at(&f.text, usize::try_from(at - base).unwrap_or(usize::MAX));
+                let first = first_rows.get(k).copied().unwrap_or(0);
+                (split_line(line, &f.fields), &f.name, i64::try_from(row - first).ok().map(|n| n + 2))
+            }
+        }
+    }
+
+    /// The rejected rows as the other feeds give them: file, line, school code (the row's field
+    /// `school`), rule, detail and the row's own text.
+    pub fn rejected(&self, bad: &[Bad], school: usize) -> Result<DataFrame, IngestError> {
+        let rows: Vec<(Fields<N>, &str, Option<i64>)> = bad.iter().map(|b| self.row(b.row, b.at)).collect();
+        let columns = vec![
+            Column::new(FILE_COL.into(), rows.iter().map(|r| r.1).collect::<Vec<_>>()),
+            Column::new(LINE_COL.into(), rows.iter().map(|r| r.2).collect::<Vec<_>>()),
+            Column::new("school_code".into(), rows.iter().map(|r| r.0.get(school).copied().flatten()).collect::<Vec<_>>()),
+            Column::new(RULE_COL.into(), bad.iter().map(|b| b.rule).collect::<Vec<_>>()),
+            Column::new(DETAIL_COL.into(), bad.iter().map(|b| b.detail.as_str()).collect::<Vec<_>>()),
+            Column::new(RAW_COL.into(), rows.iter().map(|r| r.0.iter().map(|v| v.unwrap_or_default()).collect::<Vec<_>>().join(",")).collect::<Vec<_>>()),
+        ];
+        DataFrame::new(bad.len(), columns).map_err(|e| err(self.feed, e))
+    }
+}
+
+/// Calls `f(row, fields, file, at)` for every row of `run`, in order.
+pub fn scan<'a, const N: usize>(run: &Run<'a>, mut f: impl FnMut(usize, &Fields<'a, N>, &'a str, u64)) {
+    match &run.how {
+        How::Frame(seg) => {
+            for row in run.start..run.end {
+                let mut fields: Fields<'a, N> = [None; N];
+                for (c, slot) in fields.iter_mut().enumerate() {
+                    *slot = seg.get(c, row);
+                }
+                f(row, &fields, seg.file(row).unwrap_or_default(), row as u64);
+            }
+        }
+        How::Csv { file, text, at, fields } => {
+            let mut pos = 0;
+            for row in run.start..run.end {
+                let line = line_at(text, pos);
+                f(row, &split_line(line, fields), file, at + pos as u64);
+                pos += line.len() + 1;
+            }
+        }
+    }
+}
+
+/// A rejected row: its row (and where it is, as `scan` gave it), the rule it broke and how.
+pub struct Bad {
+    pub row: usize,
+    pub at: u64,
+    pub rule: &'static str,
+    pub detail: String,
+}
+
+/// Every row of `runs` checked by `check`, each run on the next free core: the rows' values in
+/// row order (`T::default()` in a rejected row's place), the rejected rows in row order, and what
+/// each run gathered besides in its own `S` (from `start`), in run order. `check` is given the
+/// row's fields, file, where it is and its run's `S`.
+pub fn check_all<'a, T, S, const N: usize>(
+    runs: &[Run<'a>],
+    rows: usize,
+    start: impl Fn() -> S + Sync,
+    check: impl Fn(&Fields<'a, N>, &'a str, u64, &mut S) -> Result<T, Rejected> + Sync,
+) -> (Vec<T>, Vec<Bad>, Vec<S>)
+where
+    T: Default + Send,
+    S: Send,
+{
+    // Filled on every core too: a national students snapshot's is half a gigabyte of fresh pages.
+    let mut values: Vec<T> = Vec::with_capacity(rows);
+    values.par_extend((0..rows).into_par_iter().map(|_| T::default()));
+    let mut places = Vec::with_capacity(runs.len());
+    let mut rest = values.as_mut_slice();
+    for r in runs {
+        let (mine, after) = rest.split_at_mut((r.end - r.start).min(rest.len()));
+        places.push((r, mine));
+        rest = after;
+    }
+    let checked: Vec<(Vec<Bad>, S)> = places
+        .into_par_iter()
+        .map(|(run, out)| {
+            let mut bad = Vec::new();
+            let mut gathered = start();
+            let mut slots = out.iter_mut();
+            scan(run, |row, fields, file, at| {
+                let Some(slot) = slots.next() else { return };
+                match check(fields, file, at, &mut gathered) {
+                    Ok(v) => *slot = v,
+                    Err((rule, detail)) => bad.push(Bad { row, at, rule, detail }),
+                }
+            });
+            (bad, gathered)
+        })
+        .collect();
+    let mut bad = Vec::new();
+    let mut gathered = Vec::with_capacity(checked.len());
+    for (b, s) in checked {
+        bad.extend(b);
+        gathered.push(s);
+    }
+    (values, bad, gathered)
+}
+
+/// A value that is not there or empty.
+pub fn blank(v: Option<&str>) -> bool {
+    v.is_none_or(str::is_empty)
+}
+
+/// ASCII upper case, copied only when some letter needs it (codes are ASCII; Thai has no case).
+pub fn upper(v: &str) -> std::borrow::Cow<'_, str> {
+    if v.bytes().any(|b| b.is_ascii_lowercase()) { std::borrow::Cow::Owned(v.to_ascii_uppercase()) } else { std::borrow::Cow::Borrowed(v) }
+}
+
+/// ASCII lower case, as `upper`.
+pub fn lower(v: &str) -> std::borrow::Cow<'_, str> {
+    if v.bytes().any(|b| b.is_ascii_uppercase()) { std::borrow::Cow::Owned(v.to_ascii_lowercase()) } else { std::borrow::Cow::Borrowed(v) }
+}
+
+/// A number with thousands separators allowed.
+pub fn number<T: std::str::FromStr>(v: Option<&str>) -> Option<T> {
+    let v = v?;
+    if v.bytes().any(|b| b == b',') { v.replace(',', "").parse().ok() } else { v.parse().ok() }
+}
+
+/// A decimal as the rejected-rows detail shows it (`-3.0`, not `-3`), as polars writes a float.
+pub fn decimal(v: f64) -> String {
+    let s = v.to_string();
+    if s.bytes().all(|b| b.is_ascii_digit() || b == b'-') { format!("{s}.0") } else { s }
+}
+
+/// Days since 1970-01-01.
+pub fn days(d: chrono::NaiveDate) -> i32 {
+    i32::try_from((d - chrono::NaiveDate::default()).num_days()).unwrap_or(i32::MIN)
+}
+
+/// Whole years from `birth` to `at`.
+pub fn age(birth: chrono::NaiveDate, at: chrono::NaiveDate) -> i32 {
+    use chrono::Datelike;
+    let md = |d: chrono::NaiveDate| d.month() * 100 + d.day();
+    at.year() - birth.year() - i32::from(md(at) < md(birth))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commas_are_found_in_every_place_of_a_word() {
+        for line in ["", ",", "a,b", ",,,,,,,,,", "2569,2026-06-10,1056010001,ไทย,,x,", "abcdefgh,ijklmnop,qrstuvwx,", "ก,ข,ค,ง,จ,ฉ,ช,ซ,ฌ"] {
+            let mut found = Vec::new();
+            commas(line.as_bytes(), |i| found.push(i));
+            let expected: Vec<usize> = line.bytes().enumerate().filter(|(_, b)| *b == b',').map(|(i, _)| i).collect();
+            assert_eq!(found, expected, "{line:?}");
+        }
+    }
+}
