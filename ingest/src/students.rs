@@ -294,42 +294,67 @@ pub fn check(input: Read, ctx: &Context, secret: &Secret) -> Result<Students, In
 }
 
 /// Finds the students in more than one good row of a snapshot (by their keyed hash), and rejects
-/// those rows. Counted in shards of the hash, one per core at a time.
+/// those rows. The good rows are first spread over buckets by their key's first byte (each core its
+/// share of the rows, writing a number made of the snapshot and key, and the row), then every
+/// bucket, small enough to stay in a core's cache, is sorted, and rows of equal numbers are
+/// compared by their whole snapshot and key.
 fn duplicates(parsed: &mut [Parsed], bad: &mut Vec<Bad>, source: &Source) {
-    let shards = rayon::current_num_threads().max(1) * 2;
-    let per_shard = parsed.len() / shards + 1;
-    let found: Vec<PlHashMap<(i32, [u8; 16]), u32>> = (0..shards)
-        .into_par_iter()
-        .map(|shard| {
-            let mut counts: PlHashMap<(i32, [u8; 16]), u32> = PlHashMap::with_capacity(per_shard);
-            for p in parsed.iter().filter(|p| p.ok && usize::from(p.key[0]) % shards == shard) {
-                *counts.entry((p.snap, p.key)).or_insert(0) += 1;
+    const BUCKETS: usize = 256;
+    let chunk = parsed.len().div_ceil(rayon::current_num_threads().max(1) * 4).max(1);
+    // The key's next eight bytes with the snapshot mixed in.
+    let number = |p: &Parsed| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(p.key.get(1..9).unwrap_or(&[0; 8]));
+        u64::from_le_bytes(b) ^ u64::from(p.snap.unsigned_abs()).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    };
+    let spread: Vec<Vec<Vec<(u64, u32)>>> = parsed
+        .par_chunks(chunk)
+        .enumerate()
+        .map(|(c, ps)| {
+            let mut buckets: Vec<Vec<(u64, u32)>> = (0..BUCKETS).map(|_| Vec::with_capacity(ps.len() / BUCKETS * 5 / 4)).collect();
+            for (i, p) in ps.iter().enumerate().filter(|(_, p)| p.ok) {
+                if let Some(b) = buckets.get_mut(usize::from(p.key[0])) {
+                    b.push((number(p), u32::try_from(c * chunk + i).unwrap_or(u32::MAX)));
+                }
             }
-            counts.retain(|_, n| *n > 1);
-            counts
+            buckets
         })
         .collect();
-    let counts: PlHashMap<(i32, [u8; 16]), u32> = found.into_iter().flatten().collect();
-    if counts.is_empty() {
-        return;
+    // Each bucket's groups of rows of one student in one snapshot.
+    let rows: &[Parsed] = parsed;
+    let groups: Vec<Vec<u32>> = (0..BUCKETS)
+        .into_par_iter()
+        .flat_map_iter(|b| {
+            let mut all: Vec<(u64, u32)> = spread.iter().filter_map(|c| c.get(b)).flatten().copied().collect();
+            all.sort_unstable();
+            let mut found: Vec<Vec<u32>> = Vec::new();
+            for same in all.chunk_by(|x, y| x.0 == y.0).filter(|s| s.len() > 1) {
+                let mut exact: Vec<((i32, [u8; 16]), u32)> = same.iter().filter_map(|(_, r)| rows.get(*r as usize).map(|p| ((p.snap, p.key), *r))).collect();
+                exact.sort_unstable();
+                found.extend(exact.chunk_by(|x, y| x.0 == y.0).filter(|s| s.len() > 1).map(|s| s.iter().map(|(_, r)| *r).collect()));
+            }
+            found
+        })
+        .collect();
+    drop(spread);
+    // Each row rejected at its school, told how many rows and which schools (first and last).
+    let mut rejected: Vec<(usize, u64, String)> = Vec::new();
+    for group in groups {
+        let found: Vec<(usize, u64, &str)> = group
+            .iter()
+            .filter_map(|r| rows.get(*r as usize).map(|p| (*r as usize, p.at)))
+            .map(|(row, at)| (row, at, source.row(row, at).0.get(SCHOOL).copied().flatten().unwrap_or_default()))
+            .collect();
+        let first = found.iter().map(|f| f.2).min().unwrap_or_default();
+        let last = found.iter().map(|f| f.2).max().unwrap_or_default();
+        let detail = format!("the same student is in {} rows of this snapshot, at schools {first} and {last}", found.len());
+        rejected.extend(found.iter().map(|(row, at, _)| (*row, *at, detail.clone())));
     }
-    let mut rows: Vec<(usize, u64, (i32, [u8; 16]))> = Vec::new();
-    let mut schools: PlHashMap<(i32, [u8; 16]), (&str, &str)> = PlHashMap::new();
-    for (row, p) in parsed.iter_mut().enumerate() {
-        let key = (p.snap, p.key);
-        if p.ok && counts.contains_key(&key) {
+    for (row, at, detail) in rejected {
+        if let Some(p) = parsed.get_mut(row) {
             p.ok = false;
-            rows.push((row, p.at, key));
-            let s = source.row(row, p.at).0.get(SCHOOL).copied().flatten().unwrap_or_default();
-            let e = schools.entry(key).or_insert((s, s));
-            e.0 = e.0.min(s);
-            e.1 = e.1.max(s);
         }
-    }
-    for (row, at, key) in rows {
-        let n = counts.get(&key).copied().unwrap_or(0);
-        let (first, last) = schools.get(&key).copied().unwrap_or_default();
-        bad.push(Bad { row, at, rule: "duplicate_enrollment", detail: format!("the same student is in {n} rows of this snapshot, at schools {first} and {last}") });
+        bad.push(Bad { row, at, rule: "duplicate_enrollment", detail });
     }
 }
 
