@@ -4,7 +4,7 @@
 //! pull from the database and the same pull as files load identical rows.
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use futures::{StreamExt as _, pin_mut};
@@ -90,18 +90,29 @@ impl PgSource {
         IngestError::Source { location: self.shown.clone(), message }
     }
 
-    /// Reads every feed. Each feed's rows are spooled under `spool` and read back as CSV.
-    pub async fn read_all(&self, spool: &Path) -> Result<Vec<(Feed, Read)>, IngestError> {
+    async fn connect(&self) -> Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>), IngestError> {
         let (client, connection) = self.config.connect(NoTls).await.map_err(|e| self.err(format!("cannot connect: {}", message(&e))))?;
         let conn = tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::warn!(error = %e, "PostgreSQL connection ended with an error");
             }
         });
+        Ok((client, conn))
+    }
+
+    /// Reads every feed. Each feed's rows are spooled under `spool` and read back as CSV.
+    pub async fn read_all(&self, spool: &Path) -> Result<Vec<(Feed, Read)>, IngestError> {
+        let (client, conn) = self.connect().await?;
         // One snapshot of the whole database for all feeds: a consistent pull even while the
         // ministry system keeps writing.
-        client
-            .batch_execute("SET DateStyle = 'ISO, YMD'; SET client_encoding = 'UTF8'; BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        const SETTINGS: &str = "SET DateStyle = 'ISO, YMD'; SET client_encoding = 'UTF8'; BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+        client.batch_execute(SETTINGS).await.map_err(|e| self.err(message(&e)))?;
+        // A second connection in the same snapshot reads the second half of each table, so the
+        // server sends a feed on two cores (its COPY of the students was most of a national pull).
+        let snapshot: String = client.query_one("SELECT pg_export_snapshot()", &[]).await.map_err(|e| self.err(message(&e)))?.get(0);
+        let (second, second_conn) = self.connect().await?;
+        second
+            .batch_execute(&format!("{SETTINGS}; SET TRANSACTION SNAPSHOT {}", khlang_warehouse::office::sql_literal(&snapshot)))
             .await
             .map_err(|e| self.err(message(&e)))?;
         let mut plans = Vec::new();
@@ -114,7 +125,7 @@ impl PgSource {
         let mut parsing = Vec::new();
         for (feed, select) in plans {
             let path = spool.join(format!("{}.csv", feed.name));
-            let rows = self.copy_to(&client, &select, &path).await?;
+            let rows = self.copy_halves(&client, &second, feed.name, &select, &path).await?;
             let name = format!("{}.{}", self.schema, feed.name);
             parsing.push(tokio::task::spawn_blocking(move || {
                 // The students are split from their text by their own check.
@@ -128,10 +139,42 @@ impl PgSource {
         for p in parsing {
             out.push(p.await.map_err(|e| self.err(format!("reading a spooled feed failed: {e}")))??);
         }
+        second.batch_execute("COMMIT").await.map_err(|e| self.err(message(&e)))?;
         client.batch_execute("COMMIT").await.map_err(|e| self.err(message(&e)))?;
-        drop(client);
+        drop((client, second));
         conn.await.ok();
+        second_conn.await.ok();
         Ok(out)
+    }
+
+    /// Spools a feed's rows to `path` (CSV with a header), the table's pages split in two halves
+    /// read at once, the first by `client` and the second by `second` (in the same snapshot), the
+    /// second appended to the first: the rows in the order one scan of the table gives. A view, a
+    /// partitioned table or a table of one page is read whole by `client`. Returns the rows.
+    async fn copy_halves(&self, client: &tokio_postgres::Client, second: &tokio_postgres::Client, table: &str, select: &str, path: &Path) -> Result<u64, IngestError> {
+        let pages: i64 = client
+            .query_opt(
+                "SELECT pg_relation_size(c.oid) / current_setting('block_size')::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind = 'r'",
+                &[&self.schema, &table],
+            )
+            .await
+            .map_err(|e| self.err(message(&e)))?
+            .map_or(0, |r| r.get(0));
+        if pages < 2 {
+            return self.copy_to(client, select, path, true).await;
+        }
+        let half = pages / 2;
+        let rest = path.with_extension("csv.rest");
+        let (low, high) = (format!("{select} WHERE ctid < '({half},0)'::tid"), format!("{select} WHERE ctid >= '({half},0)'::tid"));
+        let (first, after) = tokio::join!(self.copy_to(client, &low, path, true), self.copy_to(second, &high, &rest, false));
+        let rows = first? + after?;
+        let werr = |e: std::io::Error| IngestError::Write { path: path.display().to_string(), message: e.to_string() };
+        let mut to = std::fs::OpenOptions::new().append(true).open(path).map_err(werr)?;
+        let mut from = std::fs::File::open(&rest).map_err(werr)?;
+        std::io::copy(&mut from, &mut to).map_err(werr)?;
+        std::fs::remove_file(&rest).ok();
+        Ok(rows)
     }
 
     /// The SELECT that reads a feed's table, after checking its columns and their types.
@@ -169,8 +212,9 @@ impl PgSource {
         Ok(format!("SELECT {} FROM {}.{}", select.join(", "), sql_ident(&self.schema), sql_ident(feed.name)))
     }
 
-    async fn copy_to(&self, client: &tokio_postgres::Client, select: &str, path: &PathBuf) -> Result<u64, IngestError> {
-        let stream = client.copy_out(&format!("COPY ({select}) TO STDOUT (FORMAT csv, HEADER true)")).await.map_err(|e| self.err(message(&e)))?;
+    /// Spools the rows of `select` to `path` as CSV (with a header line when `header`); returns the rows.
+    async fn copy_to(&self, client: &tokio_postgres::Client, select: &str, path: &Path, header: bool) -> Result<u64, IngestError> {
+        let stream = client.copy_out(&format!("COPY ({select}) TO STDOUT (FORMAT csv, HEADER {header})")).await.map_err(|e| self.err(message(&e)))?;
         pin_mut!(stream);
         let file = std::fs::File::create(path).map_err(|e| IngestError::Write { path: path.display().to_string(), message: e.to_string() })?;
         let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
@@ -181,7 +225,7 @@ impl PgSource {
             w.write_all(&chunk).map_err(|e| IngestError::Write { path: path.display().to_string(), message: e.to_string() })?;
         }
         w.flush().map_err(|e| IngestError::Write { path: path.display().to_string(), message: e.to_string() })?;
-        Ok(lines.saturating_sub(1))
+        Ok(lines.saturating_sub(u64::from(header)))
     }
 }
 
