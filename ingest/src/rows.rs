@@ -165,11 +165,12 @@ fn line_at(text: &str, at: usize) -> &str {
 const RUN_BYTES: usize = 4 << 20;
 
 impl<'a, const N: usize> Source<'a, N> {
-    /// The input of `feed` (of `N` columns) and, from a frame, its rows (from CSV they are counted
-    /// by `runs`).
-    pub fn new(input: &'a Read, feed: &'static Feed) -> Result<(Self, usize), IngestError> {
-        if feed.columns.len() != N {
-            return Err(err(feed.name, format!("the feed has {} columns, not the {N} this check reads", feed.columns.len())));
+    /// The input of `feed` (whose columns must be `names`, the check's) and, from a frame, its
+    /// rows (from CSV they are counted by `runs`).
+    pub fn new(input: &'a Read, feed: &'static Feed, names: &[&str; N]) -> Result<(Self, usize), IngestError> {
+        let columns: Vec<&str> = feed.columns.iter().map(|c| c.name).collect();
+        if columns != names {
+            return Err(err(feed.name, format!("the feed's columns {columns:?} are not those this check reads")));
         }
         let name = feed.name;
         match input {
@@ -358,6 +359,24 @@ where
         gathered.push(s);
     }
     (values, bad, gathered)
+}
+
+/// Sex code (1 male, 2 female) of an upper-cased value.
+pub fn sex_code(v: &str) -> Option<u8> {
+    match v {
+        "1" | "M" | "ช" | "ชาย" | "MALE" => Some(1),
+        "2" | "F" | "ญ" | "หญิง" | "FEMALE" => Some(2),
+        _ => None,
+    }
+}
+
+/// A text column of `n` values of about `bytes` bytes each.
+pub fn strings<'s>(values: impl Iterator<Item = Option<&'s str>>, n: usize, bytes: usize) -> arrow::array::ArrayRef {
+    let mut b = arrow::array::StringBuilder::with_capacity(n, n * bytes);
+    for v in values {
+        b.append_option(v);
+    }
+    std::sync::Arc::new(b.finish())
 }
 
 /// A value that is not there or empty.

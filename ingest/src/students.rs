@@ -21,7 +21,7 @@ use rayon::prelude::*;
 use crate::IngestError;
 use crate::feeds;
 use crate::read::Read;
-use crate::rows::{self, Bad, Rejected, age, blank, days, decimal, lower, number, upper};
+use crate::rows::{self, Bad, Rejected, age, blank, days, decimal, lower, number, sex_code, strings, upper};
 use crate::transform::{Context, iso_date, parse_date};
 use khlang_warehouse::secret::KeyedHasher;
 use khlang_warehouse::{Secret, layout, reference, schema};
@@ -78,15 +78,6 @@ const NAMES: [&str; 14] = [
 ];
 const REQUIRED: [usize; 8] = [SNAP, AY, SCHOOL, ID, GRADE, SEX, BIRTH, STATUS];
 const STATUSES: [&str; 4] = ["studying", "moved", "dropped_out", "graduated"];
-
-/// Sex code (1 male, 2 female) of an upper-cased value.
-fn sex_code(v: &str) -> Option<u8> {
-    match v {
-        "1" | "M" | "ช" | "ชาย" | "MALE" => Some(1),
-        "2" | "F" | "ญ" | "หญิง" | "FEMALE" => Some(2),
-        _ => None,
-    }
-}
 
 /// Yes or no of a lower-cased value.
 fn yes_no(v: &str) -> Option<bool> {
@@ -238,12 +229,8 @@ impl<'c> Rules<'c> {
 
 /// Checks the students (as read) against the schools and areas of `ctx`.
 pub fn check(input: Read, ctx: &Context, secret: &Secret) -> Result<Students, IngestError> {
-    let names: Vec<&str> = feeds::STUDENTS.columns.iter().map(|c| c.name).collect();
-    if names != NAMES {
-        return Err(err(format!("the feed's columns {names:?} are not those this check reads")));
-    }
     let started = std::time::Instant::now();
-    let (mut source, mut rows) = Source::new(&input, &feeds::STUDENTS)?;
+    let (mut source, mut rows) = Source::new(&input, &feeds::STUDENTS, &NAMES)?;
     let runs = source.runs(&mut rows)?;
     let rules = Rules::new(ctx, secret);
 
@@ -414,14 +401,6 @@ fn snapshot_days(parsed: &[Parsed]) -> BTreeSet<i32> {
 
 fn school<'c>(p: &Parsed, v: &'c [String]) -> Option<&'c str> {
     v.get(p.school as usize).map(String::as_str)
-}
-
-fn strings<'s>(values: impl Iterator<Item = Option<&'s str>>, n: usize, bytes: usize) -> ArrayRef {
-    let mut b = StringBuilder::with_capacity(n, n * bytes);
-    for v in values {
-        b.append_option(v);
-    }
-    Arc::new(b.finish())
 }
 
 /// One batch of the enrollments table: the good rows at `rows` of the frame, in that order.
