@@ -125,12 +125,12 @@ impl PgSource {
         let mut parsing = Vec::new();
         for (feed, select) in plans {
             let path = spool.join(format!("{}.csv", feed.name));
-            let rows = self.copy_halves(&client, &second, feed.name, &select, &path).await?;
+            let (rows, parts) = self.copy_halves(&client, &second, feed.name, &select, &path).await?;
             let name = format!("{}.{}", self.schema, feed.name);
             parsing.push(tokio::task::spawn_blocking(move || {
                 // The students are split from their text by their own check.
                 let df = if read::BY_ROW.contains(&feed.name) { read::read_spooled_text(&feed, &path, &name) } else { read::read_spooled_csv(&feed, &path, &name).map(Read::Frame) };
-                tracing::info!(feed = feed.name, table = name.as_str(), rows, "read from PostgreSQL");
+                tracing::info!(feed = feed.name, table = name.as_str(), rows, parts, "read from PostgreSQL");
                 std::fs::remove_file(&path).ok();
                 df.map(|df| (feed, df))
             }));
@@ -150,8 +150,9 @@ impl PgSource {
     /// Spools a feed's rows to `path` (CSV with a header), the table's pages split in two halves
     /// read at once, the first by `client` and the second by `second` (in the same snapshot), the
     /// second appended to the first: the rows in the order one scan of the table gives. A view, a
-    /// partitioned table or a table of one page is read whole by `client`. Returns the rows.
-    async fn copy_halves(&self, client: &tokio_postgres::Client, second: &tokio_postgres::Client, table: &str, select: &str, path: &Path) -> Result<u64, IngestError> {
+    /// partitioned table or a table of one page is read whole by `client`. Returns the rows and
+    /// the parts they were read in.
+    async fn copy_halves(&self, client: &tokio_postgres::Client, second: &tokio_postgres::Client, table: &str, select: &str, path: &Path) -> Result<(u64, u8), IngestError> {
         let pages: i64 = client
             .query_opt(
                 "SELECT pg_relation_size(c.oid) / current_setting('block_size')::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
@@ -162,7 +163,7 @@ impl PgSource {
             .map_err(|e| self.err(message(&e)))?
             .map_or(0, |r| r.get(0));
         if pages < 2 {
-            return self.copy_to(client, select, path, true).await;
+            return Ok((self.copy_to(client, select, path, true).await?, 1));
         }
         let half = pages / 2;
         let rest = path.with_extension("csv.rest");
@@ -174,7 +175,7 @@ impl PgSource {
         let mut from = std::fs::File::open(&rest).map_err(werr)?;
         std::io::copy(&mut from, &mut to).map_err(werr)?;
         std::fs::remove_file(&rest).ok();
-        Ok(rows)
+        Ok((rows, 2))
     }
 
     /// The SELECT that reads a feed's table, after checking its columns and their types.

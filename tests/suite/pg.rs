@@ -143,10 +143,14 @@ fn a_pull_from_postgresql_loads_the_same_warehouse_as_the_same_pull_from_files()
 
     let (from_files, from_pg) = (env.path("wh_files"), env.path("wh_pg"));
     assert_ok(&env.ingest_into(&pull, &from_files), "ingest from files");
-    let o = ingest_url(&env, &from_pg, &pg.url("ministry", "dmc"));
+    let o = env.cmd_for(&from_pg).env("PGPASSWORD", PASSWORD).env("KHLANG_LOG", "info").args(["ingest", "--from", &pg.url("ministry", "dmc")]).output().expect("run khlang ingest");
     assert_ok(&o, "ingest from PostgreSQL");
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(!out.contains(PASSWORD) && !String::from_utf8_lossy(&o.stderr).contains(PASSWORD));
+    // The students' table was sent in two halves at once (and still loads what the files load).
+    let log = plain(&format!("{out}{}", String::from_utf8_lossy(&o.stderr)));
+    let read = log.lines().find(|l| l.contains("read from PostgreSQL") && l.contains("feed=\"students\"")).unwrap_or_default();
+    assert!(read.contains("parts=2"), "the students were not read in two parts: {log}");
     let rejected = "SELECT feed, school_code, rule, count(*) FROM rejected_rows GROUP BY 1, 2, 3 ORDER BY 1, 2, 3";
     assert_same_tables(&env, &from_files, &from_pg, rejected, "the loads from files and from PostgreSQL");
     // The run log names the database, without the password.
@@ -168,6 +172,24 @@ fn a_pull_from_postgresql_loads_the_same_warehouse_as_the_same_pull_from_files()
         let n = env.count_in(&from_pg, &format!("SELECT count(*) FROM {table}"));
         assert_eq!(n, valid[feed], "{table} after the province pull");
     }
+}
+
+/// Text without its terminal colours.
+fn plain(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Loads a good pull from the database, breaks the database, and checks the refusal.
