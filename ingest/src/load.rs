@@ -314,8 +314,7 @@ async fn read_source(source: &Source, progress: Progress<'_>) -> Result<(Vec<(&'
             let total_files: u64 = found.iter().map(|f| f.files.len() as u64).sum();
             let done = std::sync::atomic::AtomicU64::new(0);
             let read_one = |ff: &read::FeedFiles| -> Result<(&'static str, usize, Read), IngestError> {
-                // The feeds checked row by row are split from their CSV text by their own check.
-                let df = if read::BY_ROW.contains(&ff.feed.name) { read::read_feed_text(ff)? } else { Read::Frame(read::read_feed(ff)?) };
+                let df = read::read_for_check(ff)?;
                 let n = done.fetch_add(ff.files.len() as u64, std::sync::atomic::Ordering::Relaxed) + ff.files.len() as u64;
                 progress(&format!("read {}", ff.feed.name), n, total_files + STEPS_AFTER_READ);
                 Ok((ff.feed.name, ff.files.len(), df))
@@ -448,25 +447,25 @@ async fn ingest_locked(
     let mut writes: Vec<Write> = prepared.iter_mut().map(|p| write(wh, p)).collect();
     // The other feeds, each against the reference feeds, with the check its table needs.
     let check_others = |writes: &mut Vec<Write>| -> Result<Vec<Prepared>, IngestError> {
-        let mut out = Vec::new();
-        // The personnel, row by row (`personnel`), as the students.
+        // The personnel row by row (`personnel`), as the students; the rest with polars.
         let (f, n, read) = staff;
         let c = personnel::check(read, &ctx, secret)?;
-        let mut p = with_write(f, n, c.rows, c.good, c.bad, c.dates);
-        writes.push(write(wh, &mut p));
-        out.push(p);
-        step += 1;
-        progress(&format!("checked {}", f.name), step, total_steps);
-        for ((f, n, df), check) in others {
+        let staff = with_write(f, n, c.rows, c.good, c.bad, c.dates);
+        let rest = others.into_iter().map(|((f, n, df), check)| -> Result<Prepared, IngestError> {
             let rows = df.height() as u64;
             let checked = check(df, &ctx)?;
             let t = std::time::Instant::now();
-            let mut p = prepare(f, n, rows, checked, secret)?;
+            let p = prepare(f, n, rows, checked, secret)?;
             tracing::debug!(feed = f.name, seconds = t.elapsed().as_secs_f64(), "keyed hashes and arrow conversion");
+            Ok(p)
+        });
+        let mut out = Vec::new();
+        for p in std::iter::once(Ok(staff)).chain(rest) {
+            let mut p = p?;
             writes.push(write(wh, &mut p));
-            out.push(p);
             step += 1;
-            progress(&format!("checked {}", f.name), step, total_steps);
+            progress(&format!("checked {}", p.feed.name), step, total_steps);
+            out.push(p);
         }
         Ok(out)
     };

@@ -128,8 +128,7 @@ impl PgSource {
             let (rows, parts) = self.copy_halves(&client, &second, feed.name, &select, &path).await?;
             let name = format!("{}.{}", self.schema, feed.name);
             parsing.push(tokio::task::spawn_blocking(move || {
-                // The students are split from their text by their own check.
-                let df = if read::BY_ROW.contains(&feed.name) { read::read_spooled_text(&feed, &path, &name) } else { read::read_spooled_csv(&feed, &path, &name).map(Read::Frame) };
+                let df = read::read_spooled(&feed, &path, &name);
                 tracing::info!(feed = feed.name, table = name.as_str(), rows, parts, "read from PostgreSQL");
                 std::fs::remove_file(&path).ok();
                 df.map(|df| (feed, df))
@@ -170,7 +169,7 @@ impl PgSource {
         let (low, high) = (format!("{select} WHERE ctid < '({half},0)'::tid"), format!("{select} WHERE ctid >= '({half},0)'::tid"));
         let (first, after) = tokio::join!(self.copy_to(client, &low, path, true), self.copy_to(second, &high, &rest, false));
         let rows = first? + after?;
-        let werr = |e: std::io::Error| IngestError::Write { path: path.display().to_string(), message: e.to_string() };
+        let werr = write_err(path);
         let mut to = std::fs::OpenOptions::new().append(true).open(path).map_err(werr)?;
         let mut from = std::fs::File::open(&rest).map_err(werr)?;
         std::io::copy(&mut from, &mut to).map_err(werr)?;
@@ -217,17 +216,23 @@ impl PgSource {
     async fn copy_to(&self, client: &tokio_postgres::Client, select: &str, path: &Path, header: bool) -> Result<u64, IngestError> {
         let stream = client.copy_out(&format!("COPY ({select}) TO STDOUT (FORMAT csv, HEADER {header})")).await.map_err(|e| self.err(message(&e)))?;
         pin_mut!(stream);
-        let file = std::fs::File::create(path).map_err(|e| IngestError::Write { path: path.display().to_string(), message: e.to_string() })?;
+        let werr = write_err(path);
+        let file = std::fs::File::create(path).map_err(werr)?;
         let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
         let mut lines = 0u64;
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| self.err(message(&e)))?;
             lines += chunk.iter().filter(|b| **b == b'\n').count() as u64;
-            w.write_all(&chunk).map_err(|e| IngestError::Write { path: path.display().to_string(), message: e.to_string() })?;
+            w.write_all(&chunk).map_err(werr)?;
         }
-        w.flush().map_err(|e| IngestError::Write { path: path.display().to_string(), message: e.to_string() })?;
+        w.flush().map_err(werr)?;
         Ok(lines.saturating_sub(u64::from(header)))
     }
+}
+
+/// A spool file that cannot be written, by its path.
+fn write_err(path: &Path) -> impl Fn(std::io::Error) -> IngestError + Copy + '_ {
+    move |e| IngestError::Write { path: path.display().to_string(), message: e.to_string() }
 }
 
 fn shown(u: &url::Url) -> String {

@@ -234,7 +234,13 @@ fn finish_frame(feed: &Feed, file: &str, df: DataFrame, name: &str) -> Result<Da
 }
 
 /// The feeds checked row by row (`rows`), read as text when they can be (`read_feed_text`).
-pub const BY_ROW: [&str; 2] = [feeds::STUDENTS.name, feeds::PERSONNEL.name];
+const BY_ROW: [&str; 2] = [feeds::STUDENTS.name, feeds::PERSONNEL.name];
+
+/// A feed's files as its check reads them: as text for the feeds checked row by row (when they
+/// can be), as a frame for the others.
+pub fn read_for_check(ff: &FeedFiles) -> Result<Read, IngestError> {
+    if BY_ROW.contains(&ff.feed.name) { read_feed_text(ff) } else { Ok(Read::Frame(read_feed(ff)?)) }
+}
 
 /// A feed as read: a frame of text columns, or (for the feeds of `BY_ROW` from CSV) the files' text itself.
 pub enum Read {
@@ -277,8 +283,12 @@ pub fn read_feed_text(ff: &FeedFiles) -> Result<Read, IngestError> {
     Ok(Read::Csv(out))
 }
 
-/// `read_spooled_csv`, as text when it has no quoted field (as `read_feed_text`).
-pub fn read_spooled_text(feed: &Feed, path: &Path, name: &str) -> Result<Read, IngestError> {
+/// A spooled feed as its check reads it (as `read_for_check`): `read_spooled_csv`, or its text
+/// when the feed is checked row by row and the file has no quoted field.
+pub fn read_spooled(feed: &Feed, path: &Path, name: &str) -> Result<Read, IngestError> {
+    if !BY_ROW.contains(&feed.name) {
+        return Ok(Read::Frame(read_spooled_csv(feed, path, name)?));
+    }
     let bytes = std::fs::read(path).map_err(|e| IngestError::Read { file: name.to_string(), message: e.to_string() })?;
     match csv_text(feed, name, name, bytes)? {
         Some(text) => Ok(Read::Csv(vec![text])),
