@@ -6,6 +6,7 @@
 // it uses `get`, patterns and iterators instead (tests may index).
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
+pub mod budget;
 pub mod feeds;
 // The synthetic pull's generator indexes its own fixed tables (provinces, cohorts), never input.
 #[allow(clippy::indexing_slicing)]
@@ -16,6 +17,7 @@ pub mod pg;
 pub mod read;
 pub mod rows;
 pub mod schedule;
+pub mod scores;
 pub mod students;
 pub mod to_arrow;
 pub mod transform;

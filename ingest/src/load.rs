@@ -16,7 +16,7 @@ use crate::IngestError;
 use crate::feeds::{self, Feed, Summary, WriteRule};
 use crate::pg::{self, PgSource};
 use crate::read::{self, FILE_COL, LINE_COL, Read};
-use crate::{personnel, students};
+use crate::{budget, personnel, rows, scores, students};
 use crate::to_arrow;
 use crate::transform::{self, Checked, Context, DETAIL_COL, RAW_COL, RULE_COL};
 use khlang_warehouse::fault::point as fault_point;
@@ -423,9 +423,9 @@ async fn ingest_locked(
     progress("checked students", step, total_steps);
     // The other feeds, taken now: a missing one stops the load before anything is written.
     let staff = take_read(&feeds::PERSONNEL, &mut raw)?;
-    let checks: [(&'static Feed, Check); 4] = [
-        (&feeds::BUDGET, transform::budget),
-        (&feeds::TESTS, transform::tests),
+    let budget_lines = take_read(&feeds::BUDGET, &mut raw)?;
+    let test_results = take_read(&feeds::TESTS, &mut raw)?;
+    let checks: [(&'static Feed, Check); 2] = [
         (&feeds::BUILDINGS, transform::buildings),
         (&feeds::DLTV_EQUIPMENT, transform::dltv),
     ];
@@ -447,10 +447,14 @@ async fn ingest_locked(
     let mut writes: Vec<Write> = prepared.iter_mut().map(|p| write(wh, p)).collect();
     // The other feeds, each against the reference feeds, with the check its table needs.
     let check_others = |writes: &mut Vec<Write>| -> Result<Vec<Prepared>, IngestError> {
-        // The personnel row by row (`personnel`), as the students; the rest with polars.
-        let (f, n, read) = staff;
-        let c = personnel::check(read, &ctx, secret)?;
-        let staff = with_write(f, n, c.rows, c.good, c.bad, c.dates);
+        // The personnel, budget and test results row by row (`rows`), as the students; the rest with polars.
+        let by_row = [
+            (staff, Box::new(|read| personnel::check(read, &ctx, secret)) as Box<dyn Fn(Read) -> Result<rows::Checked, IngestError> + Sync + '_>),
+            (budget_lines, Box::new(|read| budget::check(read, &ctx))),
+            (test_results, Box::new(|read| scores::check(read, &ctx))),
+        ]
+        .into_iter()
+        .map(|((f, n, read), check)| check(read).map(|c| with_write(f, n, c.rows, c.good, c.bad, c.values)));
         let rest = others.into_iter().map(|((f, n, df), check)| -> Result<Prepared, IngestError> {
             let rows = df.height() as u64;
             let checked = check(df, &ctx)?;
@@ -460,7 +464,7 @@ async fn ingest_locked(
             Ok(p)
         });
         let mut out = Vec::new();
-        for p in std::iter::once(Ok(staff)).chain(rest) {
+        for p in by_row.chain(rest) {
             let mut p = p?;
             writes.push(write(wh, &mut p));
             step += 1;

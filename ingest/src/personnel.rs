@@ -5,14 +5,12 @@
 //! and its citizen ID hashed, in one pass on every core; the good rows come out in the order they
 //! came, as batches of the personnel table built on every core.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Date32Array, Int32Array, StringArray, StringBuilder};
 use arrow::record_batch::RecordBatch;
 use chrono::Datelike;
 use polars::prelude::*;
-use rayon::prelude::*;
 
 use crate::IngestError;
 use crate::feeds;
@@ -21,7 +19,7 @@ use crate::rows::{self, Rejected, age, blank, days, decimal, lower, number, sex_
 use crate::to_arrow;
 use crate::transform::{Context, iso_date, parse_date};
 use khlang_warehouse::secret::KeyedHasher;
-use khlang_warehouse::{Secret, layout, office, reference, schema};
+use khlang_warehouse::{Secret, office, reference, schema};
 
 type Fields<'a> = rows::Fields<'a, 12>;
 
@@ -70,24 +68,12 @@ fn standing_code(v: &str) -> Option<u8> {
     }
 }
 
-/// The checked personnel: the good rows as batches of the personnel table, in the order they
-/// came; the rejected rows (as `transform::Checked::bad`); the snapshots (`as_of_date`) loaded.
-pub struct Personnel {
-    /// Rows read.
-    pub rows: u64,
-    pub good: Vec<RecordBatch>,
-    pub bad: DataFrame,
-    pub dates: Vec<String>,
-}
-
 fn err(message: impl std::fmt::Display) -> IngestError {
     IngestError::Transform { feed: feeds::PERSONNEL.name.into(), message: message.to_string() }
 }
 
 /// A good row's values, as the table has them.
-#[derive(Default)]
 struct Person<'a> {
-    ok: bool,
     as_of: i32,
     /// The school's place in `Context::school_codes`; `None` for office staff.
     school: Option<u32>,
@@ -156,7 +142,6 @@ impl<'c> Rules<'c> {
         // the year before).
         let late = birth.month() >= 10 && !(birth.month() == 10 && birth.day() == 1);
         Ok(Person {
-            ok: true,
             as_of: days(as_of),
             school,
             area: text(AREA),
@@ -174,20 +159,11 @@ impl<'c> Rules<'c> {
     }
 }
 
-/// Checks the personnel (as read) against the schools and areas of `ctx`.
-pub fn check(input: Read, ctx: &Context, secret: &Secret) -> Result<Personnel, IngestError> {
-    let started = std::time::Instant::now();
-    let (mut source, mut rows) = rows::Source::<12>::new(&input, &feeds::PERSONNEL, &NAMES)?;
-    let runs = source.runs(&mut rows)?;
+/// Checks the personnel (as read) against the schools and areas of `ctx`: the scope values are
+/// the snapshots (`as_of_date`) loaded.
+pub fn check(input: Read, ctx: &Context, secret: &Secret) -> Result<rows::Checked, IngestError> {
     let rules = Rules::new(ctx, secret);
-    let (people, bad, _) = rows::check_all(&runs, rows, || (), |fields, _, _, _| rules.check(fields));
-    let good: Vec<&Person> = people.iter().filter(|p| p.ok).collect();
-    let dates: BTreeSet<i32> = good.iter().map(|p| p.as_of).collect();
-    // A row group's rows a batch, each on the next free core.
-    let good = good.par_chunks(layout::ROW_GROUP_ROWS).map(|chunk| batch(chunk, ctx)).collect::<Result<Vec<_>, _>>()?;
-    let bad = source.rejected(&bad, SCHOOL)?;
-    tracing::debug!(rows, good = good.iter().map(RecordBatch::num_rows).sum::<usize>(), rejected = bad.height(), seconds = started.elapsed().as_secs_f64(), "checked the personnel row by row");
-    Ok(Personnel { rows: rows as u64, good, bad, dates: dates.into_iter().map(iso_date).collect() })
+    rows::check_feed(&input, &feeds::PERSONNEL, &NAMES, SCHOOL, |fields| rules.check(fields), |p| p.as_of, iso_date, |chunk| batch(chunk, ctx))
 }
 
 /// Good rows as a batch of the personnel table.
@@ -301,7 +277,7 @@ mod tests {
         Secret::load_or_create(&dir.join("secret.key")).unwrap()
     }
 
-    fn checked(text: &str, by_frame: bool) -> Personnel {
+    fn checked(text: &str, by_frame: bool) -> rows::Checked {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("personnel_2569-06-10.csv");
         std::fs::write(&path, text).unwrap();
@@ -366,7 +342,7 @@ mod tests {
         assert_eq!(texts(g, "salary_baht"), ["35000.50", "18000.00", "72000.00", "15000.00", "0.00"]);
         assert_eq!(texts(g, "person_key")[0], secret().keyed_hash("1101700230708"));
         assert_eq!(texts(g, "person_key")[2], secret().keyed_hash("3101700230704"), "spaces around an ID are not part of it");
-        assert_eq!(c.dates, ["2026-06-10", "2026-11-10"]);
+        assert_eq!(c.values, ["2026-06-10", "2026-11-10"]);
         assert_eq!(c.rows, 19);
     }
 
@@ -389,6 +365,6 @@ mod tests {
         assert_eq!(split.bad.height(), 4);
         assert_eq!(split.good, polars.good);
         assert_eq!(split.good.iter().map(RecordBatch::num_rows).sum::<usize>(), 2);
-        assert_eq!(split.dates, polars.dates);
+        assert_eq!(split.values, polars.values);
     }
 }

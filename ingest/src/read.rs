@@ -234,7 +234,7 @@ fn finish_frame(feed: &Feed, file: &str, df: DataFrame, name: &str) -> Result<Da
 }
 
 /// The feeds checked row by row (`rows`), read as text when they can be (`read_feed_text`).
-const BY_ROW: [&str; 2] = [feeds::STUDENTS.name, feeds::PERSONNEL.name];
+const BY_ROW: [&str; 4] = [feeds::STUDENTS.name, feeds::PERSONNEL.name, feeds::BUDGET.name, feeds::TESTS.name];
 
 /// A feed's files as its check reads them: as text for the feeds checked row by row (when they
 /// can be), as a frame for the others.

@@ -5,6 +5,7 @@
 //! database) they are read from the frame a reader gave. A row's fields come as `Fields`, trimmed,
 //! in the feed's column order; what a check rejects comes out as `transform::Checked::bad` does.
 
+use arrow::record_batch::RecordBatch;
 use polars::prelude::*;
 use polars_arrow::array::Utf8ViewArray;
 use rayon::prelude::*;
@@ -359,6 +360,50 @@ where
         gathered.push(s);
     }
     (values, bad, gathered)
+}
+
+/// A feed checked row by row: its good rows as batches of its table, in the order they came; its
+/// rejected rows (as `transform::Checked::bad`); the values of its table's scope column among the
+/// good rows (the snapshots, the fiscal or academic years), as text in text order.
+pub struct Checked {
+    /// Rows read.
+    pub rows: u64,
+    pub good: Vec<RecordBatch>,
+    pub bad: DataFrame,
+    pub values: Vec<String>,
+}
+
+/// A feed of `N` columns (`names`, in the feed's order) checked row by row by `check` on every
+/// core. Each good row's scope value is `scope`, shown as `show` shows it; a row group's good rows
+/// at a time are built into a batch by `batch`, each on the next free core. A rejected row's school
+/// is its field `school`.
+#[allow(clippy::too_many_arguments)]
+pub fn check_feed<'a, T, const N: usize>(
+    input: &'a Read,
+    feed: &'static Feed,
+    names: &[&str; N],
+    school: usize,
+    check: impl Fn(&Fields<'a, N>) -> Result<T, Rejected> + Sync,
+    scope: impl Fn(&T) -> i32,
+    show: fn(i32) -> String,
+    batch: impl Fn(&[&T]) -> Result<RecordBatch, IngestError> + Sync,
+) -> Result<Checked, IngestError>
+where
+    T: Send + Sync,
+{
+    let started = std::time::Instant::now();
+    let (mut source, mut rows) = Source::<N>::new(input, feed, names)?;
+    let runs = source.runs(&mut rows)?;
+    let (values, bad, _) = check_all(&runs, rows, || (), |fields, _, _, _| check(fields).map(Some));
+    let good: Vec<&T> = values.iter().flatten().collect();
+    let keys: std::collections::BTreeSet<i32> = good.iter().map(|t| scope(t)).collect();
+    let mut shown: Vec<String> = keys.into_iter().map(show).collect();
+    shown.sort_unstable();
+    shown.dedup();
+    let batches = good.par_chunks(khlang_warehouse::layout::ROW_GROUP_ROWS).map(&batch).collect::<Result<Vec<_>, _>>()?;
+    let bad = source.rejected(&bad, school)?;
+    tracing::debug!(feed = feed.name, rows, good = good.len(), rejected = bad.height(), seconds = started.elapsed().as_secs_f64(), "checked row by row");
+    Ok(Checked { rows: rows as u64, good: batches, bad, values: shown })
 }
 
 /// Sex code (1 male, 2 female) of an upper-cased value.

@@ -328,11 +328,6 @@ fn unknown_school(name: &str) -> Check {
     )
 }
 
-/// `c`, checked only on the rows where `applies` (an optional column that is filled in).
-fn only_where(applies: Expr, c: Check) -> Check {
-    Check { fails: applies.and(c.fails), ..c }
-}
-
 fn negative(names: &[&str]) -> Check {
     let mut fails = lit(false);
     let mut detail = lit(NULL).cast(DataType::String);
@@ -462,102 +457,6 @@ pub fn schools(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
         col("high").alias("__high"),
     ];
     split(&feeds::SCHOOLS, lf, details, &out, Some("school_code"))
-}
-
-const CATEGORIES: &[&str] = &[
-    "per_capita_teaching",
-    "textbooks",
-    "learning_supplies",
-    "uniforms",
-    "student_activities",
-    "investment_construction",
-    "investment_equipment",
-    "operating",
-];
-
-pub fn budget(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
-    let lf = prepare_with_school(df, &feeds::BUDGET, ctx).with_columns([
-        number("fiscal_year", DataType::Int32).alias("fy"),
-        number("allocated_baht", DataType::Float64).alias("alloc"),
-        number("disbursed_baht", DataType::Float64).alias("disb"),
-        date("transaction_date").alias("tdate"),
-    ]);
-    let month = col("tdate").dt().month().cast(DataType::Int32);
-    let tx_fy = col("tdate").dt().year() + lit(office::BE_OFFSET) + when(month.clone().gt_eq(lit(10))).then(lit(1)).otherwise(lit(0));
-    let quarter = when(month.clone().gt_eq(lit(10))).then(lit(1)).otherwise((month - lit(1)).floor_div(lit(3)) + lit(2)).cast(DataType::Int32);
-    let has_school = blank("school_code").not();
-    let checks = vec![
-        missing(&["fiscal_year", "area_code", "category", "allocated_baht", "disbursed_baht", "transaction_date", "document_no"]),
-        bad_date("transaction_date", "tdate"),
-        unparsable(&[("fiscal_year", "fy"), ("allocated_baht", "alloc"), ("disbursed_baht", "disb")]),
-        check(
-            t("area_code").is_in(series(ctx.area_codes.clone()), false).not(),
-            "area_code_unknown",
-            concat_str([text("area code '"), t("area_code"), lit("' is not in the areas feed")], "", true),
-        ),
-        only_where(has_school.clone(), unknown_school("school_code")),
-        value_invalid("category", CATEGORIES),
-        negative(&["alloc", "disb"]),
-        check(
-            col("disb").gt(col("alloc")),
-            "disbursed_over_allocated",
-            concat_str([text("disbursed "), t("disbursed_baht"), lit(" is more than allocated "), t("allocated_baht")], "", true),
-        ),
-        check(
-            tx_fy.clone().neq(col("fy")),
-            "date_outside_fiscal_year",
-            concat_str([text("transaction date "), t("transaction_date"), lit(" is not in fiscal year "), t("fiscal_year")], "", true),
-        ),
-    ];
-    let (lf, details) = apply_checks(lf, checks);
-    let out = [
-        col("fy").alias("fiscal_year"),
-        t("area_code").alias("area_code"),
-        when(has_school).then(t("school_code")).otherwise(lit(NULL).cast(DataType::String)).alias("school_code"),
-        lower(t("category")).alias("category"),
-        number("allocated_baht", DataType::String).alias("allocated_baht"),
-        number("disbursed_baht", DataType::String).alias("disbursed_baht"),
-        col("tdate").alias("transaction_date"),
-        quarter.alias("fiscal_quarter"),
-        t("document_no").alias("document_no"),
-    ];
-    split(&feeds::BUDGET, lf, details, &out, Some("school_code"))
-}
-
-pub fn tests(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {
-    let lf = prepare_with_school(df, &feeds::TESTS, ctx).with_columns([
-        number("academic_year", DataType::Int32).alias("ay"),
-        number("examinees", DataType::Int32).alias("n"),
-        number("mean_score", DataType::Float64).alias("mean"),
-        school_area(ctx).alias("area"),
-    ]);
-    let checks = vec![
-        missing(&["academic_year", "test", "school_code", "subject", "examinees", "mean_score"]),
-        unparsable(&[("academic_year", "ay"), ("examinees", "n"), ("mean_score", "mean")]),
-        unknown_school("school_code"),
-        check(
-            upper(t("test")).is_in(series(["ONET_P6", "ONET_M3", "ONET_M6", "NT_P3", "RT_P1"].iter().map(|s| s.to_string()).collect()), false).not(),
-            "value_invalid",
-            concat_str([text("test '"), t("test"), lit("' is not ONET_P6, ONET_M3, ONET_M6, NT_P3 or RT_P1")], "", true),
-        ),
-        negative(&["n"]),
-        check(
-            col("mean").lt(lit(0)).or(col("mean").gt(lit(100))),
-            "mean_score_range",
-            concat_str([text("mean score "), t("mean_score"), lit(" is outside 0-100")], "", true),
-        ),
-    ];
-    let (lf, details) = apply_checks(lf, checks);
-    let out = [
-        col("ay").alias("academic_year"),
-        upper(t("test")).alias("test"),
-        col("area").alias("area_code"),
-        t("school_code").alias("school_code"),
-        lower(t("subject")).alias("subject"),
-        col("n").alias("examinees"),
-        col("mean").alias("mean_score"),
-    ];
-    split(&feeds::TESTS, lf, details, &out, Some("school_code"))
 }
 
 pub fn buildings(df: DataFrame, ctx: &Context) -> Result<Checked, IngestError> {

@@ -17,10 +17,13 @@ use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
 use deltalake::DeltaTable;
 use deltalake::kernel::Action;
+use deltalake::kernel::scalars::ScalarExt;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties, TableReference};
 use deltalake::operations::write::WriterStatsConfig;
 use deltalake::operations::write::writer::{DeltaWriter, WriterConfig};
 use deltalake::protocol::{DeltaOperation, SaveMode};
+
+use indexmap::IndexMap;
 
 use crate::WarehouseError;
 use crate::schema::TableDef;
@@ -89,9 +92,16 @@ pub(crate) async fn write(def: &TableDef, table: &DeltaTable, batches: &[RecordB
     let mut writers = tokio::task::JoinSet::new();
     for run in runs {
         let mut writer = DeltaWriter::new(store.clone(), config.clone());
+        let partitions = partitions.clone();
         writers.spawn(async move {
             for b in &run {
-                writer.write(b).await?;
+                // A batch of one partition (a nightly pull's one snapshot) goes to its partition's
+                // file as it is: the Delta writer would otherwise group its rows by their
+                // partition values and copy every column.
+                match one_partition(b, &partitions) {
+                    Some(values) => writer.write_partition(b.clone(), &values).await?,
+                    None => writer.write(b).await?,
+                }
             }
             writer.close().await
         });
@@ -109,6 +119,25 @@ pub(crate) async fn write(def: &TableDef, table: &DeltaTable, batches: &[RecordB
         .map_err(|e| WarehouseError::delta(def.name, e))?;
     tracing::debug!(table = def.name, rows, writers = cores, "written side by side");
     Ok(Some(commit.version() as u64))
+}
+
+/// The partition values of `batch` when all its rows have the same ones (none of them null).
+/// (`S` is the Delta writer's scalar, which it does not name for its callers.)
+fn one_partition<S: ScalarExt>(batch: &RecordBatch, partitions: &[String]) -> Option<IndexMap<String, S>> {
+    let mut values = IndexMap::with_capacity(partitions.len());
+    for p in partitions {
+        let column = batch.column_by_name(p)?;
+        if column.is_empty() || column.null_count() > 0 {
+            return None;
+        }
+        let first = arrow::array::Scalar::new(column.slice(0, 1));
+        let same = arrow::compute::kernels::cmp::eq(column, &first).ok()?;
+        if same.true_count() != column.len() {
+            return None;
+        }
+        values.insert(p.clone(), S::from_array(column.as_ref(), 0)?);
+    }
+    Some(values)
 }
 
 /// Which of the files (by their partition values) `predicate` matches; `None` when it reads other
