@@ -133,14 +133,14 @@ fn batch(ls: &[&Line]) -> Result<RecordBatch, IngestError> {
     let money = |values: Vec<String>| -> ArrayRef { Arc::new(StringArray::from(values)) };
     let cols: Vec<(String, ArrayRef)> = vec![
         ("fiscal_year".into(), int(&|l| l.fiscal_year)),
-        ("area_code".into(), strings(ls.iter().map(|l| Some(l.area)), n, 8)),
-        ("school_code".into(), strings(ls.iter().map(|l| l.school), n, 10)),
-        ("category".into(), strings(ls.iter().map(|l| CATEGORIES.get(usize::from(l.category)).copied()), n, 12)),
+        ("area_code".into(), strings(ls.iter().map(|l| Some(l.area)), n)),
+        ("school_code".into(), strings(ls.iter().map(|l| l.school), n)),
+        ("category".into(), strings(ls.iter().map(|l| CATEGORIES.get(usize::from(l.category)).copied()), n)),
         ("allocated_baht".into(), money(ls.iter().map(|l| l.allocated.replace(',', "")).collect())),
         ("disbursed_baht".into(), money(ls.iter().map(|l| l.disbursed.replace(',', "")).collect())),
         ("transaction_date".into(), Arc::new(Date32Array::from(ls.iter().map(|l| l.date).collect::<Vec<_>>()))),
         ("fiscal_quarter".into(), int(&|l| l.quarter)),
-        ("document_no".into(), strings(ls.iter().map(|l| Some(l.document)), n, 12)),
+        ("document_no".into(), strings(ls.iter().map(|l| Some(l.document)), n)),
     ];
     to_arrow::conform(feeds::BUDGET.name, &def.schema, &cols, &[], n)
 }

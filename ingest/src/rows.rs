@@ -415,9 +415,11 @@ pub fn sex_code(v: &str) -> Option<u8> {
     }
 }
 
-/// A text column of `n` values of about `bytes` bytes each.
-pub fn strings<'s>(values: impl Iterator<Item = Option<&'s str>>, n: usize, bytes: usize) -> arrow::array::ArrayRef {
-    let mut b = arrow::array::StringBuilder::with_capacity(n, n * bytes);
+/// A text column of the `n` values: their bytes counted first, so that the column is filled
+/// without growing (a copy of everything written so far each time it grew).
+pub fn strings<'s>(values: impl Iterator<Item = Option<&'s str>> + Clone, n: usize) -> arrow::array::ArrayRef {
+    let bytes: usize = values.clone().map(|v| v.map_or(0, str::len)).sum();
+    let mut b = arrow::array::StringBuilder::with_capacity(n, bytes);
     for v in values {
         b.append_option(v);
     }

@@ -90,10 +90,10 @@ fn batch(ss: &[&Score], ctx: &Context) -> Result<RecordBatch, IngestError> {
     let int = |f: &dyn Fn(&Score) -> i32| -> ArrayRef { Arc::new(Int32Array::from(ss.iter().map(|s| f(s)).collect::<Vec<_>>())) };
     let cols: Vec<(String, ArrayRef)> = vec![
         ("academic_year".into(), int(&|s| s.academic_year)),
-        ("test".into(), strings(ss.iter().map(|s| TESTS.get(usize::from(s.test)).copied()), n, 7)),
-        ("area_code".into(), strings(ss.iter().map(|s| of_school(&ctx.school_areas, s)), n, 8)),
-        ("school_code".into(), strings(ss.iter().map(|s| of_school(&ctx.school_codes, s)), n, 10)),
-        ("subject".into(), strings(ss.iter().map(|s| Some(s.subject.as_ref())), n, 8)),
+        ("test".into(), strings(ss.iter().map(|s| TESTS.get(usize::from(s.test)).copied()), n)),
+        ("area_code".into(), strings(ss.iter().map(|s| of_school(&ctx.school_areas, s)), n)),
+        ("school_code".into(), strings(ss.iter().map(|s| of_school(&ctx.school_codes, s)), n)),
+        ("subject".into(), strings(ss.iter().map(|s| Some(s.subject.as_ref())), n)),
         ("examinees".into(), int(&|s| s.examinees)),
         ("mean_score".into(), Arc::new(Float64Array::from(ss.iter().map(|s| s.mean).collect::<Vec<_>>()))),
     ];

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, DynComparator, RecordBatch, make_comparator};
+use arrow::array::{Array, ArrayRef, DynComparator, Int32Array, RecordBatch, StringArray, make_comparator};
 use arrow::compute::SortOptions;
 use arrow::row::{RowConverter, SortField};
 use rayon::prelude::*;
@@ -138,8 +138,8 @@ fn already_in_order(keys: &[&str], batches: &[RecordBatch]) -> Result<bool, arro
         .par_iter()
         .map(|b| {
             let cols = columns(b)?;
-            let cmps = comparators(&cols, &cols)?;
-            Ok((1..b.num_rows()).all(|i| ordered(&cmps, i - 1, i)))
+            let keys = cols.iter().map(Key::of).collect::<Result<Vec<_>, _>>()?;
+            Ok((1..b.num_rows()).all(|i| keys.iter().map(|k| k.cmp(i - 1, i)).find(|o| o.is_ne()).is_none_or(|o| o.is_lt())))
         })
         .collect::<Result<Vec<bool>, arrow::error::ArrowError>>()?;
     if within.contains(&false) {
@@ -154,6 +154,41 @@ fn already_in_order(keys: &[&str], batches: &[RecordBatch]) -> Result<bool, arro
         }
     }
     Ok(true)
+}
+
+/// A sort key's column, compared as `make_comparator` compares it (ascending, nulls first), with
+/// text and whole numbers read directly instead of through a comparator per row.
+enum Key<'a> {
+    Text(&'a StringArray),
+    Int(&'a Int32Array),
+    Any(DynComparator),
+}
+
+impl<'a> Key<'a> {
+    fn of(a: &'a ArrayRef) -> Result<Self, arrow::error::ArrowError> {
+        Ok(if let Some(t) = a.as_any().downcast_ref::<StringArray>() {
+            Key::Text(t)
+        } else if let Some(i) = a.as_any().downcast_ref::<Int32Array>() {
+            Key::Int(i)
+        } else {
+            Key::Any(make_comparator(a.as_ref(), a.as_ref(), SortOptions::default())?)
+        })
+    }
+
+    /// Row `i` against row `j`.
+    fn cmp(&self, i: usize, j: usize) -> std::cmp::Ordering {
+        let nulls = |a: &dyn Array| match (a.is_null(i), a.is_null(j)) {
+            (false, false) => None,
+            (true, true) => Some(std::cmp::Ordering::Equal),
+            (true, false) => Some(std::cmp::Ordering::Less),
+            (false, true) => Some(std::cmp::Ordering::Greater),
+        };
+        match self {
+            Key::Text(a) => nulls(*a).unwrap_or_else(|| a.value(i).as_bytes().cmp(a.value(j).as_bytes())),
+            Key::Int(a) => nulls(*a).unwrap_or_else(|| a.value(i).cmp(&a.value(j))),
+            Key::Any(c) => c(i, j),
+        }
+    }
 }
 
 #[cfg(test)]
