@@ -209,22 +209,8 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::read::{FILE_COL, LINE_COL};
+    use crate::rows::testing::{self, ctx, texts};
     use crate::transform::{DETAIL_COL, RAW_COL, RULE_COL};
-
-    fn ctx() -> Context {
-        Context {
-            school_codes: vec!["1056010002".into(), "1056010001".into()],
-            school_areas: vec!["56010000".into(), "56020000".into()],
-            school_low: vec![10, 1],
-            school_high: vec![15, 9],
-            area_codes: vec!["56010000".into(), "56020000".into()],
-        }
-    }
-
-    fn texts(b: &RecordBatch, name: &str) -> Vec<String> {
-        let a = b.column_by_name(name).unwrap();
-        (0..a.len()).map(|i| arrow::util::display::array_value_to_string(a.as_ref(), i).unwrap()).collect()
-    }
 
     const HEADER: &str = "as_of_date,citizen_id,school_code,area_code,position,academic_standing,major_subject,degree,sex,birth_date,appointed_date,salary_baht";
 
@@ -277,13 +263,7 @@ mod tests {
     }
 
     fn checked(text: &str, by_frame: bool) -> rows::Checked {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("personnel_2569-06-10.csv");
-        std::fs::write(&path, text).unwrap();
-        let secret = secret();
-        let ff = crate::read::FeedFiles { feed: feeds::PERSONNEL, files: vec![path] };
-        let read = if by_frame { Read::Frame(crate::read::read_feed(&ff).unwrap()) } else { crate::read::read_feed_text(&ff).unwrap() };
-        check(read, &ctx(), &secret).unwrap()
+        testing::checked(feeds::PERSONNEL, "personnel_2569-06-10.csv", text, by_frame, |read| check(read, &ctx(), &secret()))
     }
 
     #[test]
@@ -291,7 +271,7 @@ mod tests {
         let text = format!("{HEADER}\n{}\n", ROWS.join("\n"));
         // A quoted field: read by polars, then checked from its frame.
         let c = checked(&text, false);
-        let col = |name: &str| -> Vec<Option<String>> { c.bad.column(name).unwrap().cast(&DataType::String).unwrap().str().unwrap().iter().map(|v| v.map(str::to_string)).collect() };
+        let col = |name: &str| testing::rejected(&c, name);
         let lines: Vec<Option<i64>> = c.bad.column(LINE_COL).unwrap().i64().unwrap().iter().collect();
         assert_eq!(lines, [3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14, 15, 16, 20].map(Some));
         let rules = col(RULE_COL);
@@ -356,14 +336,9 @@ mod tests {
             2026-06-10,G000000000001,1056010002,x,teacher,none,,,2,1990-01-01,2015-01-01,30000,more,fields\r\n\
             2026-06-10,G000000000002,1056010002,x,teacher\r\n\
             2026-06-10,G000000000003,,x,support_staff,none,,,1,1990-01-01,2015-01-01,25000";
+        assert_eq!(testing::same_both_ways(feeds::PERSONNEL, "personnel_2569-06-10.csv", text, |read| check(read, &ctx(), &secret())), 6);
         let split = checked(text, false);
-        let polars = checked(text, true);
-        assert_eq!(split.rows, 6);
-        assert_eq!(split.rows, polars.rows);
-        assert!(split.bad.equals_missing(&polars.bad), "{:?}\n{:?}", split.bad, polars.bad);
         assert_eq!(split.bad.height(), 4);
-        assert_eq!(split.good, polars.good);
         assert_eq!(split.good.iter().map(RecordBatch::num_rows).sum::<usize>(), 2);
-        assert_eq!(split.values, polars.values);
     }
 }

@@ -465,6 +465,58 @@ pub fn age(birth: chrono::NaiveDate, at: chrono::NaiveDate) -> i32 {
     at.year() - birth.year() - i32::from(md(at) < md(birth))
 }
 
+/// What the unit tests of the feeds checked row by row share.
+#[cfg(test)]
+pub mod testing {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::transform::Context;
+
+    /// Two schools (grades 10-15 and 1-9) in two areas.
+    pub fn ctx() -> Context {
+        Context {
+            school_codes: vec!["1056010002".into(), "1056010001".into()],
+            school_areas: vec!["56010000".into(), "56020000".into()],
+            school_low: vec![10, 1],
+            school_high: vec![15, 9],
+            area_codes: vec!["56010000".into(), "56020000".into()],
+        }
+    }
+
+    /// A column of the good rows, as text.
+    pub fn texts(b: &RecordBatch, name: &str) -> Vec<String> {
+        let a = b.column_by_name(name).unwrap();
+        (0..a.len()).map(|i| arrow::util::display::array_value_to_string(a.as_ref(), i).unwrap()).collect()
+    }
+
+    /// A column of the rejected rows, as text.
+    pub fn rejected(c: &Checked, name: &str) -> Vec<Option<String>> {
+        c.bad.column(name).unwrap().cast(&DataType::String).unwrap().str().unwrap().iter().map(|v| v.map(str::to_string)).collect()
+    }
+
+    /// `text` as file `name` of `feed`, read as the load reads it (or by polars, `by_frame`) and checked by `check`.
+    pub fn checked(feed: Feed, name: &str, text: &str, by_frame: bool, check: impl Fn(Read) -> Result<Checked, IngestError>) -> Checked {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        let ff = crate::read::FeedFiles { feed, files: vec![path] };
+        let read = if by_frame { Read::Frame(crate::read::read_feed(&ff).unwrap()) } else { crate::read::read_feed_text(&ff).unwrap() };
+        check(read).unwrap()
+    }
+
+    /// `text` (without quotes, so split here) checked from its text and from polars' frame: the
+    /// same rows either way. Returns the rows read.
+    pub fn same_both_ways(feed: Feed, name: &str, text: &str, check: impl Fn(Read) -> Result<Checked, IngestError>) -> u64 {
+        let split = checked(feed, name, text, false, &check);
+        let polars = checked(feed, name, text, true, &check);
+        assert_eq!(split.rows, polars.rows);
+        assert!(split.bad.equals_missing(&polars.bad), "{:?}\n{:?}", split.bad, polars.bad);
+        assert_eq!(split.good, polars.good);
+        assert_eq!(split.values, polars.values);
+        split.rows
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -105,22 +105,8 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::read::{FILE_COL, LINE_COL};
+    use crate::rows::testing::{self, ctx, texts};
     use crate::transform::{DETAIL_COL, RAW_COL, RULE_COL};
-
-    fn ctx() -> Context {
-        Context {
-            school_codes: vec!["1056010002".into(), "1056010001".into()],
-            school_areas: vec!["56010000".into(), "56020000".into()],
-            school_low: vec![10, 1],
-            school_high: vec![15, 9],
-            area_codes: vec!["56010000".into(), "56020000".into()],
-        }
-    }
-
-    fn texts(b: &RecordBatch, name: &str) -> Vec<String> {
-        let a = b.column_by_name(name).unwrap();
-        (0..a.len()).map(|i| arrow::util::display::array_value_to_string(a.as_ref(), i).unwrap()).collect()
-    }
 
     const HEADER: &str = "academic_year,test,school_code,subject,examinees,mean_score";
 
@@ -156,20 +142,11 @@ mod tests {
         "2568,RT_P1,   ,reading,12,0",
     ];
 
-    fn checked(text: &str, by_frame: bool) -> rows::Checked {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("tests_2568.csv");
-        std::fs::write(&path, text).unwrap();
-        let ff = crate::read::FeedFiles { feed: feeds::TESTS, files: vec![path] };
-        let read = if by_frame { Read::Frame(crate::read::read_feed(&ff).unwrap()) } else { crate::read::read_feed_text(&ff).unwrap() };
-        check(read, &ctx()).unwrap()
-    }
-
     #[test]
     fn rules_in_order_and_the_tables_values() {
         let text = format!("{HEADER}\n{}\n", ROWS.join("\n"));
-        let c = checked(&text, false);
-        let col = |name: &str| -> Vec<Option<String>> { c.bad.column(name).unwrap().cast(&DataType::String).unwrap().str().unwrap().iter().map(|v| v.map(str::to_string)).collect() };
+        let c = testing::checked(feeds::TESTS, "tests_2568.csv", &text, false, |read| check(read, &ctx()));
+        let col = |name: &str| testing::rejected(&c, name);
         let lines: Vec<Option<i64>> = c.bad.column(LINE_COL).unwrap().i64().unwrap().iter().collect();
         assert_eq!(lines, [3, 4, 5, 6, 7, 9, 10, 11, 12, 14, 15].map(Some));
         let expected = [
@@ -210,11 +187,6 @@ mod tests {
     #[test]
     fn csv_text_reads_as_polars_reads_it() {
         let text = format!("{HEADER}\r\n{}", ROWS.iter().filter(|r| !r.contains('"')).copied().collect::<Vec<_>>().join("\r\n"));
-        let split = checked(&text, false);
-        let polars = checked(&text, true);
-        assert_eq!(split.rows, 13);
-        assert!(split.bad.equals_missing(&polars.bad), "{:?}\n{:?}", split.bad, polars.bad);
-        assert_eq!(split.good, polars.good);
-        assert_eq!(split.values, polars.values);
+        assert_eq!(testing::same_both_ways(feeds::TESTS, "tests_2568.csv", &text, |read| check(read, &ctx())), 13);
     }
 }
