@@ -132,14 +132,13 @@ fn already_in_order(keys: &[&str], batches: &[RecordBatch]) -> Result<bool, arro
     let comparators = |a: &[ArrayRef], b: &[ArrayRef]| -> Result<Vec<DynComparator>, arrow::error::ArrowError> {
         a.iter().zip(b).map(|(a, b)| make_comparator(a.as_ref(), b.as_ref(), SortOptions::default())).collect()
     };
-    let ordered = |cmps: &[DynComparator], i: usize, j: usize| cmps.iter().map(|c| c(i, j)).find(|o| o.is_ne()).is_none_or(|o| o.is_lt());
     let batches: Vec<&RecordBatch> = batches.iter().filter(|b| b.num_rows() > 0).collect();
     let within = batches
         .par_iter()
         .map(|b| {
             let cols = columns(b)?;
             let keys = cols.iter().map(Key::of).collect::<Result<Vec<_>, _>>()?;
-            Ok((1..b.num_rows()).all(|i| keys.iter().map(|k| k.cmp(i - 1, i)).find(|o| o.is_ne()).is_none_or(|o| o.is_lt())))
+            Ok((1..b.num_rows()).all(|i| not_after(keys.iter().map(|k| k.cmp(i - 1, i)))))
         })
         .collect::<Result<Vec<bool>, arrow::error::ArrowError>>()?;
     if within.contains(&false) {
@@ -148,12 +147,17 @@ fn already_in_order(keys: &[&str], batches: &[RecordBatch]) -> Result<bool, arro
     for pair in batches.windows(2) {
         if let [a, b] = pair {
             let cmps = comparators(&columns(a)?, &columns(b)?)?;
-            if !ordered(&cmps, a.num_rows() - 1, 0) {
+            if !not_after(cmps.iter().map(|c| c(a.num_rows() - 1, 0))) {
                 return Ok(false);
             }
         }
     }
     Ok(true)
+}
+
+/// Whether one row comes at or before another, given how they compare key by key.
+fn not_after(mut by_key: impl Iterator<Item = std::cmp::Ordering>) -> bool {
+    by_key.find(|o| o.is_ne()).is_none_or(|o| o.is_lt())
 }
 
 /// A sort key's column, compared as `make_comparator` compares it (ascending, nulls first), with
