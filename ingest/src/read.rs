@@ -56,26 +56,84 @@ pub fn decode(file: &str, bytes: Vec<u8>) -> Result<Vec<u8>, IngestError> {
 
 /// `decode`, as text (the UTF-8 check done once).
 pub fn decode_text(file: &str, mut bytes: Vec<u8>) -> Result<String, IngestError> {
+    let bom = text_start(file, &bytes)?;
+    bytes.drain(..bom);
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(text),
+        Err(e) => thai(file, e.as_bytes()),
+    }
+}
+
+/// Where the text of a file's bytes starts (after a UTF-8 byte-order mark), or why they are not
+/// text in UTF-8 or TIS-620 at all (UTF-16, a NUL byte).
+fn text_start(file: &str, bytes: &[u8]) -> Result<usize, IngestError> {
     let enc_err = |message: String| IngestError::Encoding { file: file.to_string(), message };
     if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
         return Err(enc_err("it is UTF-16; export it as UTF-8 or TIS-620".into()));
     }
-    if bytes.starts_with(b"\xEF\xBB\xBF") {
-        bytes.drain(..3);
-    }
+    // `contains` looks for the byte many at a time; where it is only matters when it is there.
     if bytes.contains(&0) {
         let pos = bytes.iter().position(|b| *b == 0).unwrap_or(0);
         return Err(enc_err(format!("it holds a NUL byte at offset {pos}, so it is not text in UTF-8 or TIS-620")));
     }
-    let bytes = match String::from_utf8(bytes) {
-        Ok(text) => return Ok(text),
-        Err(e) => e.into_bytes(),
-    };
-    match encoding_rs::WINDOWS_874.decode_without_bom_handling_and_without_replacement(&bytes) {
+    Ok(if bytes.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 })
+}
+
+/// Bytes that are not UTF-8, decoded as TIS-620 / Windows-874.
+fn thai(file: &str, bytes: &[u8]) -> Result<String, IngestError> {
+    match encoding_rs::WINDOWS_874.decode_without_bom_handling_and_without_replacement(bytes) {
         Some(s) => Ok(s.into_owned()),
         None => {
             let pos = bytes.iter().position(|b| matches!(b, 0xDB..=0xDE | 0xFC..=0xFF)).unwrap_or(0);
-            Err(enc_err(format!("byte 0x{:02X} at offset {pos} is neither UTF-8 nor TIS-620", bytes.get(pos).copied().unwrap_or(0))))
+            Err(IngestError::Encoding {
+                file: file.to_string(),
+                message: format!("byte 0x{:02X} at offset {pos} is neither UTF-8 nor TIS-620", bytes.get(pos).copied().unwrap_or(0)),
+            })
+        }
+    }
+}
+
+/// A file's text: the file itself, mapped into memory, when it is UTF-8 already (nothing copied, and
+/// a national students file is half a gigabyte); otherwise decoded from TIS-620 into memory.
+pub struct Text(TextIs);
+
+enum TextIs {
+    Decoded(String),
+    /// The mapped file, and where its text starts (after a byte-order mark); checked to be UTF-8.
+    Mapped(memmap2::Mmap, usize),
+}
+
+impl Text {
+    /// Maps and checks the file at `path` (named `file` in errors).
+    fn read(file: &str, path: &Path) -> Result<Text, IngestError> {
+        let read_err = |e: std::io::Error| IngestError::Read { file: file.to_string(), message: e.to_string() };
+        let f = std::fs::File::open(path).map_err(read_err)?;
+        if f.metadata().map_err(read_err)?.len() == 0 {
+            return Ok(Text::from(String::new()));
+        }
+        // SAFETY: the mapping is read only, and a load reads a pull that is complete: nothing
+        // writes to its files while it runs (a pull, or the spool of one, is written before).
+        let map = unsafe { memmap2::MmapOptions::new().populate().map(&f) }.map_err(read_err)?;
+        let start = text_start(file, &map)?;
+        let body = map.get(start..).unwrap_or_default();
+        Ok(if std::str::from_utf8(body).is_ok() { Text(TextIs::Mapped(map, start)) } else { Text(TextIs::Decoded(thai(file, body)?)) })
+    }
+}
+
+impl From<String> for Text {
+    fn from(s: String) -> Text {
+        Text(TextIs::Decoded(s))
+    }
+}
+
+impl std::ops::Deref for Text {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        match &self.0 {
+            TextIs::Decoded(s) => s,
+            // SAFETY: checked to be UTF-8 when mapped (`Text::read`), and read only since.
+            TextIs::Mapped(map, start) => unsafe { std::str::from_utf8_unchecked(map.get(*start..).unwrap_or_default()) },
         }
     }
 }
@@ -253,8 +311,8 @@ pub enum Read {
 pub struct CsvText {
     /// The file's name, as rejected rows give it.
     pub name: String,
-    /// The whole file, decoded.
-    pub text: String,
+    /// The whole file, as text.
+    pub text: Text,
     /// Where the first row starts (after the header line).
     pub body: usize,
     /// For each field of a line, the column it is (by its place in `Feed::columns`).
@@ -270,12 +328,12 @@ pub fn read_feed_text(ff: &FeedFiles) -> Result<Read, IngestError> {
         if file.to_ascii_lowercase().ends_with(".xlsx") {
             return Ok(Read::Frame(read_feed(ff)?));
         }
-        let bytes = std::fs::read(path).map_err(|e| IngestError::Read { file: file.clone(), message: e.to_string() })?;
-        if bytes.iter().all(u8::is_ascii_whitespace) || bytes == b"\xEF\xBB\xBF" {
+        let text = Text::read(&file, path)?;
+        if text.bytes().all(|b| b.is_ascii_whitespace()) {
             return Err(IngestError::Empty { file });
         }
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-        match csv_text(&ff.feed, &file, name, bytes)? {
+        match csv_text(&ff.feed, &file, name, text)? {
             Some(text) => out.push(text),
             None => return Ok(Read::Frame(read_feed(ff)?)),
         }
@@ -289,19 +347,18 @@ pub fn read_spooled(feed: &Feed, path: &Path, name: &str) -> Result<Read, Ingest
     if !BY_ROW.contains(&feed.name) {
         return Ok(Read::Frame(read_spooled_csv(feed, path, name)?));
     }
-    let bytes = std::fs::read(path).map_err(|e| IngestError::Read { file: name.to_string(), message: e.to_string() })?;
-    match csv_text(feed, name, name, bytes)? {
+    let text = Text::read(name, path)?;
+    match csv_text(feed, name, name, text)? {
         Some(text) => Ok(Read::Csv(vec![text])),
         None => Ok(Read::Frame(read_spooled_csv(feed, path, name)?)),
     }
 }
 
 /// A CSV file's text with its header mapped; `None` when it has a quoted field (left to polars).
-fn csv_text(feed: &Feed, file: &str, name: &str, bytes: Vec<u8>) -> Result<Option<CsvText>, IngestError> {
-    if bytes.contains(&b'"') {
+fn csv_text(feed: &Feed, file: &str, name: &str, text: Text) -> Result<Option<CsvText>, IngestError> {
+    if text.as_bytes().contains(&b'"') {
         return Ok(None);
     }
-    let text = decode_text(file, bytes)?;
     let mapped = map_headers(feed, file, &headers(text.as_bytes()))?;
     let fields = mapped.iter().map(|m| m.and_then(|name| feed.columns.iter().position(|c| c.name == name))).collect();
     let body = text.find('\n').map_or(text.len(), |i| i + 1);

@@ -442,9 +442,66 @@ pub fn lower(v: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// A number with thousands separators allowed.
-pub fn number<T: std::str::FromStr>(v: Option<&str>) -> Option<T> {
+pub fn number<T: Number>(v: Option<&str>) -> Option<T> {
     let v = v?;
-    if v.bytes().any(|b| b == b',') { v.replace(',', "").parse().ok() } else { v.parse().ok() }
+    if v.bytes().any(|b| b == b',') {
+        return v.replace(',', "").parse().ok();
+    }
+    T::plain(v.as_bytes()).or_else(|| v.parse().ok())
+}
+
+/// A number type of the feeds, read at once when its text is plain (what nearly every value is):
+/// an optional minus and up to fifteen digits, for a decimal with one point among them. `None`
+/// leaves the text to `parse`, which gives the same value for plain text too.
+pub trait Number: std::str::FromStr {
+    fn plain(v: &[u8]) -> Option<Self>;
+}
+
+/// The digits of `v` (after a minus) as one whole number, and how many came after the point: `None`
+/// unless `v` is a minus (or not), then at least one and at most fifteen digits with at most one
+/// point among or after them.
+fn plain_digits(v: &[u8]) -> Option<(bool, u64, u32)> {
+    let (negative, v) = match v.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, v),
+    };
+    let (mut whole, mut digits, mut after, mut point) = (0u64, 0u32, 0u32, false);
+    for b in v {
+        match b {
+            b'0'..=b'9' => {
+                whole = whole * 10 + u64::from(b - b'0');
+                digits += 1;
+                after += u32::from(point);
+            }
+            b'.' if !point => point = true,
+            _ => return None,
+        }
+    }
+    (1..=15).contains(&digits).then_some((negative, whole, after))
+}
+
+impl Number for i32 {
+    fn plain(v: &[u8]) -> Option<i32> {
+        // Nine digits at most: every one fits.
+        match plain_digits(v)? {
+            (negative, whole, 0) if whole < 1_000_000_000 && !v.contains(&b'.') => {
+                let n = i32::try_from(whole).ok()?;
+                Some(if negative { -n } else { n })
+            }
+            _ => None,
+        }
+    }
+}
+
+impl Number for f64 {
+    fn plain(v: &[u8]) -> Option<f64> {
+        // Fifteen digits are below 2^53 and 10^15 is a double too, so the one division is the
+        // decimal's double, rounded once, exactly as `parse` rounds it.
+        const TENS: [f64; 16] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+        let (negative, whole, after) = plain_digits(v)?;
+        let x = whole as f64 / TENS.get(after as usize).copied()?;
+        Some(if negative { -x } else { x })
+    }
 }
 
 /// A decimal as the rejected-rows detail shows it (`-3.0`, not `-3`), as polars writes a float.
@@ -520,6 +577,31 @@ pub mod testing {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_numbers_read_as_parse_reads_them() {
+        let texts = ["0", "-0", "7", "-7", "20.5", "100.5", "0.1", "-3", "5.", ".5", "123456789", "1234567890", "999999999999999", "00012.50", "3.14159265358979"];
+        for t in texts {
+            assert_eq!(f64::plain(t.as_bytes()).map(f64::to_bits), t.parse::<f64>().ok().map(f64::to_bits), "{t}");
+            assert_eq!(number::<f64>(Some(t)).map(f64::to_bits), t.parse::<f64>().ok().map(f64::to_bits), "{t}");
+            assert_eq!(number::<i32>(Some(t)), t.parse::<i32>().ok(), "{t}");
+        }
+        // Not plain: left to `parse`, which reads some and refuses others.
+        for t in ["", "-", ".", "1.2.3", "+5", "1e5", "inf", "NaN", " 5", "1234567890123456", "12a", "0.000000000000001", "1.7976931348623157"] {
+            assert_eq!(f64::plain(t.as_bytes()), None, "{t}");
+            assert_eq!(number::<f64>(Some(t)).map(f64::to_bits), t.parse::<f64>().ok().map(f64::to_bits), "{t}");
+            assert_eq!(number::<i32>(Some(t)), t.parse::<i32>().ok(), "{t}");
+        }
+        // Every decimal of up to four places in a range, both ways.
+        for n in (-20_000i64..20_000).step_by(7) {
+            for places in 0..5usize {
+                let digits = format!("{:0>width$}", n.unsigned_abs(), width = places + 1);
+                let (int, frac) = digits.split_at(digits.len() - places);
+                let t = format!("{}{int}{}{frac}", if n < 0 { "-" } else { "" }, if places > 0 { "." } else { "" });
+                assert_eq!(number::<f64>(Some(&t)).map(f64::to_bits), t.parse::<f64>().ok().map(f64::to_bits), "{t}");
+            }
+        }
+    }
 
     #[test]
     fn commas_are_found_in_every_place_of_a_word() {
