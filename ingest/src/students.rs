@@ -99,9 +99,10 @@ fn status_code(v: &str) -> Option<u8> {
     }
 }
 
-/// A good row's values, as the table has them.
+/// A good row's values, as the table has them: six million of them are held at once, so each is
+/// kept small (72 bytes), the nationality as its place among the nationalities (`Nationalities`).
 #[derive(Clone, Copy, Default)]
-struct Parsed<'a> {
+struct Parsed {
     ok: bool,
     snap: i32,
     academic_year: i32,
@@ -109,12 +110,15 @@ struct Parsed<'a> {
     order: u8,
     sex: u8,
     status: u8,
-    age: i32,
+    /// 3 to 22 (the rule `birth_date_implausible`).
+    age: u8,
     room: Option<i32>,
-    disability: i32,
+    /// 0 to 9 (the rule `value_invalid`).
+    disability: u8,
     disadvantaged: Option<bool>,
     bmi: Option<f64>,
-    nationality: Option<&'a str>,
+    /// `Nationalities::NONE` when there is none.
+    nationality: u32,
     /// Where the row is in the input (for CSV, where its line starts), to read it again.
     at: u64,
     /// The keyed hash of the citizen ID (the table's `student_key`, and the duplicate check's key).
@@ -141,7 +145,7 @@ impl<'c> Rules<'c> {
     }
 
     /// The row's values, or the first rule it breaks (the order of domain.md's student rules).
-    fn check<'a>(&self, fields: &Fields<'a>, at: u64) -> Result<Parsed<'a>, Rejected> {
+    fn check(&self, fields: &Fields, at: u64) -> Result<Parsed, Rejected> {
         let v = |c: usize| fields.get(c).copied().flatten();
         for c in REQUIRED {
             if blank(v(c)) {
@@ -211,15 +215,58 @@ impl<'c> Rules<'c> {
             order,
             sex,
             status,
-            age,
+            age: u8::try_from(age).unwrap_or(0),
             room,
-            disability: disability.unwrap_or(0),
+            disability: disability.and_then(|d| u8::try_from(d).ok()).unwrap_or(0),
             disadvantaged,
             bmi,
-            nationality: v(NATIONALITY),
+            nationality: Nationalities::NONE,
             at,
             key: self.hasher.digest(text(ID)),
         })
+    }
+}
+
+/// The nationalities of the rows, each text once (a national snapshot has a handful among six
+/// million rows); a row keeps its place here.
+#[derive(Default)]
+struct Nationalities<'a> {
+    places: std::sync::Mutex<(PlHashMap<&'a str, u32>, Vec<&'a str>)>,
+}
+
+/// What a run of rows saw: its files' snapshots in the order they came, and the last nationality
+/// and its place (most rows have the nationality of the row before).
+#[derive(Default)]
+struct Seen<'a> {
+    files: Vec<(&'a str, i32)>,
+    nationality: Option<(&'a str, u32)>,
+}
+
+impl<'a> Nationalities<'a> {
+    const NONE: u32 = u32::MAX;
+
+    /// The place of `v` (`NONE` for none).
+    fn place(&self, v: Option<&'a str>, seen: &mut Seen<'a>) -> u32 {
+        let Some(v) = v else { return Self::NONE };
+        if let Some((last, place)) = seen.nationality
+            && last == v
+        {
+            return place;
+        }
+        let mut guard = self.places.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (places, texts) = &mut *guard;
+        let next = u32::try_from(texts.len()).unwrap_or(Self::NONE);
+        let place = *places.entry(v).or_insert(next);
+        if place == next {
+            texts.push(v);
+        }
+        seen.nationality = Some((v, place));
+        place
+    }
+
+    /// Every nationality, by its place.
+    fn texts(self) -> Vec<&'a str> {
+        self.places.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner).1
     }
 }
 
@@ -232,17 +279,20 @@ pub fn check(input: Read, ctx: &Context, secret: &Secret) -> Result<Students, In
 
     // 1. Every row, each run on the next free core; each run also notes its files' snapshots in
     // the order they came.
-    let (mut parsed, mut bad, gathered) = rows::check_all(&runs, rows, Vec::new, |fields, file, at, files: &mut Vec<(&str, i32)>| {
-        let p = rules.check(fields, at)?;
+    let nationalities = Nationalities::default();
+    let (mut parsed, mut bad, gathered) = rows::check_all(&runs, rows, Seen::default, |fields, file, at, seen: &mut Seen| {
+        let mut p = rules.check(fields, at)?;
+        p.nationality = nationalities.place(fields.get(NATIONALITY).copied().flatten(), seen);
         // The file name is the same text row after row: its address tells first.
-        let same = files.last().is_some_and(|(f, s)| *s == p.snap && ((f.as_ptr(), f.len()) == (file.as_ptr(), file.len()) || *f == file));
+        let same = seen.files.last().is_some_and(|(f, s)| *s == p.snap && ((f.as_ptr(), f.len()) == (file.as_ptr(), file.len()) || *f == file));
         if !same {
-            files.push((file, p.snap));
+            seen.files.push((file, p.snap));
         }
         Ok(p)
     });
+    let nationalities = nationalities.texts();
     let mut files: Vec<(String, i32)> = Vec::new();
-    for (name, snap) in gathered.into_iter().flatten() {
+    for (name, snap) in gathered.into_iter().flat_map(|s| s.files) {
         if files.last().is_none_or(|(n, s)| n != name || *s != snap) {
             files.push((name.to_string(), snap));
         }
@@ -260,7 +310,7 @@ pub fn check(input: Read, ctx: &Context, secret: &Secret) -> Result<Students, In
     let snapshots: BTreeSet<i32> = snapshot_days(&parsed);
     let ordered = started.elapsed();
     let def = schema::table("enrollments").ok_or_else(|| err("no enrollments table"))?;
-    let good = order.par_chunks(layout::ROW_GROUP_ROWS).map(|chunk| batch(&def.schema, &parsed, chunk, ctx)).collect::<Result<Vec<_>, _>>()?;
+    let good = order.par_chunks(layout::ROW_GROUP_ROWS).map(|chunk| batch(&def.schema, &parsed, chunk, ctx, &nationalities)).collect::<Result<Vec<_>, _>>()?;
     let bad = source.rejected(&bad, SCHOOL)?;
     tracing::debug!(
         rows,
@@ -402,7 +452,7 @@ fn school<'c>(p: &Parsed, v: &'c [String]) -> Option<&'c str> {
 /// One batch of the enrollments table: the good rows at `rows` of the frame, in that order. Built
 /// in one pass over the rows, every column filled as it goes: a pass per column would read every
 /// row (most of a cache line each) sixteen times.
-fn batch(schema: &arrow::datatypes::SchemaRef, parsed: &[Parsed], rows: &[u32], ctx: &Context) -> Result<RecordBatch, IngestError> {
+fn batch(schema: &arrow::datatypes::SchemaRef, parsed: &[Parsed], rows: &[u32], ctx: &Context, nationalities: &[&str]) -> Result<RecordBatch, IngestError> {
     let n = rows.len();
     let widest = |v: &[String]| v.iter().map(String::len).max().unwrap_or(0);
     let texts = |width: usize| StringBuilder::with_capacity(n, n * width);
@@ -431,10 +481,10 @@ fn batch(schema: &arrow::datatypes::SchemaRef, parsed: &[Parsed], rows: &[u32], 
         level.append_value(l);
         room.push(p.room);
         sex.push(i32::from(p.sex));
-        age.push(p.age);
-        nationality.append_option(p.nationality);
+        age.push(i32::from(p.age));
+        nationality.append_option(nationalities.get(p.nationality as usize).copied());
         disadvantaged.push(p.disadvantaged);
-        disability.push(p.disability);
+        disability.push(i32::from(p.disability));
         bmi.push(p.bmi);
         status.append_option(STATUSES.get(usize::from(p.status)).copied());
     }
