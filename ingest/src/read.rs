@@ -110,7 +110,9 @@ impl Text {
             return Ok(Text::from(String::new()));
         }
         // SAFETY: the mapping is read only, and a load reads a pull that is complete: nothing
-        // writes to its files while it runs (a pull, or the spool of one, is written before).
+        // writes to its files while it runs (a pull, or the spool of one, is written before). A
+        // file cut short during the load would stop the process where it is read past its new end,
+        // before anything is published: the warehouse stays as it was.
         let map = unsafe { memmap2::MmapOptions::new().populate().map(&f) }.map_err(read_err)?;
         let start = text_start(file, &map)?;
         let body = map.get(start..).unwrap_or_default();
