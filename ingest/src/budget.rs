@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Date32Array, Int32Array, StringArray};
+use arrow::array::{ArrayRef, Date32Array, Int32Array};
 use arrow::record_batch::RecordBatch;
 use chrono::Datelike;
 use polars::prelude::*;
@@ -12,7 +12,7 @@ use polars::prelude::*;
 use crate::IngestError;
 use crate::feeds;
 use crate::read::Read;
-use crate::rows::{self, Rejected, blank, days, decimal, lower, number, strings};
+use crate::rows::{self, Rejected, blank, days, decimal, lower, money, number, strings};
 use crate::to_arrow;
 use crate::transform::{Context, parse_date};
 use khlang_warehouse::{office, schema};
@@ -129,15 +129,13 @@ fn batch(ls: &[&Line]) -> Result<RecordBatch, IngestError> {
     let def = schema::table(feeds::BUDGET.table).ok_or_else(|| err("no budget_lines table"))?;
     let n = ls.len();
     let int = |f: &dyn Fn(&Line) -> i32| -> ArrayRef { Arc::new(Int32Array::from(ls.iter().map(|l| f(l)).collect::<Vec<_>>())) };
-    // Money as text, cast to the table's decimal by `conform` (exactly, as every feed's money).
-    let money = |values: Vec<String>| -> ArrayRef { Arc::new(StringArray::from(values)) };
     let cols: Vec<(String, ArrayRef)> = vec![
         ("fiscal_year".into(), int(&|l| l.fiscal_year)),
         ("area_code".into(), strings(ls.iter().map(|l| Some(l.area)), n)),
         ("school_code".into(), strings(ls.iter().map(|l| l.school), n)),
         ("category".into(), strings(ls.iter().map(|l| CATEGORIES.get(usize::from(l.category)).copied()), n)),
-        ("allocated_baht".into(), money(ls.iter().map(|l| l.allocated.replace(',', "")).collect())),
-        ("disbursed_baht".into(), money(ls.iter().map(|l| l.disbursed.replace(',', "")).collect())),
+        ("allocated_baht".into(), money(ls.iter().map(|l| l.allocated), n)),
+        ("disbursed_baht".into(), money(ls.iter().map(|l| l.disbursed), n)),
         ("transaction_date".into(), Arc::new(Date32Array::from(ls.iter().map(|l| l.date).collect::<Vec<_>>()))),
         ("fiscal_quarter".into(), int(&|l| l.quarter)),
         ("document_no".into(), strings(ls.iter().map(|l| Some(l.document)), n)),

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Date32Array, Int32Array, StringArray, StringBuilder};
+use arrow::array::{ArrayRef, Date32Array, Int32Array, StringBuilder};
 use arrow::record_batch::RecordBatch;
 use chrono::Datelike;
 use polars::prelude::*;
@@ -15,7 +15,7 @@ use polars::prelude::*;
 use crate::IngestError;
 use crate::feeds;
 use crate::read::Read;
-use crate::rows::{self, Rejected, age, blank, days, decimal, lower, number, sex_code, strings, upper};
+use crate::rows::{self, Rejected, age, blank, days, decimal, lower, money, number, sex_code, strings, upper};
 use crate::to_arrow;
 use crate::transform::{Context, iso_date, parse_date};
 use khlang_warehouse::secret::KeyedHasher;
@@ -178,8 +178,6 @@ fn batch(ps: &[&Person], ctx: &Context) -> Result<RecordBatch, IngestError> {
         let _ = hex::encode_to_slice(p.key, &mut hex);
         keys.append_value(std::str::from_utf8(&hex).unwrap_or_default());
     }
-    // The salary as text, cast to the table's decimal by `conform` (exactly, as every feed's money).
-    let salary: StringArray = ps.iter().map(|p| Some(if p.salary.contains(',') { p.salary.replace(',', "") } else { p.salary.to_string() })).collect();
     let cols: Vec<(String, ArrayRef)> = vec![
         ("as_of_date".into(), Arc::new(Date32Array::from(ps.iter().map(|p| p.as_of).collect::<Vec<_>>()))),
         ("area_code".into(), strings(
@@ -199,7 +197,7 @@ fn batch(ps: &[&Person], ctx: &Context) -> Result<RecordBatch, IngestError> {
         ("age_years".into(), int(&|p| p.age)),
         ("years_of_service".into(), int(&|p| p.service)),
         ("retirement_fiscal_year".into(), int(&|p| p.retirement)),
-        ("salary_baht".into(), Arc::new(salary)),
+        ("salary_baht".into(), money(ps.iter().map(|p| p.salary), n)),
     ];
     to_arrow::conform(feeds::PERSONNEL.name, &def.schema, &cols, &[], n)
 }

@@ -504,6 +504,52 @@ impl Number for f64 {
     }
 }
 
+/// Money (the tables' `MONEY`: baht, to the satang) from its text, thousands separators allowed.
+/// Plain text (a minus, up to twelve digits before a point and two after it) is read here at once;
+/// when any value is not plain, the column is left as text (separators dropped) for
+/// `to_arrow::conform` to cast, as every value was before. Both give the same numbers.
+pub fn money<'s>(values: impl Iterator<Item = &'s str> + Clone, n: usize) -> arrow::array::ArrayRef {
+    let plain: Option<Vec<i128>> = values.clone().map(|v| plain_money(v.as_bytes())).collect();
+    let (precision, scale) = match khlang_warehouse::schema::MONEY {
+        arrow::datatypes::DataType::Decimal128(p, s) => (p, s),
+        _ => (0, 0),
+    };
+    if let Some(Ok(a)) = plain.map(|v| arrow::array::Decimal128Array::from(v).with_precision_and_scale(precision, scale)) {
+        return std::sync::Arc::new(a);
+    }
+    let mut text = arrow::array::StringBuilder::with_capacity(n, n * 12);
+    for v in values {
+        if v.contains(',') { text.append_value(v.replace(',', "")) } else { text.append_value(v) }
+    }
+    std::sync::Arc::new(text.finish())
+}
+
+/// Plain money text (as `money` says) in satang.
+fn plain_money(v: &[u8]) -> Option<i128> {
+    let (negative, v) = match v.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, v),
+    };
+    let (mut satang, mut digits, mut after, mut point) = (0i128, 0u32, 0u32, false);
+    for b in v {
+        match b {
+            b'0'..=b'9' if after < 2 => {
+                satang = satang * 10 + i128::from(b - b'0');
+                digits += 1;
+                after += u32::from(point);
+            }
+            b'.' if !point => point = true,
+            b',' => {}
+            _ => return None,
+        }
+    }
+    if digits == 0 || digits - after > 12 {
+        return None;
+    }
+    let satang = satang * 10i128.pow(2 - after);
+    Some(if negative { -satang } else { satang })
+}
+
 /// A decimal as the rejected-rows detail shows it (`-3.0`, not `-3`), as polars writes a float.
 pub fn decimal(v: f64) -> String {
     let s = v.to_string();
@@ -600,6 +646,28 @@ mod tests {
                 let t = format!("{}{int}{}{frac}", if n < 0 { "-" } else { "" }, if places > 0 { "." } else { "" });
                 assert_eq!(number::<f64>(Some(&t)).map(f64::to_bits), t.parse::<f64>().ok().map(f64::to_bits), "{t}");
             }
+        }
+    }
+
+    #[test]
+    fn money_reads_as_the_cast_reads_it() {
+        use arrow::array::{Array, Decimal128Array, StringArray};
+        let cast = |texts: &[&str]| -> Vec<Option<i128>> {
+            let text = StringArray::from(texts.iter().map(|t| t.replace(',', "")).collect::<Vec<_>>());
+            let opts = arrow::compute::CastOptions { safe: false, ..Default::default() };
+            let a = arrow::compute::cast_with_options(&text, &khlang_warehouse::schema::MONEY, &opts).unwrap();
+            a.as_any().downcast_ref::<Decimal128Array>().unwrap().iter().collect()
+        };
+        let plain = ["0", "-0", "16512.00", "16,512.5", ".5", "5.", "-12.34", "999999999999.99", "-999,999,999,999", "00012.50", "1.2,3"];
+        let a = money(plain.iter().copied(), plain.len());
+        let read: Vec<Option<i128>> = a.as_any().downcast_ref::<Decimal128Array>().unwrap().iter().collect();
+        assert_eq!(read, cast(&plain));
+        assert_eq!(a.data_type(), &khlang_warehouse::schema::MONEY);
+        // One value that is not plain (three places, rounded by the cast) leaves the column as text.
+        for odd in ["1.235", "+5", "1e3", "0000000000012.5", " 5"] {
+            let a = money(["5", odd].into_iter(), 2);
+            let text: Vec<Option<&str>> = a.as_any().downcast_ref::<StringArray>().unwrap().iter().collect();
+            assert_eq!(text, [Some("5"), Some(odd)], "{odd}");
         }
     }
 
