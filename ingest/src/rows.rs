@@ -556,9 +556,11 @@ pub fn decimal(v: f64) -> String {
     if s.bytes().all(|b| b.is_ascii_digit() || b == b'-') { format!("{s}.0") } else { s }
 }
 
-/// Days since 1970-01-01.
+/// Days since 1970-01-01: days since 0001-01-01 less the 719,163 before 1970 (chrono's own
+/// count, without a `Duration` per row).
 pub fn days(d: chrono::NaiveDate) -> i32 {
-    i32::try_from((d - chrono::NaiveDate::default()).num_days()).unwrap_or(i32::MIN)
+    use chrono::Datelike;
+    d.num_days_from_ce() - 719_163
 }
 
 /// Whole years from `birth` to `at`.
@@ -624,6 +626,7 @@ pub mod testing {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use chrono::Datelike;
 
     #[test]
     fn plain_numbers_read_as_parse_reads_them() {
@@ -648,6 +651,16 @@ mod tests {
                 assert_eq!(number::<f64>(Some(&t)).map(f64::to_bits), t.parse::<f64>().ok().map(f64::to_bits), "{t}");
             }
         }
+    }
+
+    #[test]
+    fn days_since_1970_as_a_duration_counts_them() {
+        let mut d = chrono::NaiveDate::from_ymd_opt(1800, 1, 1).unwrap();
+        while d.year() < 2300 {
+            assert_eq!(i64::from(days(d)), (d - chrono::NaiveDate::default()).num_days(), "{d}");
+            d += chrono::Duration::days(13);
+        }
+        assert_eq!(days(chrono::NaiveDate::default()), 0);
     }
 
     #[test]
