@@ -457,34 +457,45 @@ pub trait Number: std::str::FromStr {
     fn plain(v: &[u8]) -> Option<Self>;
 }
 
-/// The digits of `v` (after a minus) as one whole number, and how many came after the point: `None`
-/// unless `v` is a minus (or not), then at least one and at most fifteen digits with at most one
-/// point among or after them.
-fn plain_digits(v: &[u8]) -> Option<(bool, u64, u32)> {
+/// A plain decimal's text, read: its sign, its digits as one whole number, how many digits and how
+/// many of them after the point.
+struct Plain {
+    negative: bool,
+    whole: u64,
+    digits: u32,
+    after: u32,
+}
+
+/// `v` read when it is a minus (or not), then one to fifteen digits with at most one point among or
+/// after them and at most `places` digits after it (and, when `commas`, thousands separators
+/// anywhere); otherwise `None`. Fifteen digits fit a `u64` and a double exactly.
+fn plain_decimal(v: &[u8], commas: bool, places: u32) -> Option<Plain> {
     let (negative, v) = match v.split_first() {
         Some((b'-', rest)) => (true, rest),
         _ => (false, v),
     };
-    let (mut whole, mut digits, mut after, mut point) = (0u64, 0u32, 0u32, false);
+    let mut p = Plain { negative, whole: 0, digits: 0, after: 0 };
+    let mut point = false;
     for b in v {
         match b {
-            b'0'..=b'9' => {
-                whole = whole * 10 + u64::from(b - b'0');
-                digits += 1;
-                after += u32::from(point);
+            b'0'..=b'9' if p.digits < 15 && !(point && p.after == places) => {
+                p.whole = p.whole * 10 + u64::from(b - b'0');
+                p.digits += 1;
+                p.after += u32::from(point);
             }
             b'.' if !point => point = true,
+            b',' if commas => {}
             _ => return None,
         }
     }
-    (1..=15).contains(&digits).then_some((negative, whole, after))
+    (p.digits > 0).then_some(p)
 }
 
 impl Number for i32 {
     fn plain(v: &[u8]) -> Option<i32> {
         // Nine digits at most: every one fits.
-        match plain_digits(v)? {
-            (negative, whole, 0) if whole < 1_000_000_000 && !v.contains(&b'.') => {
+        match plain_decimal(v, false, 0)? {
+            Plain { negative, whole, .. } if whole < 1_000_000_000 && !v.contains(&b'.') => {
                 let n = i32::try_from(whole).ok()?;
                 Some(if negative { -n } else { n })
             }
@@ -498,9 +509,9 @@ impl Number for f64 {
         // Fifteen digits are below 2^53 and 10^15 is a double too, so the one division is the
         // decimal's double, rounded once, exactly as `parse` rounds it.
         const TENS: [f64; 16] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
-        let (negative, whole, after) = plain_digits(v)?;
-        let x = whole as f64 / TENS.get(after as usize).copied()?;
-        Some(if negative { -x } else { x })
+        let p = plain_decimal(v, false, 15)?;
+        let x = p.whole as f64 / TENS.get(p.after as usize).copied()?;
+        Some(if p.negative { -x } else { x })
     }
 }
 
@@ -526,28 +537,9 @@ pub fn money<'s>(values: impl Iterator<Item = &'s str> + Clone, n: usize) -> arr
 
 /// Plain money text (as `money` says) in satang.
 fn plain_money(v: &[u8]) -> Option<i128> {
-    let (negative, v) = match v.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        _ => (false, v),
-    };
-    let (mut satang, mut digits, mut after, mut point) = (0i128, 0u32, 0u32, false);
-    for b in v {
-        match b {
-            b'0'..=b'9' if after < 2 => {
-                satang = satang * 10 + i128::from(b - b'0');
-                digits += 1;
-                after += u32::from(point);
-            }
-            b'.' if !point => point = true,
-            b',' => {}
-            _ => return None,
-        }
-    }
-    if digits == 0 || digits - after > 12 {
-        return None;
-    }
-    let satang = satang * 10i128.pow(2 - after);
-    Some(if negative { -satang } else { satang })
+    let p = plain_decimal(v, true, 2).filter(|p| p.digits - p.after <= 12)?;
+    let satang = i128::from(p.whole) * 10i128.pow(2 - p.after);
+    Some(if p.negative { -satang } else { satang })
 }
 
 /// A decimal as the rejected-rows detail shows it (`-3.0`, not `-3`), as polars writes a float.
@@ -637,7 +629,7 @@ mod tests {
             assert_eq!(number::<i32>(Some(t)), t.parse::<i32>().ok(), "{t}");
         }
         // Not plain: left to `parse`, which reads some and refuses others.
-        for t in ["", "-", ".", "1.2.3", "+5", "1e5", "inf", "NaN", " 5", "1234567890123456", "12a", "0.000000000000001", "1.7976931348623157"] {
+        for t in ["", "-", ".", "1.2.3", "+5", "1e5", "inf", "NaN", " 5", "1234567890123456", "12a", "0.000000000000001", "1.7976931348623157", "123456789012345678901234567890"] {
             assert_eq!(f64::plain(t.as_bytes()), None, "{t}");
             assert_eq!(number::<f64>(Some(t)).map(f64::to_bits), t.parse::<f64>().ok().map(f64::to_bits), "{t}");
             assert_eq!(number::<i32>(Some(t)), t.parse::<i32>().ok(), "{t}");
@@ -678,7 +670,7 @@ mod tests {
         assert_eq!(read, cast(&plain));
         assert_eq!(a.data_type(), &khlang_warehouse::schema::MONEY);
         // One value that is not plain (three places, rounded by the cast) leaves the column as text.
-        for odd in ["1.235", "+5", "1e3", "0000000000012.5", " 5"] {
+        for odd in ["1.235", "+5", "1e3", "0000000000012.5", " 5", "123456789012345678901234567890"] {
             let a = money(["5", odd].into_iter(), 2);
             let text: Vec<Option<&str>> = a.as_any().downcast_ref::<StringArray>().unwrap().iter().collect();
             assert_eq!(text, [Some("5"), Some(odd)], "{odd}");
