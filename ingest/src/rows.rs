@@ -591,6 +591,16 @@ pub mod testing {
         c.bad.column(name).unwrap().cast(&DataType::String).unwrap().str().unwrap().iter().map(|v| v.map(str::to_string)).collect()
     }
 
+    /// The rejected rows are those of `lines`, and broke the rules of `expected` (rule, detail), in order.
+    pub fn rejections(c: &Checked, lines: &[i64], expected: &[(&str, &str)]) {
+        let found: Vec<Option<i64>> = c.bad.column(crate::read::LINE_COL).unwrap().i64().unwrap().iter().collect();
+        assert_eq!(found, lines.iter().copied().map(Some).collect::<Vec<_>>());
+        let (rules, details) = (rejected(c, crate::transform::RULE_COL), rejected(c, crate::transform::DETAIL_COL));
+        for (i, (rule, detail)) in expected.iter().enumerate() {
+            assert_eq!((rules[i].as_deref(), details[i].as_deref()), (Some(*rule), Some(*detail)), "rejected row {i}");
+        }
+    }
+
     /// `text` as file `name` of `feed`, read as the load reads it (or by polars, `by_frame`) and checked by `check`.
     pub fn checked(feed: Feed, name: &str, text: &str, by_frame: bool, check: impl Fn(Read) -> Result<Checked, IngestError>) -> Checked {
         let dir = tempfile::tempdir().unwrap();
