@@ -444,10 +444,8 @@ pub fn lower(v: &str) -> std::borrow::Cow<'_, str> {
 /// A number with thousands separators allowed.
 pub fn number<T: Number>(v: Option<&str>) -> Option<T> {
     let v = v?;
-    if v.bytes().any(|b| b == b',') {
-        return v.replace(',', "").parse().ok();
-    }
-    T::plain(v.as_bytes()).or_else(|| v.parse().ok())
+    // Plain text has no separators, so it is tried first, without a look for them.
+    T::plain(v.as_bytes()).or_else(|| if v.contains(',') { v.replace(',', "").parse().ok() } else { v.parse().ok() })
 }
 
 /// A number type of the feeds, read at once when its text is plain (what nearly every value is):
@@ -493,14 +491,22 @@ fn plain_decimal(v: &[u8], commas: bool, places: u32) -> Option<Plain> {
 
 impl Number for i32 {
     fn plain(v: &[u8]) -> Option<i32> {
-        // Nine digits at most: every one fits.
-        match plain_decimal(v, false, 0)? {
-            Plain { negative, whole, .. } if whole < 1_000_000_000 && !v.contains(&b'.') => {
-                let n = i32::try_from(whole).ok()?;
-                Some(if negative { -n } else { n })
-            }
-            _ => None,
+        // A minus (or not) and one to nine digits: every such number fits.
+        let (negative, digits) = match v.split_first() {
+            Some((b'-', rest)) => (true, rest),
+            _ => (false, v),
+        };
+        if digits.is_empty() || digits.len() > 9 {
+            return None;
         }
+        let mut n = 0i32;
+        for b in digits {
+            if !b.is_ascii_digit() {
+                return None;
+            }
+            n = n * 10 + i32::from(b - b'0');
+        }
+        Some(if negative { -n } else { n })
     }
 }
 
@@ -637,6 +643,10 @@ mod tests {
             assert_eq!(f64::plain(t.as_bytes()).map(f64::to_bits), t.parse::<f64>().ok().map(f64::to_bits), "{t}");
             assert_eq!(number::<f64>(Some(t)).map(f64::to_bits), t.parse::<f64>().ok().map(f64::to_bits), "{t}");
             assert_eq!(number::<i32>(Some(t)), t.parse::<i32>().ok(), "{t}");
+        }
+        for t in ["1,234", "-1,000", "12,345.5", "1,2,3", ",", "2147483647", "-2147483648", "2147483648", "999999999", "-999999999", "0000000001"] {
+            assert_eq!(number::<i32>(Some(t)), t.replace(',', "").parse::<i32>().ok(), "{t}");
+            assert_eq!(number::<f64>(Some(t)).map(f64::to_bits), t.replace(',', "").parse::<f64>().ok().map(f64::to_bits), "{t}");
         }
         // Not plain: left to `parse`, which reads some and refuses others.
         for t in ["", "-", ".", "1.2.3", "+5", "1e5", "inf", "NaN", " 5", "1234567890123456", "12a", "0.000000000000001", "1.7976931348623157", "123456789012345678901234567890"] {

@@ -28,6 +28,33 @@ for uri in DeltaTable(sys.argv[1]).file_uris():
     String::from_utf8(o.stdout).unwrap().lines().map(|l| l == "sorted").collect()
 }
 
+/// For each data file of the table's latest version, how its first row group stores three columns,
+/// read by pyarrow: `grade_order`'s encodings (a whole number: delta-encoded, no dictionary), and
+/// whether `school_code` (a scope) and `student_key` (a keyed hash) have statistics.
+fn file_layouts(table: &Path) -> Vec<String> {
+    let script = r#"
+import sys
+import pyarrow.parquet as pq
+from deltalake import DeltaTable
+for uri in DeltaTable(sys.argv[1]).file_uris():
+    g = pq.ParquetFile(uri.replace("file://", "")).metadata.row_group(0)
+    c = {g.column(i).path_in_schema: g.column(i) for i in range(g.num_columns)}
+    print(",".join(sorted(c["grade_order"].encodings)), "school_code", c["school_code"].is_stats_set, "student_key", c["student_key"].is_stats_set)
+"#;
+    let o = Command::new("python3").args(["-c", script]).arg(table).output().unwrap();
+    assert_ok(&o, "read the Parquet metadata with pyarrow");
+    String::from_utf8(o.stdout).unwrap().lines().map(String::from).collect()
+}
+
+fn assert_layout(table: &Path, when: &str) {
+    let layouts = file_layouts(table);
+    assert!(!layouts.is_empty(), "{when}: no files");
+    for l in &layouts {
+        assert!(l.contains("DELTA_BINARY_PACKED") && !l.contains("DICTIONARY"), "{when}: grade_order delta-encoded: {l}");
+        assert!(l.ends_with("school_code True student_key False"), "{when}: statistics for the scope, none for the keyed hash: {l}");
+    }
+}
+
 /// The students files of a pull with their rows in reverse order (as an export sorted another way).
 fn reverse_students(pull: &Path) {
     for e in std::fs::read_dir(pull).unwrap() {
@@ -84,6 +111,7 @@ fn optimize_sorts_every_table_as_one_commit_with_the_same_answers() {
     let sorted = files_sorted(&enrollments);
     assert!(!sorted.is_empty() && sorted.iter().all(|s| *s), "the load stores an export in reverse order sorted: {sorted:?}");
     let files_of_the_load = sorted.len();
+    assert_layout(&enrollments, "the load");
 
     lay_out_as_an_older_writer(&wh);
     let scattered = files_sorted(&enrollments);
@@ -125,6 +153,7 @@ fn optimize_sorts_every_table_as_one_commit_with_the_same_answers() {
     assert!(!sorted.is_empty() && sorted.iter().all(|s| *s), "every enrollments file in (area, school, grade) order: {sorted:?}");
     assert!(sorted.len() <= files_of_the_load, "compacted back to the load's files: {} of {}", sorted.len(), scattered.len());
     assert!(files_sorted(&wh.join("personnel")).iter().all(|s| *s));
+    assert_layout(&enrollments, "optimize");
 
     // Time travel to the state before optimize still reads its (older) files.
     let o = env.cmd().args(["sql", "--format", "csv", "--as-of", &loaded, per_snapshot]).output().unwrap();

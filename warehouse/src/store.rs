@@ -286,7 +286,7 @@ impl Warehouse {
             tracing::info!(table = name, rows, version = v, "committed");
             return Ok(v);
         }
-        let builder = table.write(batches).with_writer_properties(crate::layout::writer_properties()).with_session_state(crate::layout::write_session(name)?);
+        let builder = table.write(batches).with_writer_properties(crate::layout::writer_properties(&def)).with_session_state(crate::layout::write_session(name)?);
         let builder = match mode {
             WriteMode::Append => builder.with_save_mode(SaveMode::Append),
             WriteMode::Overwrite => builder.with_save_mode(SaveMode::Overwrite),

@@ -87,7 +87,7 @@ pub(crate) async fn write(def: &TableDef, table: &DeltaTable, batches: &[RecordB
     }
 
     let stats = WriterStatsConfig::from_config(state.snapshot().table_configuration());
-    let config = WriterConfig::new(def.schema.clone(), partitions.clone(), Some(crate::layout::writer_properties()), None, None, stats.num_indexed_cols, stats.stats_columns);
+    let config = WriterConfig::new(def.schema.clone(), partitions.clone(), Some(crate::layout::writer_properties(def)), None, None, stats.num_indexed_cols, stats.stats_columns);
     let store = table.log_store().object_store(None);
     let mut writers = tokio::task::JoinSet::new();
     for run in runs {
