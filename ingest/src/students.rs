@@ -13,7 +13,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, BooleanArray, Date32Array, Float64Array, Int32Array, StringBuilder};
+use arrow::array::{ArrayRef, BooleanBuilder, Date32Array, Float64Builder, Int32Array, Int32Builder, StringBuilder};
 use arrow::record_batch::RecordBatch;
 use polars::prelude::*;
 use rayon::prelude::*;
@@ -464,7 +464,8 @@ fn batch(schema: &arrow::datatypes::SchemaRef, parsed: &[Parsed], rows: &[u32], 
         }
     }
     let (mut snap, mut year, mut order, mut sex, mut age, mut disability) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-    let (mut room, mut disadvantaged, mut bmi) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    // The columns with nulls straight into their arrays' buffers, without a vector of options first.
+    let (mut room, mut disadvantaged, mut bmi) = (Int32Builder::with_capacity(n), BooleanBuilder::with_capacity(n), Float64Builder::with_capacity(n));
     let (mut area, mut code, mut key) = (texts(widest(&ctx.school_areas)), texts(widest(&ctx.school_codes)), texts(32));
     let (mut grade, mut level, mut nationality, mut status) = (texts(2), texts(16), texts(9), texts(11));
     let mut hex = [0u8; 32];
@@ -479,13 +480,13 @@ fn batch(schema: &arrow::datatypes::SchemaRef, parsed: &[Parsed], rows: &[u32], 
         grade.append_value(g);
         order.push(i32::from(p.order));
         level.append_value(l);
-        room.push(p.room);
+        room.append_option(p.room);
         sex.push(i32::from(p.sex));
         age.push(i32::from(p.age));
         nationality.append_option(nationalities.get(p.nationality as usize).copied());
-        disadvantaged.push(p.disadvantaged);
+        disadvantaged.append_option(p.disadvantaged);
         disability.push(i32::from(p.disability));
-        bmi.push(p.bmi);
+        bmi.append_option(p.bmi);
         status.append_option(STATUSES.get(usize::from(p.status)).copied());
     }
     let columns: Vec<ArrayRef> = vec![
@@ -497,13 +498,13 @@ fn batch(schema: &arrow::datatypes::SchemaRef, parsed: &[Parsed], rows: &[u32], 
         Arc::new(grade.finish()),
         Arc::new(Int32Array::from(order)),
         Arc::new(level.finish()),
-        Arc::new(Int32Array::from(room)),
+        Arc::new(room.finish()),
         Arc::new(Int32Array::from(sex)),
         Arc::new(Int32Array::from(age)),
         Arc::new(nationality.finish()),
-        Arc::new(BooleanArray::from(disadvantaged)),
+        Arc::new(disadvantaged.finish()),
         Arc::new(Int32Array::from(disability)),
-        Arc::new(Float64Array::from(bmi)),
+        Arc::new(bmi.finish()),
         Arc::new(status.finish()),
     ];
     RecordBatch::try_new(schema.clone(), columns).map_err(err)
@@ -513,6 +514,7 @@ fn batch(schema: &arrow::datatypes::SchemaRef, parsed: &[Parsed], rows: &[u32], 
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use arrow::array::Float64Array;
     use crate::read::{FILE_COL, LINE_COL};
     use crate::transform::{DETAIL_COL, RAW_COL, RULE_COL};
 
