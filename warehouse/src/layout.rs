@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, DynComparator, Int32Array, RecordBatch, StringArray, make_comparator};
+use arrow::array::{Array, ArrayRef, Date32Array, DynComparator, Int32Array, RecordBatch, StringArray, make_comparator};
 use arrow::compute::SortOptions;
 use arrow::row::{RowConverter, SortField};
 use rayon::prelude::*;
@@ -88,17 +88,25 @@ pub(crate) fn write_session(table: &str) -> Result<Arc<dyn Session>, WarehouseEr
     Ok(Arc::new(ctx.state()))
 }
 
-/// `batches` (the table's own columns) in the table's row order. Rows already in order (an export
-/// written school by school, a table read back in order) come back as they are, without a copy;
-/// rows with equal keys keep their order. The Delta writer splits rows by partition in their order,
-/// so every file of every partition is in order too.
+/// What a write orders its rows by: the table's partition columns, then its sort keys. A partition's
+/// rows are in the table's order either way; coming one partition after another (a pull's two staff
+/// snapshots, each file in order already, one after the other), they need no reordering at all, and
+/// the writers write each batch to its partition's file without splitting it by partition first.
+fn write_keys(def: &TableDef) -> Vec<&'static str> {
+    def.partition_by.iter().copied().filter(|k| def.schema.field_with_name(k).is_ok()).chain(sort_keys(def)).collect()
+}
+
+/// `batches` (the table's own columns) in the table's row order, partition by partition
+/// (`write_keys`). Rows already in order (an export written school by school, a table read back in
+/// order) come back as they are, without a copy; rows with equal keys keep their order. The Delta
+/// writer splits rows by partition in their order, so every file of every partition is in order too.
 pub(crate) fn in_order(def: &TableDef, batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>, WarehouseError> {
     let err = |e: arrow::error::ArrowError| WarehouseError::Schema { table: def.name.into(), message: e.to_string() };
-    let keys = sort_keys(def);
     let total: usize = batches.iter().map(RecordBatch::num_rows).sum();
-    if keys.is_empty() || total < 2 {
+    if sort_keys(def).is_empty() || total < 2 {
         return Ok(batches);
     }
+    let keys = write_keys(def);
     let started = std::time::Instant::now();
     if already_in_order(&keys, &batches).map_err(err)? {
         tracing::debug!(table = def.name, rows = total, seconds = started.elapsed().as_secs_f64(), "rows already in the table's order");
@@ -176,10 +184,11 @@ fn not_after(mut by_key: impl Iterator<Item = std::cmp::Ordering>) -> bool {
 }
 
 /// A sort key's column, compared as `make_comparator` compares it (ascending, nulls first), with
-/// text and whole numbers read directly instead of through a comparator per row.
+/// text, whole numbers and dates read directly instead of through a comparator per row.
 enum Key<'a> {
     Text(&'a StringArray),
     Int(&'a Int32Array),
+    Day(&'a Date32Array),
     Any(DynComparator),
 }
 
@@ -189,6 +198,8 @@ impl<'a> Key<'a> {
             Key::Text(t)
         } else if let Some(i) = a.as_any().downcast_ref::<Int32Array>() {
             Key::Int(i)
+        } else if let Some(d) = a.as_any().downcast_ref::<Date32Array>() {
+            Key::Day(d)
         } else {
             Key::Any(make_comparator(a.as_ref(), a.as_ref(), SortOptions::default())?)
         })
@@ -205,6 +216,7 @@ impl<'a> Key<'a> {
         match self {
             Key::Text(a) => nulls(*a).unwrap_or_else(|| a.value(i).as_bytes().cmp(a.value(j).as_bytes())),
             Key::Int(a) => nulls(*a).unwrap_or_else(|| a.value(i).cmp(&a.value(j))),
+            Key::Day(a) => nulls(*a).unwrap_or_else(|| a.value(i).cmp(&a.value(j))),
             Key::Any(c) => c(i, j),
         }
     }
@@ -268,6 +280,31 @@ mod tests {
         let out = in_order(&def, vec![sorted.clone()]).unwrap();
         assert_eq!(out.len(), 1);
         assert!(out[0].column(3).to_data().ptr_eq(&sorted.column(3).to_data()));
+    }
+
+    /// `batch`, of another academic year (the partition of `test_results`).
+    fn of_year(year: i32, b: RecordBatch) -> RecordBatch {
+        let mut columns = b.columns().to_vec();
+        columns[0] = Arc::new(Int32Array::from(vec![year; b.num_rows()]));
+        RecordBatch::try_new(b.schema(), columns).unwrap()
+    }
+
+    #[test]
+    fn rows_come_partition_by_partition() {
+        let def = schema::table("test_results").unwrap();
+        let years = |out: &[RecordBatch]| out.iter().flat_map(|b| b.column(0).as_any().downcast_ref::<Int32Array>().unwrap().values().to_vec()).collect::<Vec<_>>();
+        // Two years, each in order, the later first: the earlier year's rows come first, each year's
+        // rows in order.
+        let later = of_year(2569, batch(&def, &[(Some("56010000"), "1056010001", 1), (Some("57010000"), "1057010001", 2)]));
+        let earlier = batch(&def, &[(Some("56010000"), "1056010002", 3), (Some("57010000"), "1057010002", 4)]);
+        let out = in_order(&def, vec![later.clone(), earlier.clone()]).unwrap();
+        assert_eq!(years(&out), vec![2568, 2568, 2569, 2569]);
+        assert_eq!(keys(&out).iter().map(|k| k.2).collect::<Vec<_>>(), vec![3, 4, 1, 2]);
+        // One year after the other, each in order: handed back as they are, although the areas go
+        // back to the first at the second year.
+        let out = in_order(&def, vec![earlier.clone(), later.clone()]).unwrap();
+        assert_eq!(out.len(), 2);
+        assert!(out[1].column(3).to_data().ptr_eq(&later.column(3).to_data()));
     }
 
     #[test]
