@@ -464,14 +464,19 @@ struct Plain {
     after: u32,
 }
 
+/// Whether `v` starts with a minus, and the rest.
+fn sign(v: &[u8]) -> (bool, &[u8]) {
+    match v.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, v),
+    }
+}
+
 /// `v` read when it is a minus (or not), then one to fifteen digits with at most one point among or
 /// after them and at most `places` digits after it (and, when `commas`, thousands separators
 /// anywhere); otherwise `None`. Fifteen digits fit a `u64` and a double exactly.
 fn plain_decimal(v: &[u8], commas: bool, places: u32) -> Option<Plain> {
-    let (negative, v) = match v.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        _ => (false, v),
-    };
+    let (negative, v) = sign(v);
     let mut p = Plain { negative, whole: 0, digits: 0, after: 0 };
     let mut point = false;
     for b in v {
@@ -492,10 +497,7 @@ fn plain_decimal(v: &[u8], commas: bool, places: u32) -> Option<Plain> {
 impl Number for i32 {
     fn plain(v: &[u8]) -> Option<i32> {
         // A minus (or not) and one to nine digits: every such number fits.
-        let (negative, digits) = match v.split_first() {
-            Some((b'-', rest)) => (true, rest),
-            _ => (false, v),
-        };
+        let (negative, digits) = sign(v);
         if digits.is_empty() || digits.len() > 9 {
             return None;
         }

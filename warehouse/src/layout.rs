@@ -8,11 +8,11 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, Date32Array, DynComparator, Int32Array, RecordBatch, StringArray, make_comparator};
 use arrow::compute::SortOptions;
+use arrow::datatypes::DataType;
 use arrow::row::{RowConverter, SortField};
 use rayon::prelude::*;
 use datafusion::catalog::Session;
 use deltalake::delta_datafusion::DeltaSessionContext;
-use arrow::datatypes::DataType;
 use deltalake::parquet::basic::{Compression, Encoding};
 use deltalake::parquet::schema::types::ColumnPath;
 use deltalake::parquet::file::metadata::KeyValue;
@@ -187,8 +187,8 @@ fn not_after(mut by_key: impl Iterator<Item = std::cmp::Ordering>) -> bool {
 /// text, whole numbers and dates read directly instead of through a comparator per row.
 enum Key<'a> {
     Text(&'a StringArray),
-    Int(&'a Int32Array),
-    Day(&'a Date32Array),
+    /// A whole number or a date (days since 1970), both 32-bit values: the column and its values.
+    Whole(&'a dyn Array, &'a [i32]),
     Any(DynComparator),
 }
 
@@ -197,9 +197,9 @@ impl<'a> Key<'a> {
         Ok(if let Some(t) = a.as_any().downcast_ref::<StringArray>() {
             Key::Text(t)
         } else if let Some(i) = a.as_any().downcast_ref::<Int32Array>() {
-            Key::Int(i)
+            Key::Whole(i, i.values())
         } else if let Some(d) = a.as_any().downcast_ref::<Date32Array>() {
-            Key::Day(d)
+            Key::Whole(d, d.values())
         } else {
             Key::Any(make_comparator(a.as_ref(), a.as_ref(), SortOptions::default())?)
         })
@@ -215,8 +215,7 @@ impl<'a> Key<'a> {
         };
         match self {
             Key::Text(a) => nulls(*a).unwrap_or_else(|| a.value(i).as_bytes().cmp(a.value(j).as_bytes())),
-            Key::Int(a) => nulls(*a).unwrap_or_else(|| a.value(i).cmp(&a.value(j))),
-            Key::Day(a) => nulls(*a).unwrap_or_else(|| a.value(i).cmp(&a.value(j))),
+            Key::Whole(a, v) => nulls(*a).unwrap_or_else(|| v.get(i).cmp(&v.get(j))),
             Key::Any(c) => c(i, j),
         }
     }
