@@ -20,7 +20,7 @@ use crate::{budget, personnel, rows, scores, students};
 use crate::to_arrow;
 use crate::transform::{self, Checked, Context, DETAIL_COL, RAW_COL, RULE_COL};
 use khlang_warehouse::fault::point as fault_point;
-use khlang_warehouse::{Secret, Warehouse, WriteMode, WriterLock, derive, schema};
+use khlang_warehouse::{Batches, Secret, Warehouse, WriteMode, WriterLock, derive, schema};
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct FeedReport {
@@ -79,6 +79,8 @@ struct Prepared {
     files: usize,
     rows_read: u64,
     good: Vec<RecordBatch>,
+    /// The good rows made as they are written instead (the students), when not in `good`.
+    made: Option<Arc<dyn Batches>>,
     bad: DataFrame,
     mode: WriteMode,
     /// Snapshot dates this feed touches (students and personnel), for the summary.
@@ -149,7 +151,7 @@ fn with_write(feed: &'static Feed, files: usize, rows_read: u64, good: Vec<Recor
     };
     // A feed's dates also decide which summary snapshots to rebuild.
     let dates = if feed.summary == Summary::None { vec![] } else { values };
-    Prepared { feed, files, rows_read, good, bad, mode, dates, scope }
+    Prepared { feed, files, rows_read, good, made: None, bad, mode, dates, scope }
 }
 
 /// HMAC of every ID, split across the cores (it is the costliest per-row step of a load), written
@@ -418,7 +420,12 @@ async fn ingest_locked(
     let (f, n, read) = take_read(&feeds::STUDENTS, &mut raw)?;
     let s = students::check(read, &ctx, secret)?;
     check_snapshot_files(&s.files, &source)?;
-    let students = with_write(f, n, s.rows, s.good, s.bad, s.snapshots);
+    let mut students = with_write(f, n, s.rows, vec![], s.bad, s.snapshots);
+    // The enrollments are made batch by batch as they are written and, when they replace their
+    // snapshots, counted for the derived tables as they are made (`derive::Fresh`).
+    let fresh_dates = matches!(students.mode, WriteMode::ReplaceWhere(_)).then(|| students.dates.clone());
+    let enrollments = Arc::new(if fresh_dates.is_some() { s.good.counted() } else { s.good });
+    students.made = Some(enrollments.clone());
     step += 1;
     progress("checked students", step, total_steps);
     // The other feeds, taken now: a missing one stops the load before anything is written.
@@ -438,11 +445,6 @@ async fn ingest_locked(
     if wh.version("provinces").await?.unwrap_or(0) == 0 {
         wh.write_if_changed("provinces", vec![provinces_batch()?], WriteMode::Overwrite).await?;
     }
-    // The students' rows are kept (shared, not copied) for the derived tables, counted from them
-    // while the rest is written: they are in the table's order already, so the writer makes no
-    // reordered copy.
-    let fresh = matches!(students.mode, WriteMode::ReplaceWhere(_)).then(|| Arc::new(derive::Fresh::new(students.good.clone(), students.dates.clone())));
-    let counting = fresh.clone().map(|f| Task(Some(tokio::task::spawn_blocking(move || f.count()))));
     prepared.push(students);
     let mut writes: Vec<Write> = prepared.iter_mut().map(|p| write(wh, p)).collect();
     // The other feeds, each against the reference feeds, with the check its table needs.
@@ -536,9 +538,11 @@ async fn ingest_locked(
     progress("kept rejected rows", step, total_steps);
 
     // 4. Derived summary for every snapshot whose students or staff changed.
-    if let Some(c) = counting {
-        c.done("the count of the fresh enrollments").await??;
-    }
+    let fresh = match fresh_dates {
+        Some(dates) => enrollments.tally()?.map(|t| derive::Fresh::new(t, dates)),
+        None => None,
+    };
+    drop(enrollments);
     let student_dates = snapshots.clone();
     if let Some(first_staff) = personnel_dates.iter().min() {
         for s in existing_snapshots(wh).await? {
@@ -548,7 +552,7 @@ async fn ingest_locked(
         }
     }
     let snapshots: Vec<String> = snapshots.into_iter().collect();
-    let summary_version = derive::school_snapshot_summary(wh, &snapshots, fresh.as_deref()).await?;
+    let summary_version = derive::school_snapshot_summary(wh, &snapshots, fresh.as_ref()).await?;
     fault_point("wrote:school_snapshot_summary");
     step += 1;
     progress("built school_snapshot_summary", step, total_steps);
@@ -559,7 +563,7 @@ async fn ingest_locked(
     } else {
         snapshots.iter().filter(|s| student_dates.contains(*s)).cloned().collect()
     };
-    derive::enrollment_counts(wh, &counted, fresh.as_deref()).await?;
+    derive::enrollment_counts(wh, &counted, fresh.as_ref()).await?;
     fault_point("wrote:enrollment_counts");
     step += 1;
     progress("counted enrollments", step, total_steps);
@@ -591,8 +595,8 @@ async fn ingest_locked(
     Ok(IngestReport { run_id, source, feeds: reports, summary_version, warehouse_commit: commit.seq })
 }
 
-/// A task of the load (a table's write, the count of the fresh enrollments), aborted if it is
-/// dropped unwaited (the load's own future dropped).
+/// A task of the load (a table's write), aborted if it is dropped unwaited (the load's own future
+/// dropped).
 struct Task<T>(Option<tokio::task::JoinHandle<T>>);
 
 impl<T> Task<T> {
@@ -631,6 +635,10 @@ impl Write {
 /// Starts writing a feed's good rows (handed over, not copied: the writer may reorder them) to its
 /// table on a task of its own.
 fn write(wh: &Warehouse, p: &mut Prepared) -> Write {
+    if let Some(made) = p.made.take() {
+        let (wh, mode, table, rows) = (wh.clone(), p.mode.clone(), p.feed.table, made.rows() as u64);
+        return Write { task: Task(Some(tokio::spawn(async move { wh.write_made(table, made, mode).await }))), rows };
+    }
     let rows = p.good.iter().map(RecordBatch::num_rows).sum::<usize>() as u64;
     let (wh, good, mode, table) = (wh.clone(), std::mem::take(&mut p.good), p.mode.clone(), p.feed.table);
     Write { task: Task(Some(tokio::spawn(async move { wh.write_if_changed(table, good, mode).await }))), rows }

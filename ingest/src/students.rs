@@ -4,14 +4,16 @@
 //! 1. every row: its values parsed, the rules of domain.md tried in their order (the first it breaks
 //!    is its rule), its citizen ID hashed;
 //! 2. the DMC duplicate check across each snapshot, on the keyed hashes of the rows still good;
-//! 3. the good rows put in the table's order (`layout::SORT_KEYS`: area, school, grade; ties in the
-//!    order they came) by counting them per school and grade, and written out as Arrow batches of
-//!    the enrollments table, one row group each, on every core.
+//! 3. the good rows put in the order of the table's files (snapshot, then `layout::SORT_KEYS`: area,
+//!    school, grade; ties in the order they came) by counting them per snapshot, school and grade;
+//!    the writers make them into Arrow batches of the enrollments table, one row group each, as
+//!    they write them (`Enrollments`).
 //!
 //! What comes out is what the polars checks gave: the same rules, details and rejected rows.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use arrow::array::{ArrayRef, BooleanBuilder, Date32Array, Float64Builder, Int32Array, Int32Builder, StringBuilder};
 use arrow::record_batch::RecordBatch;
@@ -24,18 +26,18 @@ use crate::read::Read;
 use crate::rows::{self, Bad, Rejected, age, blank, days, decimal, lower, number, sex_code, upper};
 use crate::transform::{Context, iso_date, parse_date};
 use khlang_warehouse::secret::KeyedHasher;
-use khlang_warehouse::{Secret, layout, reference, schema};
+use khlang_warehouse::{Batches, Secret, WarehouseError, layout, reference, schema, tally};
 
 type Fields<'a> = rows::Fields<'a, 14>;
 type Source<'a> = rows::Source<'a, 14>;
 
-/// The checked students: the good rows as batches of the enrollments table in its order, the
+/// The checked students: the good rows as the enrollments table's rows in its order, the
 /// rejected rows (as `transform::Checked::bad`), the snapshots loaded and, for the check that each
 /// file holds the snapshot it is named for, each file's snapshots in the order they came.
 pub struct Students {
     /// Rows read.
     pub rows: u64,
-    pub good: Vec<RecordBatch>,
+    pub good: Enrollments,
     pub bad: DataFrame,
     pub snapshots: Vec<String>,
     pub files: Vec<(String, i32)>,
@@ -290,7 +292,7 @@ pub fn check(input: Read, ctx: &Context, secret: &Secret) -> Result<Students, In
         }
         Ok(p)
     });
-    let nationalities = nationalities.texts();
+    let nationalities: Vec<String> = nationalities.texts().into_iter().map(str::to_string).collect();
     let mut files: Vec<(String, i32)> = Vec::new();
     for (name, snap) in gathered.into_iter().flat_map(|s| s.files) {
         if files.last().is_none_or(|(n, s)| n != name || *s != snap) {
@@ -305,16 +307,24 @@ pub fn check(input: Read, ctx: &Context, secret: &Secret) -> Result<Students, In
     bad.sort_by_key(|b| b.row);
     let dups_checked = started.elapsed();
 
-    // 3. The good rows in the table's order, then as batches.
-    let order = table_order(&parsed, ctx);
+    // 3. The good rows in the table's order, made into batches as they are written.
     let snapshots: BTreeSet<i32> = snapshot_days(&parsed);
+    let order = table_order(&parsed, &snapshots, ctx);
     let ordered = started.elapsed();
     let def = schema::table("enrollments").ok_or_else(|| err("no enrollments table"))?;
-    let good = order.par_chunks(layout::ROW_GROUP_ROWS).map(|chunk| batch(&def.schema, &parsed, chunk, ctx, &nationalities)).collect::<Result<Vec<_>, _>>()?;
+    let good = Enrollments {
+        schema: def.schema.clone(),
+        parsed,
+        order,
+        school_codes: ctx.school_codes.clone(),
+        school_areas: ctx.school_areas.clone(),
+        nationalities,
+        counter: None,
+    };
     let bad = source.rejected(&bad, SCHOOL)?;
     tracing::debug!(
         rows,
-        good = order.len(),
+        good = good.order.len(),
         rejected = bad.height(),
         check_seconds = rows_checked.as_secs_f64(),
         duplicates_seconds = (dups_checked - rows_checked).as_secs_f64(),
@@ -391,10 +401,11 @@ fn duplicates(parsed: &mut [Parsed], bad: &mut Vec<Bad>, source: &Source) {
     }
 }
 
-/// The good rows' frame positions in the table's order: by the school's area and code, then the
-/// grade, rows of one school and grade in the order they came (a counting sort: the schools are
-/// known, and there are fifteen grades).
-fn table_order(parsed: &[Parsed], ctx: &Context) -> Vec<u32> {
+/// The good rows' frame positions in the order the table's files hold them (`layout`): by snapshot
+/// (its partition), the school's area and code, then the grade, rows of one school and grade in the
+/// order they came (a counting sort: the snapshots and schools are known, and there are fifteen
+/// grades).
+fn table_order(parsed: &[Parsed], snapshots: &BTreeSet<i32>, ctx: &Context) -> Vec<u32> {
     let n = ctx.school_codes.len();
     let mut by_place: Vec<usize> = (0..n).collect();
     let area = |i: usize| ctx.school_areas.get(i).map_or("", String::as_str);
@@ -407,8 +418,10 @@ fn table_order(parsed: &[Parsed], ctx: &Context) -> Vec<u32> {
         }
     }
     const GRADES: usize = 16;
-    let bucket = |p: &Parsed| rank.get(p.school as usize).copied().unwrap_or(0) * GRADES + usize::from(p.order).min(GRADES - 1);
-    let mut starts = vec![0usize; n * GRADES + 1];
+    let days: Vec<i32> = snapshots.iter().copied().collect();
+    let snapshot = |p: &Parsed| if days.len() == 1 { 0 } else { days.binary_search(&p.snap).unwrap_or(0) };
+    let bucket = |p: &Parsed| (snapshot(p) * n + rank.get(p.school as usize).copied().unwrap_or(0)) * GRADES + usize::from(p.order).min(GRADES - 1);
+    let mut starts = vec![0usize; days.len().max(1) * n * GRADES + 1];
     for p in parsed.iter().filter(|p| p.ok) {
         if let Some(c) = starts.get_mut(bucket(p) + 1) {
             *c += 1;
@@ -449,10 +462,83 @@ fn school<'c>(p: &Parsed, v: &'c [String]) -> Option<&'c str> {
     v.get(p.school as usize).map(String::as_str)
 }
 
+/// The good students as the enrollments table's rows, in its order, made into batches (one row group
+/// each) only when the writer asks for them (`Batches`): the batches of a national snapshot (800 MB)
+/// are then never all in memory at once. When `counted`, every batch made is also counted for the
+/// derived tables (`tally`) as it is made, on the writer's core.
+pub struct Enrollments {
+    schema: arrow::datatypes::SchemaRef,
+    parsed: Vec<Parsed>,
+    /// The good rows' positions in `parsed`, in the table's order (`table_order`).
+    order: Vec<u32>,
+    school_codes: Vec<String>,
+    school_areas: Vec<String>,
+    nationalities: Vec<String>,
+    counter: Option<Counting>,
+}
+
+/// The count of the batches made so far, each batch counted once however often it is made.
+struct Counting {
+    counted: Vec<AtomicBool>,
+    counter: Mutex<tally::Counter>,
+}
+
+impl Enrollments {
+    /// Counts every batch as it is made (`tally`).
+    pub fn counted(mut self) -> Self {
+        let counted = (0..self.count()).map(|_| AtomicBool::new(false)).collect();
+        self.counter = Some(Counting { counted, counter: Mutex::new(tally::Counter::default()) });
+        self
+    }
+
+    /// The aggregates of every row (making and counting the batches no write has made yet), once
+    /// they are written; `None` when not `counted`.
+    pub fn tally(&self) -> Result<Option<tally::Tally>, WarehouseError> {
+        let Some(c) = &self.counter else { return Ok(None) };
+        for (i, done) in c.counted.iter().enumerate() {
+            if !done.load(Ordering::Acquire) {
+                self.batch(i)?;
+            }
+        }
+        let counter = std::mem::take(&mut *c.counter.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        counter.finish().map(Some)
+    }
+
+    /// Every batch, made now.
+    pub fn all(&self) -> Result<Vec<RecordBatch>, WarehouseError> {
+        (0..self.count()).map(|i| self.batch(i)).collect()
+    }
+}
+
+impl Batches for Enrollments {
+    fn count(&self) -> usize {
+        self.order.len().div_ceil(layout::ROW_GROUP_ROWS)
+    }
+
+    fn rows(&self) -> usize {
+        self.order.len()
+    }
+
+    fn batch(&self, i: usize) -> Result<RecordBatch, WarehouseError> {
+        let werr = |e: IngestError| WarehouseError::Schema { table: "enrollments".into(), message: e.to_string() };
+        let start = i.saturating_mul(layout::ROW_GROUP_ROWS);
+        let rows = self.order.get(start..(start + layout::ROW_GROUP_ROWS).min(self.order.len())).ok_or_else(|| werr(err(format!("no batch {i}"))))?;
+        let b = batch(self, rows).map_err(werr)?;
+        if let Some(c) = &self.counter
+            && c.counted.get(i).is_some_and(|done| !done.swap(true, Ordering::AcqRel))
+        {
+            let counted = tally::count(&b)?;
+            c.counter.lock().unwrap_or_else(std::sync::PoisonError::into_inner).add(counted);
+        }
+        Ok(b)
+    }
+}
+
 /// One batch of the enrollments table: the good rows at `rows` of the frame, in that order. Built
 /// in one pass over the rows, every column filled as it goes: a pass per column would read every
 /// row (most of a cache line each) sixteen times.
-fn batch(schema: &arrow::datatypes::SchemaRef, parsed: &[Parsed], rows: &[u32], ctx: &Context, nationalities: &[&str]) -> Result<RecordBatch, IngestError> {
+fn batch(e: &Enrollments, rows: &[u32]) -> Result<RecordBatch, IngestError> {
+    let (parsed, nationalities) = (&e.parsed, &e.nationalities);
     let n = rows.len();
     let widest = |v: &[String]| v.iter().map(String::len).max().unwrap_or(0);
     let texts = |width: usize| StringBuilder::with_capacity(n, n * width);
@@ -466,14 +552,14 @@ fn batch(schema: &arrow::datatypes::SchemaRef, parsed: &[Parsed], rows: &[u32], 
     let (mut snap, mut year, mut order, mut sex, mut age, mut disability) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
     // The columns with nulls straight into their arrays' buffers, without a vector of options first.
     let (mut room, mut disadvantaged, mut bmi) = (Int32Builder::with_capacity(n), BooleanBuilder::with_capacity(n), Float64Builder::with_capacity(n));
-    let (mut area, mut code, mut key) = (texts(widest(&ctx.school_areas)), texts(widest(&ctx.school_codes)), texts(32));
+    let (mut area, mut code, mut key) = (texts(widest(&e.school_areas)), texts(widest(&e.school_codes)), texts(32));
     let (mut grade, mut level, mut nationality, mut status) = (texts(2), texts(16), texts(9), texts(11));
     let mut hex = [0u8; 32];
     for p in rows.iter().filter_map(|r| parsed.get(*r as usize)) {
         snap.push(p.snap);
         year.push(p.academic_year);
-        area.append_option(school(p, &ctx.school_areas));
-        code.append_option(school(p, &ctx.school_codes));
+        area.append_option(school(p, &e.school_areas));
+        code.append_option(school(p, &e.school_codes));
         let _ = hex::encode_to_slice(p.key, &mut hex);
         key.append_value(std::str::from_utf8(&hex).unwrap_or_default());
         let (g, l) = grades.get(usize::from(p.order)).copied().unwrap_or_default();
@@ -483,7 +569,7 @@ fn batch(schema: &arrow::datatypes::SchemaRef, parsed: &[Parsed], rows: &[u32], 
         room.append_option(p.room);
         sex.push(i32::from(p.sex));
         age.push(i32::from(p.age));
-        nationality.append_option(nationalities.get(p.nationality as usize).copied());
+        nationality.append_option(nationalities.get(p.nationality as usize).map(String::as_str));
         disadvantaged.append_option(p.disadvantaged);
         disability.push(i32::from(p.disability));
         bmi.append_option(p.bmi);
@@ -507,7 +593,7 @@ fn batch(schema: &arrow::datatypes::SchemaRef, parsed: &[Parsed], rows: &[u32], 
         Arc::new(bmi.finish()),
         Arc::new(status.finish()),
     ];
-    RecordBatch::try_new(schema.clone(), columns).map_err(err)
+    RecordBatch::try_new(e.schema.clone(), columns).map_err(err)
 }
 
 #[cfg(test)]
@@ -589,23 +675,24 @@ mod tests {
         assert_eq!(details[6], Some("w is negative: -3.0"));
         let raw: Vec<Option<&str>> = c.bad.column(RAW_COL).unwrap().str().unwrap().iter().collect();
         assert_eq!(raw[0], Some("2569,2026-06-10,1056010001,1101700230709,P1,1,2,2019-02-28,ไทย,1,0,20.5,,studying"));
-        // The good rows: area, school, grade order (school 1056010001 before 1056010002), ties in the
-        // order they came.
-        assert_eq!(texts(&c.good, "school_code"), ["1056010001", "1056010001", "1056010001", "1056010002"]);
-        assert_eq!(texts(&c.good, "grade"), ["P1", "P1", "P1", "M1"]);
-        assert_eq!(texts(&c.good, "snapshot_date"), ["2026-06-10", "2026-11-10", "2026-01-10", "2026-06-10"]);
-        assert_eq!(texts(&c.good, "age_years"), ["6", "6", "5", "13"]);
-        assert_eq!(texts(&c.good, "sex"), ["1", "2", "1", "2"]);
-        assert_eq!(texts(&c.good, "disadvantaged"), ["true", "true", "false", ""]);
-        assert_eq!(texts(&c.good, "level"), ["primary", "primary", "primary", "lower_secondary"]);
-        assert_eq!(texts(&c.good, "area_code"), ["56010000"; 4]);
-        let bmi = column(&c.good, "bmi", |a, i| a.as_any().downcast_ref::<Float64Array>().unwrap().value(i));
-        assert!((bmi[3] - 1040.0 / (1.5 * 1.5)).abs() < 1e-9);
-        assert_eq!(bmi[0], 19.306452810573994, "to the last bit as earlier loads computed it");
-        let keys = texts(&c.good, "student_key");
-        assert_eq!(keys[0], secret.keyed_hash("1101700230708"));
-        assert_eq!(keys[0], keys[1], "the same student in two snapshots has one key");
-        assert_eq!(keys[0], keys[2], "spaces around an ID are not part of it");
+        // The good rows in the order of the table's files: snapshot (its partition), area, school,
+        // grade order (school 1056010001 before 1056010002), ties in the order they came.
+        let good = c.good.all().unwrap();
+        assert_eq!(texts(&good, "snapshot_date"), ["2026-01-10", "2026-06-10", "2026-06-10", "2026-11-10"]);
+        assert_eq!(texts(&good, "school_code"), ["1056010001", "1056010001", "1056010002", "1056010001"]);
+        assert_eq!(texts(&good, "grade"), ["P1", "P1", "M1", "P1"]);
+        assert_eq!(texts(&good, "age_years"), ["5", "6", "13", "6"]);
+        assert_eq!(texts(&good, "sex"), ["1", "1", "2", "2"]);
+        assert_eq!(texts(&good, "disadvantaged"), ["false", "true", "", "true"]);
+        assert_eq!(texts(&good, "level"), ["primary", "primary", "lower_secondary", "primary"]);
+        assert_eq!(texts(&good, "area_code"), ["56010000"; 4]);
+        let bmi = column(&good, "bmi", |a, i| a.as_any().downcast_ref::<Float64Array>().unwrap().value(i));
+        assert!((bmi[2] - 1040.0 / (1.5 * 1.5)).abs() < 1e-9);
+        assert_eq!(bmi[1], 19.306452810573994, "to the last bit as earlier loads computed it");
+        let keys = texts(&good, "student_key");
+        assert_eq!(keys[1], secret.keyed_hash("1101700230708"));
+        assert_eq!(keys[1], keys[3], "the same student in two snapshots has one key");
+        assert_eq!(keys[1], keys[0], "spaces around an ID are not part of it");
         assert_eq!(c.snapshots, ["2026-01-10", "2026-06-10", "2026-11-10"]);
         let f = |d: i32| ("f.csv".to_string(), d);
         assert_eq!(c.files, [f(20614), f(20767), f(20614), f(20463)]);
@@ -635,8 +722,8 @@ mod tests {
         assert_eq!(split.rows, polars.rows);
         assert!(split.bad.equals_missing(&polars.bad), "{:?}\n{:?}", split.bad, polars.bad);
         assert_eq!(split.bad.height(), 3);
-        assert_eq!(split.good, polars.good);
-        assert_eq!(split.good.iter().map(RecordBatch::num_rows).sum::<usize>(), 3);
+        assert_eq!(split.good.all().unwrap(), polars.good.all().unwrap());
+        assert_eq!(split.good.rows(), 3);
         assert_eq!((split.snapshots, split.files), (polars.snapshots, polars.files));
     }
 
@@ -659,6 +746,6 @@ mod tests {
         };
         assert_eq!(rejected(&split), [(Some("students_2569-11-10.csv".to_string()), Some(3))]);
         assert_eq!(rejected(&split), rejected(&polars));
-        assert_eq!(split.good, polars.good);
+        assert_eq!(split.good.all().unwrap(), polars.good.all().unwrap());
     }
 }

@@ -3,7 +3,7 @@
 //! areas (the size band and staffing rule come from `data/`); `enrollment_counts`, students counted by
 //! the codes analysts and the reports break them down by.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, Date32Array, Float64Array, Int64Array, StringArray};
 use arrow::compute::cast;
@@ -13,7 +13,7 @@ use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 
 use crate::store::{At, Warehouse, WriteMode};
-use crate::tally::{self, Tally};
+use crate::tally::Tally;
 use crate::{WarehouseError, reference, schema};
 
 /// Teachers for the staffing rule: civil-service teaching posts (ครู and ครูผู้ช่วย).
@@ -39,35 +39,19 @@ fn replacing(snapshots: &[String]) -> WriteMode {
     WriteMode::ReplaceWhere(format!("snapshot_date IN ({})", snapshots.iter().map(|d| format!("'{d}'")).collect::<Vec<_>>().join(", ")))
 }
 
-/// The enrollments a load has just written, still in memory: exactly the table's rows of these
-/// snapshot dates (ISO), since the load replaced those snapshots with them. The derived tables of these
-/// snapshots are counted from them (`tally`) instead of reading the just-written files back.
+/// What a load has just written to `enrollments`, counted while its rows were in memory (`tally`):
+/// exactly the table's rows of these snapshot dates (ISO), since the load replaced those snapshots with
+/// them. The derived tables of these snapshots come from this count instead of reading the
+/// just-written files back.
 pub struct Fresh {
-    batches: Vec<RecordBatch>,
+    tally: Tally,
     snapshots: Vec<String>,
-    tally: OnceLock<Tally>,
 }
 
 impl Fresh {
-    pub fn new(batches: Vec<RecordBatch>, snapshots: Vec<String>) -> Self {
-        Fresh { batches, snapshots, tally: OnceLock::new() }
-    }
-
-    /// Counts the rows now, on the calling thread (a load does it while it writes); the derived
-    /// tables then use this count.
-    pub fn count(&self) -> Result<(), WarehouseError> {
-        self.tally().map(|_| ())
-    }
-
-    /// Counted once, for both derived tables.
-    fn tally(&self) -> Result<&Tally, WarehouseError> {
-        if let Some(t) = self.tally.get() {
-            return Ok(t);
-        }
-        let started = std::time::Instant::now();
-        let t = tally::tally(&self.batches)?;
-        tracing::debug!(seconds = started.elapsed().as_secs_f64(), schools = t.schools.num_rows(), counts = t.counts.num_rows(), "counted the fresh enrollments");
-        Ok(self.tally.get_or_init(|| t))
+    pub fn new(tally: Tally, snapshots: Vec<String>) -> Self {
+        tracing::debug!(schools = tally.schools.num_rows(), counts = tally.counts.num_rows(), "counted the fresh enrollments");
+        Fresh { tally, snapshots }
     }
 }
 
@@ -139,7 +123,7 @@ pub async fn school_snapshot_summary(wh: &Warehouse, snapshots: &[String], fresh
         let list = date_list(&part);
         let per_school = match fresh {
             Some(f) => {
-                let rows = f.tally()?.schools.clone();
+                let rows = f.tally.schools.clone();
                 ctx.register_table("fresh_per_school", Arc::new(MemTable::try_new(rows.schema(), vec![vec![rows]])?))?;
                 format!("SELECT * FROM fresh_per_school WHERE snapshot_date IN ({list})")
             }
@@ -235,7 +219,7 @@ pub async fn enrollment_counts(wh: &Warehouse, snapshots: &[String], fresh: Opti
     let mut out = Vec::new();
     for (part, fresh) in sources(snapshots, fresh) {
         match fresh {
-            Some(f) => out.push(of_snapshots(&f.tally()?.counts, &part)?),
+            Some(f) => out.push(of_snapshots(&f.tally.counts, &part)?),
             None => {
                 let ctx = SessionContext::new();
                 if !register_enrollments(wh, &ctx).await? {

@@ -22,13 +22,13 @@ pub mod schema;
 pub mod secret;
 pub mod storage;
 pub mod store;
-mod tally;
+pub mod tally;
 mod writers;
 
 pub use secret::Secret;
 pub use commits::Commit;
 pub use lease::WriterLock;
-pub use store::{At, Warehouse, WriteMode};
+pub use store::{At, Batches, Warehouse, WriteMode};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WarehouseError {

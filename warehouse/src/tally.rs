@@ -103,11 +103,11 @@ impl<'a> Ids<'a> {
     }
 }
 
-/// One school's enrollments in one snapshot (`status = 'studying'`), as the summary's query sums them.
-#[derive(Default)]
-struct School<'a> {
+/// One school's enrollments in one snapshot (`status = 'studying'`), as the summary's query sums them;
+/// `S` is its text (borrowed from a batch while it is counted, owned once counted).
+struct School<S> {
     academic_year: Option<i32>,
-    area: Option<&'a str>,
+    area: Option<S>,
     students: i64,
     by_level: [i64; 4],
     male: i64,
@@ -115,10 +115,18 @@ struct School<'a> {
     classrooms: HashSet<i64>,
 }
 
-impl<'a> School<'a> {
-    fn merge(&mut self, o: School<'a>) {
+impl<S> Default for School<S> {
+    fn default() -> Self {
+        School { academic_year: None, area: None, students: 0, by_level: [0; 4], male: 0, female: 0, classrooms: HashSet::default() }
+    }
+}
+
+impl<S: Ord> School<S> {
+    fn merge(&mut self, o: School<S>) {
         self.academic_year = self.academic_year.max(o.academic_year);
-        self.area = self.area.max(o.area);
+        if o.area > self.area {
+            self.area = o.area;
+        }
         self.students += o.students;
         for (a, b) in self.by_level.iter_mut().zip(o.by_level) {
             *a += b;
@@ -132,35 +140,72 @@ impl<'a> School<'a> {
 const LEVELS: [&str; 4] = ["pre_primary", "primary", "lower_secondary", "upper_secondary"];
 
 /// A row of `enrollment_counts` before counting: the codes it is broken down by.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-struct CountKey<'a> {
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct CountKey<S> {
     snapshot: Option<i32>,
     academic_year: Option<i32>,
-    area: Option<&'a str>,
-    grade: Option<&'a str>,
+    area: Option<S>,
+    grade: Option<S>,
     grade_order: Option<i32>,
-    level: Option<&'a str>,
+    level: Option<S>,
     sex: Option<i32>,
     age: Option<i32>,
-    status: Option<&'a str>,
+    status: Option<S>,
     disadvantaged: Option<bool>,
     disabled: Option<bool>,
 }
 
-/// What one batch adds to the two aggregates.
-struct Part<'a> {
-    schools: HashMap<(Option<i32>, Option<&'a str>), School<'a>>,
-    counts: HashMap<CountKey<'a>, i64>,
+/// What one batch adds to the two aggregates, its text borrowed from the batch (`S = &str`) or its own.
+struct Part<S> {
+    schools: HashMap<(Option<i32>, Option<S>), School<S>>,
+    counts: HashMap<CountKey<S>, i64>,
 }
 
-fn part<'a>(c: &'a Columns) -> Part<'a> {
+impl Part<&str> {
+    /// The part with its text copied out of the batch (once per distinct key), so the batch can go.
+    fn owned(self) -> Part<Arc<str>> {
+        let own = |s: Option<&str>| s.map(Arc::<str>::from);
+        Part {
+            schools: self
+                .schools
+                .into_iter()
+                .map(|((snapshot, code), s)| {
+                    let school = School { academic_year: s.academic_year, area: own(s.area), students: s.students, by_level: s.by_level, male: s.male, female: s.female, classrooms: s.classrooms };
+                    ((snapshot, own(code)), school)
+                })
+                .collect(),
+            counts: self
+                .counts
+                .into_iter()
+                .map(|(k, n)| {
+                    let key = CountKey {
+                        snapshot: k.snapshot,
+                        academic_year: k.academic_year,
+                        area: own(k.area),
+                        grade: own(k.grade),
+                        grade_order: k.grade_order,
+                        level: own(k.level),
+                        sex: k.sex,
+                        age: k.age,
+                        status: own(k.status),
+                        disadvantaged: k.disadvantaged,
+                        disabled: k.disabled,
+                    };
+                    (key, n)
+                })
+                .collect(),
+        }
+    }
+}
+
+fn part<'a>(c: &'a Columns) -> Part<&'a str> {
     let (mut areas, mut schools_ids, mut grades, mut levels, mut statuses) = (Ids::new(), Ids::new(), Ids::new(), Ids::new(), Ids::new());
     // Counted by numbers first, the texts put back once per distinct key.
     type Numbers = (Option<i32>, Option<i32>, u32, u32, Option<i32>, u32, Option<i32>, Option<i32>, u32, Option<bool>, Option<bool>);
     let mut numbers: HashMap<Numbers, i64> = HashMap::default();
-    let mut schools: HashMap<(Option<i32>, u32), School<'a>> = HashMap::default();
+    let mut schools: HashMap<(Option<i32>, u32), School<&'a str>> = HashMap::default();
     // The school of the rows before, summed apart until the school changes.
-    let mut current: Option<((Option<i32>, u32), School<'a>)> = None;
+    let mut current: Option<((Option<i32>, u32), School<&'a str>)> = None;
     // Which of LEVELS each level's number is.
     let mut level_slots: Vec<Option<usize>> = Vec::new();
     for i in 0..c.snapshot.len() {
@@ -259,36 +304,65 @@ pub fn schools_schema() -> SchemaRef {
     ]))
 }
 
-pub fn tally(batches: &[RecordBatch]) -> Result<Tally, WarehouseError> {
-    let columns = batches.par_iter().map(Columns::of).collect::<Result<Vec<_>, _>>()?;
-    let parts: Vec<Part> = columns.par_iter().map(part).collect();
-    let mut schools: HashMap<(Option<i32>, Option<&str>), School> = HashMap::default();
-    let mut counts: HashMap<CountKey, i64> = HashMap::default();
-    for p in parts {
-        for (k, s) in p.schools {
-            match schools.get_mut(&k) {
+/// One batch's rows counted, apart from every other batch's (on any core): what it adds to a `Counter`.
+pub struct Counted(Part<Arc<str>>);
+
+/// Counts one batch of enrollments (the table's columns).
+pub fn count(batch: &RecordBatch) -> Result<Counted, WarehouseError> {
+    let columns = Columns::of(batch)?;
+    Ok(Counted(part(&columns).owned()))
+}
+
+/// The two aggregates, batch by batch: batches counted apart (`count`) are added as they come, in any
+/// order, and the batches themselves need not be kept.
+#[derive(Default)]
+pub struct Counter {
+    schools: HashMap<(Option<i32>, Option<Arc<str>>), School<Arc<str>>>,
+    counts: HashMap<CountKey<Arc<str>>, i64>,
+}
+
+impl Counter {
+    pub fn add(&mut self, counted: Counted) {
+        for (k, s) in counted.0.schools {
+            match self.schools.get_mut(&k) {
                 Some(have) => have.merge(s),
                 None => {
-                    schools.insert(k, s);
+                    self.schools.insert(k, s);
                 }
             }
         }
-        for (k, n) in p.counts {
-            *counts.entry(k).or_insert(0) += n;
+        for (k, n) in counted.0.counts {
+            *self.counts.entry(k).or_insert(0) += n;
         }
     }
-    Ok(Tally { schools: schools_batch(schools)?, counts: counts_batch(counts)? })
+
+    /// The aggregates of every batch added.
+    pub fn finish(self) -> Result<Tally, WarehouseError> {
+        Ok(Tally { schools: schools_batch(self.schools)?, counts: counts_batch(self.counts)? })
+    }
 }
 
-fn schools_batch(schools: HashMap<(Option<i32>, Option<&str>), School>) -> Result<RecordBatch, WarehouseError> {
+/// The aggregates of `batches`, each counted on the next free core.
+pub fn tally(batches: &[RecordBatch]) -> Result<Tally, WarehouseError> {
+    let parts = batches.par_iter().map(count).collect::<Result<Vec<_>, _>>()?;
+    let mut counter = Counter::default();
+    for p in parts {
+        counter.add(p);
+    }
+    counter.finish()
+}
+
+type Schools = HashMap<(Option<i32>, Option<Arc<str>>), School<Arc<str>>>;
+
+fn schools_batch(schools: Schools) -> Result<RecordBatch, WarehouseError> {
     let rows: Vec<_> = schools.into_iter().collect();
-    let sum = |f: &dyn Fn(&School) -> i64| -> ArrayRef { Arc::new(Int64Array::from(rows.iter().map(|(_, s)| f(s)).collect::<Vec<_>>())) };
-    let level = |l: usize| sum(&|s: &School| s.by_level.get(l).copied().unwrap_or(0));
+    let sum = |f: &dyn Fn(&School<Arc<str>>) -> i64| -> ArrayRef { Arc::new(Int64Array::from(rows.iter().map(|(_, s)| f(s)).collect::<Vec<_>>())) };
+    let level = |l: usize| sum(&|s: &School<Arc<str>>| s.by_level.get(l).copied().unwrap_or(0));
     let columns: Vec<ArrayRef> = vec![
         Arc::new(Date32Array::from(rows.iter().map(|((d, _), _)| *d).collect::<Vec<_>>())),
         Arc::new(Int32Array::from(rows.iter().map(|(_, s)| s.academic_year).collect::<Vec<_>>())),
-        Arc::new(StringArray::from(rows.iter().map(|(_, s)| s.area).collect::<Vec<_>>())),
-        Arc::new(StringArray::from(rows.iter().map(|((_, c), _)| *c).collect::<Vec<_>>())),
+        Arc::new(StringArray::from(rows.iter().map(|(_, s)| s.area.as_deref()).collect::<Vec<_>>())),
+        Arc::new(StringArray::from(rows.iter().map(|((_, c), _)| c.as_deref()).collect::<Vec<_>>())),
         sum(&|s| s.students),
         level(0),
         level(1),
@@ -301,22 +375,23 @@ fn schools_batch(schools: HashMap<(Option<i32>, Option<&str>), School>) -> Resul
     RecordBatch::try_new(schools_schema(), columns).map_err(query_err)
 }
 
-fn counts_batch<'a>(counts: HashMap<CountKey<'a>, i64>) -> Result<RecordBatch, WarehouseError> {
+fn counts_batch(counts: HashMap<CountKey<Arc<str>>, i64>) -> Result<RecordBatch, WarehouseError> {
     let def = schema::table("enrollment_counts").ok_or_else(|| WarehouseError::UnknownTable("enrollment_counts".into()))?;
     let rows: Vec<_> = counts.into_iter().collect();
-    let ints = |f: &dyn Fn(&CountKey) -> Option<i32>| -> ArrayRef { Arc::new(Int32Array::from(rows.iter().map(|(k, _)| f(k)).collect::<Vec<_>>())) };
-    let texts = |f: &dyn Fn(&CountKey<'a>) -> Option<&'a str>| -> ArrayRef { Arc::new(StringArray::from(rows.iter().map(|(k, _)| f(k)).collect::<Vec<_>>())) };
-    let bools = |f: &dyn Fn(&CountKey) -> Option<bool>| -> ArrayRef { Arc::new(BooleanArray::from(rows.iter().map(|(k, _)| f(k)).collect::<Vec<_>>())) };
+    type Key = CountKey<Arc<str>>;
+    let ints = |f: &dyn Fn(&Key) -> Option<i32>| -> ArrayRef { Arc::new(Int32Array::from(rows.iter().map(|(k, _)| f(k)).collect::<Vec<_>>())) };
+    let texts = |f: &dyn Fn(&Key) -> &Option<Arc<str>>| -> ArrayRef { Arc::new(StringArray::from(rows.iter().map(|(k, _)| f(k).as_deref()).collect::<Vec<_>>())) };
+    let bools = |f: &dyn Fn(&Key) -> Option<bool>| -> ArrayRef { Arc::new(BooleanArray::from(rows.iter().map(|(k, _)| f(k)).collect::<Vec<_>>())) };
     let columns: Vec<ArrayRef> = vec![
         Arc::new(Date32Array::from(rows.iter().map(|(k, _)| k.snapshot).collect::<Vec<_>>())),
         ints(&|k| k.academic_year),
-        texts(&|k| k.area),
-        texts(&|k| k.grade),
+        texts(&|k| &k.area),
+        texts(&|k| &k.grade),
         ints(&|k| k.grade_order),
-        texts(&|k| k.level),
+        texts(&|k| &k.level),
         ints(&|k| k.sex),
         ints(&|k| k.age),
-        texts(&|k| k.status),
+        texts(&|k| &k.status),
         bools(&|k| k.disadvantaged),
         bools(&|k| k.disabled),
         Arc::new(Int64Array::from(rows.iter().map(|(_, n)| *n).collect::<Vec<_>>())),
