@@ -15,7 +15,8 @@ use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use arrow::array::{ArrayRef, BooleanBuilder, Date32Array, Float64Builder, Int32Array, Int32Builder, StringBuilder};
+use arrow::array::{ArrayRef, BooleanBuilder, Date32Array, DictionaryArray, Float64Builder, Int32Array, Int32Builder, StringArray, StringBuilder, UInt32Array};
+use arrow::datatypes::UInt32Type;
 use arrow::record_batch::RecordBatch;
 use polars::prelude::*;
 use rayon::prelude::*;
@@ -319,6 +320,7 @@ pub fn check(input: Read, ctx: &Context, secret: &Secret) -> Result<Students, In
         school_codes: ctx.school_codes.clone(),
         school_areas: ctx.school_areas.clone(),
         nationalities,
+        grades: grade_table(),
         counter: None,
     };
     let bad = source.rejected(&bad, SCHOOL)?;
@@ -458,6 +460,17 @@ fn snapshot_days(parsed: &[Parsed]) -> BTreeSet<i32> {
     out
 }
 
+/// Each grade's code and level, by its order (`Parsed::order`).
+fn grade_table() -> [(&'static str, &'static str); GRADE_ORDERS] {
+    let mut grades = [("", ""); GRADE_ORDERS];
+    for g in reference::grades() {
+        if let Some(slot) = usize::try_from(g.order).ok().and_then(|o| grades.get_mut(o)) {
+            *slot = (g.code, g.level);
+        }
+    }
+    grades
+}
+
 fn school<'c>(p: &Parsed, v: &'c [String]) -> Option<&'c str> {
     v.get(p.school as usize).map(String::as_str)
 }
@@ -474,20 +487,59 @@ pub struct Enrollments {
     school_codes: Vec<String>,
     school_areas: Vec<String>,
     nationalities: Vec<String>,
+    /// Each grade's code and level, by its order (`Parsed::order`); "" for an order with no grade.
+    grades: [(&'static str, &'static str); GRADE_ORDERS],
     counter: Option<Counting>,
 }
+
+/// Grade orders a row may have (`Parsed::order`, 0 to 15).
+const GRADE_ORDERS: usize = 16;
 
 /// The count of the batches made so far, each batch counted once however often it is made.
 struct Counting {
     counted: Vec<AtomicBool>,
     counter: Mutex<tally::Counter>,
+    /// The texts of the dictionaries a batch is counted with (`Coded`).
+    texts: Coded,
+}
+
+/// The texts the rows' numbers stand for, as dictionary values: the counted batch's area, school,
+/// grade, level and status are keys into these (the last value of each is null), so the count
+/// numbers a row's texts by the numbers the row holds, without reading a text.
+struct Coded {
+    /// Each school's area, as its place in `areas`.
+    area_of_school: Vec<u32>,
+    areas: ArrayRef,
+    schools: ArrayRef,
+    /// By grade order, then one "" for any other order (as the written batch has them).
+    grades: ArrayRef,
+    levels: ArrayRef,
+    statuses: ArrayRef,
+}
+
+impl Coded {
+    fn of(e: &Enrollments) -> Coded {
+        let distinct: BTreeSet<&str> = e.school_areas.iter().map(String::as_str).collect();
+        let areas: Vec<&str> = distinct.into_iter().collect();
+        let place = |a: &str| areas.binary_search(&a).ok().and_then(|p| u32::try_from(p).ok()).unwrap_or(u32::MAX);
+        let with_null = |v: Vec<Option<&str>>| -> ArrayRef { Arc::new(StringArray::from(v.into_iter().chain([None]).collect::<Vec<_>>())) };
+        let by_order = |f: fn(&(&'static str, &'static str)) -> &'static str| with_null(e.grades.iter().map(f).chain([""]).map(Some).collect());
+        Coded {
+            area_of_school: e.school_areas.iter().map(|a| place(a)).collect(),
+            areas: with_null(areas.iter().map(|a| Some(*a)).collect()),
+            schools: with_null(e.school_codes.iter().map(|c| Some(c.as_str())).collect()),
+            grades: by_order(|g| g.0),
+            levels: by_order(|g| g.1),
+            statuses: with_null(STATUSES.iter().map(|s| Some(*s)).collect()),
+        }
+    }
 }
 
 impl Enrollments {
     /// Counts every batch as it is made (`tally`).
     pub fn counted(mut self) -> Self {
         let counted = (0..self.count()).map(|_| AtomicBool::new(false)).collect();
-        self.counter = Some(Counting { counted, counter: Mutex::new(tally::Counter::default()) });
+        self.counter = Some(Counting { counted, counter: Mutex::new(tally::Counter::default()), texts: Coded::of(&self) });
         self
     }
 
@@ -523,11 +575,10 @@ impl Batches for Enrollments {
         let werr = |e: IngestError| WarehouseError::Schema { table: "enrollments".into(), message: e.to_string() };
         let start = i.saturating_mul(layout::ROW_GROUP_ROWS);
         let rows = self.order.get(start..(start + layout::ROW_GROUP_ROWS).min(self.order.len())).ok_or_else(|| werr(err(format!("no batch {i}"))))?;
-        let b = batch(self, rows).map_err(werr)?;
-        if let Some(c) = &self.counter
-            && c.counted.get(i).is_some_and(|done| !done.swap(true, Ordering::AcqRel))
-        {
-            let counted = tally::count(&b)?;
+        let counting = self.counter.as_ref().filter(|c| c.counted.get(i).is_some_and(|done| !done.swap(true, Ordering::AcqRel)));
+        let (b, coded) = batch(self, rows, counting.map(|c| &c.texts)).map_err(werr)?;
+        if let (Some(c), Some(coded)) = (counting, coded) {
+            let counted = tally::count(&coded)?;
             c.counter.lock().unwrap_or_else(std::sync::PoisonError::into_inner).add(counted);
         }
         Ok(b)
@@ -536,24 +587,21 @@ impl Batches for Enrollments {
 
 /// One batch of the enrollments table: the good rows at `rows` of the frame, in that order. Built
 /// in one pass over the rows, every column filled as it goes: a pass per column would read every
-/// row (most of a cache line each) sixteen times.
-fn batch(e: &Enrollments, rows: &[u32]) -> Result<RecordBatch, IngestError> {
-    let (parsed, nationalities) = (&e.parsed, &e.nationalities);
+/// row (most of a cache line each) sixteen times. With `coded`, also the same rows as the derived
+/// tables count them (`tally::count`): the numbers the same, the texts as keys into `coded`.
+fn batch(e: &Enrollments, rows: &[u32], coded: Option<&Coded>) -> Result<(RecordBatch, Option<RecordBatch>), IngestError> {
+    let (parsed, nationalities, grades) = (&e.parsed, &e.nationalities, &e.grades);
     let n = rows.len();
     let widest = |v: &[String]| v.iter().map(String::len).max().unwrap_or(0);
     let texts = |width: usize| StringBuilder::with_capacity(n, n * width);
-    // Each grade's code and level, by its order (`Parsed::order`).
-    let mut grades = [("", ""); 16];
-    for g in reference::grades() {
-        if let Some(slot) = usize::try_from(g.order).ok().and_then(|o| grades.get_mut(o)) {
-            *slot = (g.code, g.level);
-        }
-    }
     let (mut snap, mut year, mut order, mut sex, mut age, mut disability) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
     // The columns with nulls straight into their arrays' buffers, without a vector of options first.
     let (mut room, mut disadvantaged, mut bmi) = (Int32Builder::with_capacity(n), BooleanBuilder::with_capacity(n), Float64Builder::with_capacity(n));
     let (mut area, mut code, mut key) = (texts(widest(&e.school_areas)), texts(widest(&e.school_codes)), texts(32));
     let (mut grade, mut level, mut nationality, mut status) = (texts(2), texts(16), texts(9), texts(11));
+    // The counted rows' keys: area, school, grade (and level) by order, status.
+    let keys = |on: bool| if on { Vec::with_capacity(n) } else { Vec::new() };
+    let (mut area_keys, mut school_keys, mut order_keys, mut status_keys) = (keys(coded.is_some()), keys(coded.is_some()), keys(coded.is_some()), keys(coded.is_some()));
     let mut hex = [0u8; 32];
     for p in rows.iter().filter_map(|r| parsed.get(*r as usize)) {
         snap.push(p.snap);
@@ -574,26 +622,57 @@ fn batch(e: &Enrollments, rows: &[u32]) -> Result<RecordBatch, IngestError> {
         disability.push(i32::from(p.disability));
         bmi.append_option(p.bmi);
         status.append_option(STATUSES.get(usize::from(p.status)).copied());
+        if let Some(c) = coded {
+            // A number past a dictionary's texts is its last value, the null.
+            let within = |k: usize, len: usize| u32::try_from(k.min(len)).unwrap_or(u32::MAX);
+            let at = p.school as usize;
+            area_keys.push(c.area_of_school.get(at).map_or(within(usize::MAX, c.areas.len() - 1), |a| within(*a as usize, c.areas.len() - 1)));
+            school_keys.push(within(at, c.schools.len() - 1));
+            order_keys.push(within(usize::from(p.order), GRADE_ORDERS));
+            status_keys.push(within(usize::from(p.status), c.statuses.len() - 1));
+        }
     }
+    let (snap, year, order): (ArrayRef, ArrayRef, ArrayRef) = (Arc::new(Date32Array::from(snap)), Arc::new(Int32Array::from(year)), Arc::new(Int32Array::from(order)));
+    let (room, sex, age): (ArrayRef, ArrayRef, ArrayRef) = (Arc::new(room.finish()), Arc::new(Int32Array::from(sex)), Arc::new(Int32Array::from(age)));
+    let (disadvantaged, disability): (ArrayRef, ArrayRef) = (Arc::new(disadvantaged.finish()), Arc::new(Int32Array::from(disability)));
     let columns: Vec<ArrayRef> = vec![
-        Arc::new(Date32Array::from(snap)),
-        Arc::new(Int32Array::from(year)),
+        snap.clone(),
+        year.clone(),
         Arc::new(area.finish()),
         Arc::new(code.finish()),
         Arc::new(key.finish()),
         Arc::new(grade.finish()),
-        Arc::new(Int32Array::from(order)),
+        order.clone(),
         Arc::new(level.finish()),
-        Arc::new(room.finish()),
-        Arc::new(Int32Array::from(sex)),
-        Arc::new(Int32Array::from(age)),
+        room.clone(),
+        sex.clone(),
+        age.clone(),
         Arc::new(nationality.finish()),
-        Arc::new(disadvantaged.finish()),
-        Arc::new(Int32Array::from(disability)),
+        disadvantaged.clone(),
+        disability.clone(),
         Arc::new(bmi.finish()),
         Arc::new(status.finish()),
     ];
-    RecordBatch::try_new(e.schema.clone(), columns).map_err(err)
+    let written = RecordBatch::try_new(e.schema.clone(), columns).map_err(err)?;
+    let Some(c) = coded else { return Ok((written, None)) };
+    let dictionary = |keys: Vec<u32>, values: &ArrayRef| -> Result<ArrayRef, IngestError> { Ok(Arc::new(DictionaryArray::<UInt32Type>::try_new(UInt32Array::from(keys), values.clone()).map_err(err)?)) };
+    let counted = RecordBatch::try_from_iter([
+        ("snapshot_date", snap),
+        ("academic_year", year),
+        ("area_code", dictionary(area_keys, &c.areas)?),
+        ("school_code", dictionary(school_keys, &c.schools)?),
+        ("grade", dictionary(order_keys.clone(), &c.grades)?),
+        ("grade_order", order),
+        ("level", dictionary(order_keys, &c.levels)?),
+        ("classroom", room),
+        ("sex", sex),
+        ("age_years", age),
+        ("status", dictionary(status_keys, &c.statuses)?),
+        ("disadvantaged", disadvantaged),
+        ("disability", disability),
+    ])
+    .map_err(err)?;
+    Ok((written, Some(counted)))
 }
 
 #[cfg(test)]
@@ -693,6 +772,20 @@ mod tests {
         assert_eq!(keys[1], secret.keyed_hash("1101700230708"));
         assert_eq!(keys[1], keys[3], "the same student in two snapshots has one key");
         assert_eq!(keys[1], keys[0], "spaces around an ID are not part of it");
+        // Counted as they are made (their texts as numbers), the rows count as the derived tables
+        // count the rows written.
+        let counted = c.good.counted();
+        let made = counted.all().unwrap();
+        assert_eq!(made, good);
+        let (as_made, as_written) = (counted.tally().unwrap().unwrap(), tally::tally(&good).unwrap());
+        let lines = |b: &RecordBatch| {
+            let mut l: Vec<String> = arrow::util::pretty::pretty_format_batches(std::slice::from_ref(b)).unwrap().to_string().lines().map(str::to_string).collect();
+            l.sort();
+            l
+        };
+        assert_eq!(as_made.counts.num_rows(), 4);
+        assert_eq!(lines(&as_made.schools), lines(&as_written.schools));
+        assert_eq!(lines(&as_made.counts), lines(&as_written.counts));
         assert_eq!(c.snapshots, ["2026-01-10", "2026-06-10", "2026-11-10"]);
         let f = |d: i32| ("f.csv".to_string(), d);
         assert_eq!(c.files, [f(20614), f(20767), f(20614), f(20463)]);

@@ -7,9 +7,9 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, ArrowPrimitiveType, AsArray, BooleanArray, Date32Array, Int32Array, Int64Array, PrimitiveArray, RecordBatch, StringArray};
+use arrow::array::{Array, ArrayRef, ArrowPrimitiveType, AsArray, BooleanArray, Date32Array, Int32Array, Int64Array, PrimitiveArray, RecordBatch, StringArray, UInt32Array};
 use arrow::compute::{SortColumn, SortOptions, cast, lexsort_to_indices, take_record_batch};
-use arrow::datatypes::{DataType, Date32Type, Field, Int32Type, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Date32Type, Field, Int32Type, Schema, SchemaRef, UInt32Type};
 use foldhash::{HashMap, HashSet};
 use rayon::prelude::*;
 
@@ -19,30 +19,83 @@ fn query_err(e: impl std::fmt::Display) -> WarehouseError {
     WarehouseError::Query { message: e.to_string() }
 }
 
-/// The enrollments columns the aggregates read, as the table's types.
+/// The enrollments columns the aggregates read, as the table's types; a text column may also come
+/// as a dictionary (`TextColumn::Coded`).
 struct Columns {
     snapshot: Date32Array,
     academic_year: Int32Array,
-    area: StringArray,
-    school: StringArray,
-    grade: StringArray,
+    area: TextColumn,
+    school: TextColumn,
+    grade: TextColumn,
     grade_order: Int32Array,
-    level: StringArray,
+    level: TextColumn,
     classroom: Int32Array,
     sex: Int32Array,
     age: Int32Array,
-    status: StringArray,
+    status: TextColumn,
     disadvantaged: BooleanArray,
     disability: Int32Array,
 }
 
+/// A text column: its values, or a dictionary of them (keys without nulls, into values that may
+/// repeat a text), whose keys number the rows' texts without a look at the texts. A load counts
+/// the rows it writes so (`count`): the numbers are what its rows hold already.
+enum TextColumn {
+    Plain(StringArray),
+    Coded(UInt32Array, StringArray),
+}
+
+impl TextColumn {
+    fn of(c: &ArrayRef) -> Result<TextColumn, WarehouseError> {
+        if let Some(d) = c.as_dictionary_opt::<UInt32Type>()
+            && d.keys().null_count() == 0
+        {
+            let values = cast(d.values(), &DataType::Utf8).map_err(query_err)?;
+            return Ok(TextColumn::Coded(d.keys().clone(), values.as_string::<i32>().clone()));
+        }
+        Ok(TextColumn::Plain(cast(c, &DataType::Utf8).map_err(query_err)?.as_string::<i32>().clone()))
+    }
+
+    fn numbers(&self) -> Numbered<'_> {
+        match self {
+            TextColumn::Plain(a) => Numbered::Plain(a, Ids::new()),
+            TextColumn::Coded(keys, values) => Numbered::Coded(keys.values(), values),
+        }
+    }
+}
+
+/// A text column's rows as numbers, each number standing for one text (`value`).
+enum Numbered<'a> {
+    /// Numbered as the texts come.
+    Plain(&'a StringArray, Ids<'a>),
+    /// By the dictionary's keys.
+    Coded(&'a [u32], &'a StringArray),
+}
+
+impl<'a> Numbered<'a> {
+    fn id(&mut self, i: usize) -> u32 {
+        match self {
+            Numbered::Plain(a, ids) => ids.id(text(a, i)),
+            Numbered::Coded(keys, _) => keys.get(i).copied().unwrap_or(u32::MAX),
+        }
+    }
+
+    fn value(&self, id: u32) -> Option<&'a str> {
+        match self {
+            Numbered::Plain(_, ids) => ids.value(id),
+            Numbered::Coded(_, values) => {
+                let i = id as usize;
+                (i < values.len() && values.is_valid(i)).then(|| values.value(i))
+            }
+        }
+    }
+}
+
 impl Columns {
     fn of(b: &RecordBatch) -> Result<Columns, WarehouseError> {
-        let column = |name: &str, to: &DataType| -> Result<ArrayRef, WarehouseError> {
-            let c = b.column_by_name(name).ok_or_else(|| query_err(format!("the enrollments rows have no column {name}")))?;
-            cast(c, to).map_err(query_err)
-        };
-        let text = |name: &str| -> Result<StringArray, WarehouseError> { Ok(column(name, &DataType::Utf8)?.as_string::<i32>().clone()) };
+        let get = |name: &str| -> Result<&ArrayRef, WarehouseError> { b.column_by_name(name).ok_or_else(|| query_err(format!("the enrollments rows have no column {name}"))) };
+        let column = |name: &str, to: &DataType| -> Result<ArrayRef, WarehouseError> { cast(get(name)?, to).map_err(query_err) };
+        let text = |name: &str| -> Result<TextColumn, WarehouseError> { TextColumn::of(get(name)?) };
         let int = |name: &str| -> Result<Int32Array, WarehouseError> { Ok(column(name, &DataType::Int32)?.as_primitive::<Int32Type>().clone()) };
         Ok(Columns {
             snapshot: column("snapshot_date", &DataType::Date32)?.as_primitive::<Date32Type>().clone(),
@@ -198,29 +251,37 @@ impl Part<&str> {
     }
 }
 
+/// The school of the rows before and what they added to it.
+type Current<'a> = ((Option<i32>, u32), School<&'a str>);
+
 fn part<'a>(c: &'a Columns) -> Part<&'a str> {
-    let (mut areas, mut schools_ids, mut grades, mut levels, mut statuses) = (Ids::new(), Ids::new(), Ids::new(), Ids::new(), Ids::new());
+    let (mut areas, mut schools_ids, mut grades, mut levels, mut statuses) = (c.area.numbers(), c.school.numbers(), c.grade.numbers(), c.level.numbers(), c.status.numbers());
     // Counted by numbers first, the texts put back once per distinct key.
     type Numbers = (Option<i32>, Option<i32>, u32, u32, Option<i32>, u32, Option<i32>, Option<i32>, u32, Option<bool>, Option<bool>);
     let mut numbers: HashMap<Numbers, i64> = HashMap::default();
     let mut schools: HashMap<(Option<i32>, u32), School<&'a str>> = HashMap::default();
     // The school of the rows before, summed apart until the school changes.
-    let mut current: Option<((Option<i32>, u32), School<&'a str>)> = None;
-    // Which of LEVELS each level's number is.
+    let mut current: Option<Current<'a>> = None;
+    // Which of LEVELS each level's number is, and whether each status's is 'studying'.
     let mut level_slots: Vec<Option<usize>> = Vec::new();
+    let mut studying: Vec<bool> = Vec::new();
     for i in 0..c.snapshot.len() {
         let snapshot = value(&c.snapshot, i);
-        let area = areas.id(text(&c.area, i));
-        let level = levels.id(text(&c.level, i));
-        let status = statuses.id(text(&c.status, i));
+        let area = areas.id(i);
+        let level = levels.id(i);
+        let status = statuses.id(i);
         let (academic_year, grade_order, sex) = (value(&c.academic_year, i), value(&c.grade_order, i), value(&c.sex, i));
         let disabled = value(&c.disability, i).map(|d| d > 0);
-        let key = (snapshot, academic_year, area, grades.id(text(&c.grade, i)), grade_order, level, sex, value(&c.age, i), status, c.disadvantaged.is_valid(i).then(|| c.disadvantaged.value(i)), disabled);
+        let key = (snapshot, academic_year, area, grades.id(i), grade_order, level, sex, value(&c.age, i), status, c.disadvantaged.is_valid(i).then(|| c.disadvantaged.value(i)), disabled);
         *numbers.entry(key).or_insert(0) += 1;
-        if statuses.value(status) != Some("studying") {
+        while studying.len() <= status as usize {
+            let id = u32::try_from(studying.len()).unwrap_or(u32::MAX);
+            studying.push(statuses.value(id) == Some("studying"));
+        }
+        if !studying.get(status as usize).copied().unwrap_or(false) {
             continue;
         }
-        let at = (snapshot, schools_ids.id(text(&c.school, i)));
+        let at = (snapshot, schools_ids.id(i));
         if current.as_ref().is_none_or(|(k, _)| *k != at)
             && let Some((k, s)) = current.take()
         {
@@ -251,28 +312,28 @@ fn part<'a>(c: &'a Columns) -> Part<&'a str> {
     if let Some((k, s)) = current.take() {
         schools.entry(k).or_default().merge(s);
     }
-    Part {
-        schools: schools.into_iter().map(|((snap, id), s)| ((snap, schools_ids.value(id)), s)).collect(),
-        counts: numbers
-            .into_iter()
-            .map(|((snapshot, academic_year, area, grade, grade_order, level, sex, age, status, disadvantaged, disabled), n)| {
-                let key = CountKey {
-                    snapshot,
-                    academic_year,
-                    area: areas.value(area),
-                    grade: grades.value(grade),
-                    grade_order,
-                    level: levels.value(level),
-                    sex,
-                    age,
-                    status: statuses.value(status),
-                    disadvantaged,
-                    disabled,
-                };
-                (key, n)
-            })
-            .collect(),
+    // Back to texts; numbers of one text (a dictionary may repeat one) added together.
+    let mut part = Part { schools: HashMap::default(), counts: HashMap::default() };
+    for ((snap, id), s) in schools {
+        part.schools.entry((snap, schools_ids.value(id))).or_default().merge(s);
     }
+    for ((snapshot, academic_year, area, grade, grade_order, level, sex, age, status, disadvantaged, disabled), n) in numbers {
+        let key = CountKey {
+            snapshot,
+            academic_year,
+            area: areas.value(area),
+            grade: grades.value(grade),
+            grade_order,
+            level: levels.value(level),
+            sex,
+            age,
+            status: statuses.value(status),
+            disadvantaged,
+            disabled,
+        };
+        *part.counts.entry(key).or_insert(0) += n;
+    }
+    part
 }
 
 /// The per-school part of the summary and the counted rows of `enrollment_counts`, of every snapshot
@@ -313,11 +374,14 @@ pub fn count(batch: &RecordBatch) -> Result<Counted, WarehouseError> {
     Ok(Counted(part(&columns).owned()))
 }
 
+/// Each school's sums per snapshot.
+type Schools = HashMap<(Option<i32>, Option<Arc<str>>), School<Arc<str>>>;
+
 /// The two aggregates, batch by batch: batches counted apart (`count`) are added as they come, in any
 /// order, and the batches themselves need not be kept.
 #[derive(Default)]
 pub struct Counter {
-    schools: HashMap<(Option<i32>, Option<Arc<str>>), School<Arc<str>>>,
+    schools: Schools,
     counts: HashMap<CountKey<Arc<str>>, i64>,
 }
 
@@ -351,8 +415,6 @@ pub fn tally(batches: &[RecordBatch]) -> Result<Tally, WarehouseError> {
     }
     counter.finish()
 }
-
-type Schools = HashMap<(Option<i32>, Option<Arc<str>>), School<Arc<str>>>;
 
 fn schools_batch(schools: Schools) -> Result<RecordBatch, WarehouseError> {
     let rows: Vec<_> = schools.into_iter().collect();
@@ -496,6 +558,26 @@ mod tests {
         let batches = enrollments();
         let snapshots = vec!["2025-06-10".to_string(), "2026-06-10".to_string()];
         let t = tally(&batches).unwrap();
+        // The same rows with their text columns as dictionaries (keys into values that repeat texts
+        // and hold nulls, as a load's are) count the same.
+        let coded: Vec<RecordBatch> = batches
+            .iter()
+            .map(|b| {
+                let schema = b.schema();
+                let columns = schema.fields().iter().zip(b.columns()).map(|(f, c)| {
+                    let c = match f.name().as_str() {
+                        "area_code" | "school_code" | "grade" | "level" | "status" => Arc::new(arrow::array::DictionaryArray::<UInt32Type>::try_new(UInt32Array::from_iter_values(0..c.len() as u32), c.clone()).unwrap()) as ArrayRef,
+                        _ => c.clone(),
+                    };
+                    (f.name().clone(), c)
+                });
+                RecordBatch::try_from_iter(columns.collect::<Vec<_>>()).unwrap()
+            })
+            .collect();
+        assert!(matches!(Columns::of(&coded[0]).unwrap().school, TextColumn::Coded(..)));
+        let by_keys = tally(&coded).unwrap();
+        assert_eq!(rows(std::slice::from_ref(&by_keys.schools)), rows(std::slice::from_ref(&t.schools)));
+        assert_eq!(rows(std::slice::from_ref(&by_keys.counts)), rows(std::slice::from_ref(&t.counts)));
         // The caller keeps the snapshots it derives, as `derive` does.
         let t = Tally { schools: of_snapshots(&t.schools, &snapshots).unwrap(), counts: of_snapshots(&t.counts, &snapshots).unwrap() };
         let ctx = SessionContext::new();
