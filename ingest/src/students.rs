@@ -623,13 +623,14 @@ fn batch(e: &Enrollments, rows: &[u32], coded: Option<&Coded>) -> Result<(Record
         bmi.append_option(p.bmi);
         status.append_option(STATUSES.get(usize::from(p.status)).copied());
         if let Some(c) = coded {
-            // A number past a dictionary's texts is its last value, the null.
-            let within = |k: usize, len: usize| u32::try_from(k.min(len)).unwrap_or(u32::MAX);
+            // A number past a dictionary's texts stands for its last value (the null; for the
+            // grades, the "" of an unknown order).
+            let key = |k: usize, values: &ArrayRef| u32::try_from(k.min(values.len().saturating_sub(1))).unwrap_or(u32::MAX);
             let at = p.school as usize;
-            area_keys.push(c.area_of_school.get(at).map_or(within(usize::MAX, c.areas.len() - 1), |a| within(*a as usize, c.areas.len() - 1)));
-            school_keys.push(within(at, c.schools.len() - 1));
-            order_keys.push(within(usize::from(p.order), GRADE_ORDERS));
-            status_keys.push(within(usize::from(p.status), c.statuses.len() - 1));
+            area_keys.push(key(c.area_of_school.get(at).map_or(usize::MAX, |a| *a as usize), &c.areas));
+            school_keys.push(key(at, &c.schools));
+            order_keys.push(key(usize::from(p.order).min(GRADE_ORDERS), &c.grades));
+            status_keys.push(key(usize::from(p.status), &c.statuses));
         }
     }
     let (snap, year, order): (ArrayRef, ArrayRef, ArrayRef) = (Arc::new(Date32Array::from(snap)), Arc::new(Int32Array::from(year)), Arc::new(Int32Array::from(order)));

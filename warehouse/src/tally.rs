@@ -73,6 +73,7 @@ enum Numbered<'a> {
 }
 
 impl<'a> Numbered<'a> {
+    #[inline]
     fn id(&mut self, i: usize) -> u32 {
         match self {
             Numbered::Plain(a, ids) => ids.id(text(a, i)),
@@ -115,6 +116,7 @@ impl Columns {
     }
 }
 
+#[inline]
 fn value<T: ArrowPrimitiveType>(a: &PrimitiveArray<T>, i: usize) -> Option<T::Native> {
     a.is_valid(i).then(|| a.value(i))
 }
@@ -258,8 +260,10 @@ fn part<'a>(c: &'a Columns) -> Part<&'a str> {
     let (mut areas, mut schools_ids, mut grades, mut levels, mut statuses) = (c.area.numbers(), c.school.numbers(), c.grade.numbers(), c.level.numbers(), c.status.numbers());
     // Counted by numbers first, the texts put back once per distinct key.
     type Numbers = (Option<i32>, Option<i32>, u32, u32, Option<i32>, u32, Option<i32>, Option<i32>, u32, Option<bool>, Option<bool>);
-    let mut numbers: HashMap<Numbers, i64> = HashMap::default();
-    let mut schools: HashMap<(Option<i32>, u32), School<&'a str>> = HashMap::default();
+    // Sized for a batch of a national snapshot (a few areas' thousands of keys and hundreds of
+    // schools), so that the maps do not grow step by step.
+    let mut numbers: HashMap<Numbers, i64> = HashMap::with_capacity_and_hasher(4096, Default::default());
+    let mut schools: HashMap<(Option<i32>, u32), School<&'a str>> = HashMap::with_capacity_and_hasher(1024, Default::default());
     // The school of the rows before, summed apart until the school changes.
     let mut current: Option<Current<'a>> = None;
     // Which of LEVELS each level's number is, and whether each status's is 'studying'.
