@@ -223,15 +223,22 @@ impl Warehouse {
         };
         let incoming_rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
         // Hash the rows only when the counts already agree.
-        if let Some((scope, version, ctx)) = self.same_count(name, &mode, incoming_rows).await? {
-            let cols = def.schema.fields().iter().map(|f| format!("\"{}\"", f.name())).collect::<Vec<_>>().join(", ");
-            let existing = ctx.sql(&format!("SELECT {cols} FROM t WHERE {scope}")).await?.collect().await?;
-            if fingerprint(&def, &existing)? == fingerprint(&def, &batches)? {
-                tracing::info!(table = name, version, "unchanged; no new version");
-                return Ok((version, false));
-            }
+        if let Some(same) = self.same_count(name, &mode, incoming_rows).await? {
+            return self.unless_unchanged(&def, same, batches, mode).await;
         }
         Ok((self.write(name, batches, mode).await?, true))
+    }
+
+    /// The current version when the scope (of as many rows, `same_count`) holds exactly `batches`'
+    /// rows, in any order; else `batches` written.
+    async fn unless_unchanged(&self, def: &TableDef, (scope, version, ctx): (String, u64, SessionContext), batches: Vec<RecordBatch>, mode: WriteMode) -> Result<(u64, bool), WarehouseError> {
+        let cols = def.schema.fields().iter().map(|f| format!("\"{}\"", f.name())).collect::<Vec<_>>().join(", ");
+        let existing = ctx.sql(&format!("SELECT {cols} FROM t WHERE {scope}")).await?.collect().await?;
+        if fingerprint(def, &existing)? == fingerprint(def, &batches)? {
+            tracing::info!(table = def.name, version, "unchanged; no new version");
+            return Ok((version, false));
+        }
+        Ok((self.write(def.name, batches, mode).await?, true))
     }
 
     /// Like `write_if_changed`, with the rows made batch by batch as the writers write them
@@ -240,8 +247,11 @@ impl Warehouse {
     /// the batches made first.
     pub async fn write_made(&self, name: &str, made: Arc<dyn Batches>, mode: WriteMode) -> Result<(u64, bool), WarehouseError> {
         let def = Self::def(name)?;
-        if matches!(mode, WriteMode::Upsert { .. }) || self.same_count(name, &mode, made.rows()).await?.is_some() {
+        if matches!(mode, WriteMode::Upsert { .. }) {
             return self.write_if_changed(name, all(&made).await?, mode).await;
+        }
+        if let Some(same) = self.same_count(name, &mode, made.rows()).await? {
+            return self.unless_unchanged(&def, same, all(&made).await?, mode).await;
         }
         let table = self.table_to_write(name).await?;
         if let Some(v) = crate::writers::write(&def, &table, crate::writers::Rows::Made(made.clone()), &mode).await? {

@@ -253,6 +253,16 @@ impl Part<&str> {
     }
 }
 
+/// What `f` says of the text that number `id` of `texts` stands for, worked out once per number
+/// (`known` holds it for the numbers so far).
+fn of_number<T: Copy>(known: &mut Vec<T>, id: u32, texts: &Numbered, f: impl Fn(Option<&str>) -> T) -> Option<T> {
+    while known.len() <= id as usize {
+        let next = u32::try_from(known.len()).unwrap_or(u32::MAX);
+        known.push(f(texts.value(next)));
+    }
+    known.get(id as usize).copied()
+}
+
 /// The school of the rows before and what they added to it.
 type Current<'a> = ((Option<i32>, u32), School<&'a str>);
 
@@ -278,11 +288,7 @@ fn part<'a>(c: &'a Columns) -> Part<&'a str> {
         let disabled = value(&c.disability, i).map(|d| d > 0);
         let key = (snapshot, academic_year, area, grades.id(i), grade_order, level, sex, value(&c.age, i), status, c.disadvantaged.is_valid(i).then(|| c.disadvantaged.value(i)), disabled);
         *numbers.entry(key).or_insert(0) += 1;
-        while studying.len() <= status as usize {
-            let id = u32::try_from(studying.len()).unwrap_or(u32::MAX);
-            studying.push(statuses.value(id) == Some("studying"));
-        }
-        if !studying.get(status as usize).copied().unwrap_or(false) {
+        if !of_number(&mut studying, status, &statuses, |s| s == Some("studying")).unwrap_or(false) {
             continue;
         }
         let at = (snapshot, schools_ids.id(i));
@@ -295,11 +301,7 @@ fn part<'a>(c: &'a Columns) -> Part<&'a str> {
         s.academic_year = s.academic_year.max(academic_year);
         s.area = s.area.max(areas.value(area));
         s.students += 1;
-        while level_slots.len() <= level as usize {
-            let id = u32::try_from(level_slots.len()).unwrap_or(u32::MAX);
-            level_slots.push(LEVELS.iter().position(|l| levels.value(id) == Some(l)));
-        }
-        if let Some(l) = level_slots.get(level as usize).copied().flatten()
+        if let Some(l) = of_number(&mut level_slots, level, &levels, |v| LEVELS.iter().position(|l| v == Some(l))).flatten()
             && let Some(n) = s.by_level.get_mut(l)
         {
             *n += 1;
