@@ -493,6 +493,10 @@ async fn ingest_locked(
     let mut snapshots = BTreeSet::new();
     let mut personnel_dates = Vec::new();
     let mut writes = writes.into_iter();
+    // The enrollments' count, finished on a core of its own as soon as their write is done, while
+    // the other tables' writes end (it freed a core for nothing but itself at the end of the load).
+    let mut counting = Some((enrollments, fresh_dates));
+    let mut finishing: Option<Task<Result<Option<derive::Fresh>, IngestError>>> = None;
     for p in prepared {
         let table = p.feed.table;
         let bad = (p.bad.height() > 0).then(|| rejected_batch(&run_id, &p)).transpose();
@@ -512,6 +516,11 @@ async fn ingest_locked(
                 return Err(e);
             }
         };
+        if table == feeds::STUDENTS.table
+            && let Some((e, dates)) = counting.take()
+        {
+            finishing = Some(Task(Some(tokio::task::spawn_blocking(move || fresh_count(e, dates)))));
+        }
         match p.feed.summary {
             Summary::Snapshots => snapshots.extend(p.dates.iter().cloned()),
             Summary::StaffDates => personnel_dates.extend(p.dates.iter().cloned()),
@@ -538,11 +547,11 @@ async fn ingest_locked(
     progress("kept rejected rows", step, total_steps);
 
     // 4. Derived summary for every snapshot whose students or staff changed.
-    let fresh = match fresh_dates {
-        Some(dates) => enrollments.tally()?.map(|t| derive::Fresh::new(t, dates)),
-        None => None,
+    let fresh = match (finishing, counting) {
+        (Some(task), _) => task.done("the count of the enrollments").await??,
+        (None, Some((e, dates))) => fresh_count(e, dates)?,
+        (None, None) => None,
     };
-    drop(enrollments);
     let student_dates = snapshots.clone();
     if let Some(first_staff) = personnel_dates.iter().min() {
         for s in existing_snapshots(wh).await? {
@@ -593,6 +602,13 @@ async fn ingest_locked(
     step += 1;
     progress("published the load", step, total_steps);
     Ok(IngestReport { run_id, source, feeds: reports, summary_version, warehouse_commit: commit.seq })
+}
+
+/// The count of the enrollments for the derived tables, when their write replaced its snapshots
+/// (`dates`, ISO); their rows are freed as it returns.
+fn fresh_count(enrollments: Arc<students::Enrollments>, dates: Option<Vec<String>>) -> Result<Option<derive::Fresh>, IngestError> {
+    let Some(dates) = dates else { return Ok(None) };
+    Ok(enrollments.tally()?.map(|t| derive::Fresh::new(t, dates)))
 }
 
 /// A task of the load (a table's write), aborted if it is dropped unwaited (the load's own future

@@ -228,7 +228,7 @@ impl<'a, const N: usize> Source<'a, N> {
                         at = end;
                     }
                 }
-                let counts: Vec<usize> = cuts.par_iter().map(|(_, text, _)| text.bytes().filter(|b| *b == b'\n').count() + usize::from(!text.is_empty() && !text.ends_with('\n'))).collect();
+                let counts: Vec<usize> = cuts.par_iter().map(|(_, text, _)| memchr::memchr_iter(b'\n', text.as_bytes()).count() + usize::from(!text.is_empty() && !text.ends_with('\n'))).collect();
                 let mut runs = Vec::with_capacity(cuts.len());
                 let mut row = 0;
                 let mut cuts = cuts.into_iter().zip(counts).peekable();
