@@ -12,7 +12,7 @@
 //! What comes out is what the polars checks gave: the same rules, details and rejected rows.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arrow::array::{ArrayRef, BooleanBuilder, Date32Array, DictionaryArray, Float64Builder, Int32Array, Int32Builder, StringArray, StringBuilder, UInt32Array};
@@ -309,8 +309,10 @@ pub fn check(input: Read, ctx: &Context, secret: &Secret) -> Result<Students, In
     let dups_checked = started.elapsed();
 
     // 3. The good rows in the table's order, made into batches as they are written.
-    let snapshots: BTreeSet<i32> = snapshot_days(&parsed);
-    let order = table_order(&parsed, &snapshots, ctx);
+    let mut days: Vec<i32> = files.iter().map(|(_, snap)| *snap).collect();
+    days.sort_unstable();
+    days.dedup();
+    let (order, snapshots) = table_order(&parsed, &days, ctx);
     let ordered = started.elapsed();
     let def = schema::table("enrollments").ok_or_else(|| err("no enrollments table"))?;
     let good = Enrollments {
@@ -406,8 +408,10 @@ fn duplicates(parsed: &mut [Parsed], bad: &mut Vec<Bad>, source: &Source) {
 /// The good rows' frame positions in the order the table's files hold them (`layout`): by snapshot
 /// (its partition), the school's area and code, then the grade, rows of one school and grade in the
 /// order they came (a counting sort: the snapshots and schools are known, and there are fifteen
-/// grades).
-fn table_order(parsed: &[Parsed], snapshots: &BTreeSet<i32>, ctx: &Context) -> Vec<u32> {
+/// grades); and the snapshots that have good rows. `days` holds every good row's snapshot day, in
+/// order (those the checked rows came with, before the duplicate check). Each core counts and then
+/// places its share of the rows, the shares one after the other within every bucket.
+fn table_order(parsed: &[Parsed], days: &[i32], ctx: &Context) -> (Vec<u32>, BTreeSet<i32>) {
     let n = ctx.school_codes.len();
     let mut by_place: Vec<usize> = (0..n).collect();
     let area = |i: usize| ctx.school_areas.get(i).map_or("", String::as_str);
@@ -420,44 +424,55 @@ fn table_order(parsed: &[Parsed], snapshots: &BTreeSet<i32>, ctx: &Context) -> V
         }
     }
     const GRADES: usize = 16;
-    let days: Vec<i32> = snapshots.iter().copied().collect();
+    let per_day = n * GRADES;
+    let buckets = days.len().max(1) * per_day;
     let snapshot = |p: &Parsed| if days.len() == 1 { 0 } else { days.binary_search(&p.snap).unwrap_or(0) };
     let bucket = |p: &Parsed| (snapshot(p) * n + rank.get(p.school as usize).copied().unwrap_or(0)) * GRADES + usize::from(p.order).min(GRADES - 1);
-    let mut starts = vec![0usize; days.len().max(1) * n * GRADES + 1];
-    for p in parsed.iter().filter(|p| p.ok) {
-        if let Some(c) = starts.get_mut(bucket(p) + 1) {
-            *c += 1;
-        }
-    }
-    for i in 1..starts.len() {
-        let before = starts.get(i - 1).copied().unwrap_or(0);
-        if let Some(c) = starts.get_mut(i) {
-            *c += before;
-        }
-    }
-    let total = starts.last().copied().unwrap_or(0);
-    let mut order = vec![0u32; total];
-    for (row, p) in parsed.iter().enumerate().filter(|(_, p)| p.ok) {
-        if let Some(at) = starts.get_mut(bucket(p)) {
-            if let Some(slot) = order.get_mut(*at) {
-                *slot = u32::try_from(row).unwrap_or(u32::MAX);
+    let share = parsed.len().div_ceil(rayon::current_num_threads().max(1)).max(1);
+    // 1. Each share's good rows per bucket.
+    let mut starts: Vec<Vec<u32>> = parsed
+        .par_chunks(share)
+        .map(|rows| {
+            let mut counts = vec![0u32; buckets];
+            for p in rows.iter().filter(|p| p.ok) {
+                if let Some(c) = counts.get_mut(bucket(p)) {
+                    *c += 1;
+                }
             }
-            *at += 1;
+            counts
+        })
+        .collect();
+    // 2. Where each share's rows of each bucket go, and which days have rows.
+    let mut next: u32 = 0;
+    let mut with_rows = vec![false; days.len()];
+    for b in 0..buckets {
+        for counts in &mut starts {
+            if let Some(c) = counts.get_mut(b) {
+                let k = *c;
+                *c = next;
+                next = next.saturating_add(k);
+                if k > 0
+                    && let Some(d) = with_rows.get_mut(b / per_day)
+                {
+                    *d = true;
+                }
+            }
         }
     }
-    order
-}
-
-fn snapshot_days(parsed: &[Parsed]) -> BTreeSet<i32> {
-    let mut out = BTreeSet::new();
-    let mut last = None;
-    for p in parsed.iter().filter(|p| p.ok) {
-        if last != Some(p.snap) {
-            out.insert(p.snap);
-            last = Some(p.snap);
+    // 3. Each share's rows put in their places (no two shares write the same place).
+    let order: Vec<AtomicU32> = (0..next).map(|_| AtomicU32::new(0)).collect();
+    parsed.par_chunks(share).zip(starts.par_iter_mut()).enumerate().for_each(|(k, (rows, at))| {
+        for (i, p) in rows.iter().enumerate().filter(|(_, p)| p.ok) {
+            if let Some(place) = at.get_mut(bucket(p)) {
+                if let Some(slot) = order.get(*place as usize) {
+                    slot.store(u32::try_from(k * share + i).unwrap_or(u32::MAX), Ordering::Relaxed);
+                }
+                *place += 1;
+            }
         }
-    }
-    out
+    });
+    let snapshots = days.iter().zip(with_rows).filter(|(_, has)| *has).map(|(d, _)| *d).collect();
+    (order.into_iter().map(AtomicU32::into_inner).collect(), snapshots)
 }
 
 /// Each grade's code and level, by its order (`Parsed::order`).

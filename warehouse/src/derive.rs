@@ -117,6 +117,8 @@ pub async fn school_snapshot_summary(wh: &Warehouse, snapshots: &[String], fresh
     if snapshots.is_empty() {
         return Ok(None);
     }
+    // The staff snapshot each snapshot takes its teachers from, from the log: only those are read.
+    let staff_dates = wh.partition_values("personnel", "as_of_date").await?;
     let mut out = Vec::new();
     for (part, fresh) in sources(snapshots, fresh) {
         let ctx = SessionContext::new();
@@ -137,23 +139,36 @@ pub async fn school_snapshot_summary(wh: &Warehouse, snapshots: &[String], fresh
                 return Ok(None);
             }
         }
-        out.extend(summary_rows(&ctx, &per_school).await?);
+        out.extend(summary_rows(&ctx, &per_school, &staff_of(&part, &staff_dates)).await?);
     }
     let (v, _) = wh.write_if_changed("school_snapshot_summary", out, replacing(snapshots)).await?;
     Ok(Some(v))
 }
 
+/// Each snapshot date (ISO) with the latest staff snapshot date on or before it, for the snapshots
+/// that have one (`staff_dates`, ISO, in order).
+fn staff_of(snapshots: &[String], staff_dates: &[String]) -> Vec<(String, String)> {
+    snapshots.iter().filter_map(|s| staff_dates.iter().rfind(|d| d.as_str() <= s.as_str()).map(|d| (s.clone(), d.clone()))).collect()
+}
+
 /// The summary rows from the per-school sums `per_school` (a query) and the `personnel` and `areas`
-/// registered in `ctx`.
-async fn summary_rows(ctx: &SessionContext, per_school: &str) -> Result<Vec<RecordBatch>, WarehouseError> {
+/// registered in `ctx`; `staff` pairs each snapshot with its staff snapshot (`staff_of`), so that the
+/// teachers are counted in those staff snapshots' files alone.
+async fn summary_rows(ctx: &SessionContext, per_school: &str, staff: &[(String, String)]) -> Result<Vec<RecordBatch>, WarehouseError> {
+    let (d, in_staff) = if staff.is_empty() {
+        ("SELECT CAST(NULL AS DATE) AS snapshot_date, CAST(NULL AS DATE) AS as_of_date WHERE false".to_string(), "false".to_string())
+    } else {
+        let pairs = staff.iter().map(|(s, d)| format!("(DATE '{s}', DATE '{d}')")).collect::<Vec<_>>().join(", ");
+        let mut dates: Vec<String> = staff.iter().map(|(_, d)| d.clone()).collect();
+        dates.sort();
+        dates.dedup();
+        (format!("SELECT column1 AS snapshot_date, column2 AS as_of_date FROM (VALUES {pairs})"), format!("as_of_date IN ({})", date_list(&dates)))
+    };
     let sql = format!(
         "WITH e AS ({per_school}),
-         d AS (SELECT s.snapshot_date, max(p.as_of_date) AS as_of_date
-               FROM (SELECT DISTINCT snapshot_date FROM e) s
-               JOIN (SELECT DISTINCT as_of_date FROM personnel) p ON p.as_of_date <= s.snapshot_date
-               GROUP BY s.snapshot_date),
+         d AS ({d}),
          t AS (SELECT as_of_date, school_code, count(*) AS teachers FROM personnel
-               WHERE position IN {TEACHER_POSITIONS} AND school_code IS NOT NULL GROUP BY as_of_date, school_code)
+               WHERE {in_staff} AND position IN {TEACHER_POSITIONS} AND school_code IS NOT NULL GROUP BY as_of_date, school_code)
         SELECT e.snapshot_date, e.academic_year, e.area_code, e.school_code, e.students, e.pre, e.pri, e.low, e.upp,
                e.male, e.female, e.classrooms, coalesce(t.teachers, 0) AS teachers, a.area_type
         FROM e

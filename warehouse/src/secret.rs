@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use hmac::{Hmac, Mac};
 use rand::RngCore;
-use sha2::Sha256;
+use sha2::digest::generic_array::GenericArray;
+use sha2::{Sha256, compress256};
 
 use crate::WarehouseError;
 
@@ -76,14 +77,58 @@ impl Secret {
 
     /// The keyed hash with the key schedule done once, for the millions of IDs of a load.
     pub fn hasher(&self) -> KeyedHasher {
+        // The key blocks (RFC 2104): the 32-byte key, zero-padded to SHA-256's 64-byte block, XORed
+        // with the inner and outer pads, each hashed once from SHA-256's initial state.
+        let keyed = |pad: u8| {
+            let mut block = [pad; 64];
+            for (b, k) in block.iter_mut().zip(self.key) {
+                *b ^= k;
+            }
+            let mut state = SHA256_INITIAL;
+            compress256(&mut state, std::slice::from_ref(GenericArray::from_slice(&block)));
+            state
+        };
         // HMAC accepts keys of any length, so this cannot fail for a 32-byte key.
-        KeyedHasher(Hmac::<Sha256>::new_from_slice(&self.key).ok())
+        KeyedHasher { inner: keyed(0x36), outer: keyed(0x5c), mac: Hmac::<Sha256>::new_from_slice(&self.key).ok() }
     }
 }
 
-/// `Secret::keyed_hash` for many IDs: the HMAC's inner and outer key blocks are hashed once.
+/// SHA-256's initial hash value (FIPS 180-4, 5.3.3).
+const SHA256_INITIAL: [u32; 8] = [0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a, 0x510e_527f, 0x9b05_688c, 0x1f83_d9ab, 0x5be0_cd19];
+
+/// `Secret::keyed_hash` for many IDs: the HMAC's inner and outer key blocks are hashed once, and an ID
+/// that fits one block with its padding (any citizen ID) takes exactly two SHA-256 block
+/// compressions, with no hasher state copied or buffered per ID.
 #[derive(Clone)]
-pub struct KeyedHasher(Option<Hmac<Sha256>>);
+pub struct KeyedHasher {
+    /// The SHA-256 states after the inner and the outer key block.
+    inner: [u32; 8],
+    outer: [u32; 8],
+    /// The general HMAC, for IDs longer than one block takes.
+    mac: Option<Hmac<Sha256>>,
+}
+
+/// The longest message that fits one block after 64 bytes already hashed: its padding takes a byte
+/// and the bit length eight.
+const ONE_BLOCK: usize = 64 - 1 - 8;
+
+/// One final SHA-256 block: `message` (at most `ONE_BLOCK` bytes), the padding, and the bit length of
+/// the 64-byte key block and the message.
+fn last_block(message: &[u8]) -> [u8; 64] {
+    let mut block = [0u8; 64];
+    let n = message.len().min(ONE_BLOCK);
+    if let (Some(to), Some(from)) = (block.get_mut(..n), message.get(..n)) {
+        to.copy_from_slice(from);
+    }
+    if let Some(b) = block.get_mut(n) {
+        *b = 0x80;
+    }
+    let bits = ((64 + n) as u64) * 8;
+    if let Some(to) = block.get_mut(56..) {
+        to.copy_from_slice(&bits.to_be_bytes());
+    }
+    block
+}
 
 impl KeyedHasher {
     /// The keyed hash of `id` (first 16 bytes of the HMAC) as 32 lower-case hex digits in `out`.
@@ -94,11 +139,25 @@ impl KeyedHasher {
     /// The keyed hash of `id` as its 16 bytes (what `hash_hex` writes out in hex).
     pub fn digest(&self, id: &str) -> [u8; 16] {
         let mut out = [0u8; 16];
-        let Some(base) = &self.0 else { return out };
-        let mut mac = base.clone();
-        mac.update(id.as_bytes());
-        let digest = mac.finalize().into_bytes();
-        out.copy_from_slice(digest.get(..16).unwrap_or(&[0u8; 16]));
+        if id.len() > ONE_BLOCK {
+            let Some(base) = &self.mac else { return out };
+            let mut mac = base.clone();
+            mac.update(id.as_bytes());
+            let digest = mac.finalize().into_bytes();
+            out.copy_from_slice(digest.get(..16).unwrap_or(&[0u8; 16]));
+            return out;
+        }
+        let mut inner = self.inner;
+        compress256(&mut inner, std::slice::from_ref(GenericArray::from_slice(&last_block(id.as_bytes()))));
+        let mut hashed = [0u8; 32];
+        for (to, word) in hashed.chunks_exact_mut(4).zip(inner) {
+            to.copy_from_slice(&word.to_be_bytes());
+        }
+        let mut outer = self.outer;
+        compress256(&mut outer, std::slice::from_ref(GenericArray::from_slice(&last_block(&hashed))));
+        for (to, word) in out.chunks_exact_mut(4).zip(outer) {
+            to.copy_from_slice(&word.to_be_bytes());
+        }
         out
     }
 }
@@ -117,6 +176,23 @@ mod tests {
         assert_eq!(h.len(), 32);
         assert_eq!(h, b.keyed_hash("1101700230708"));
         assert_ne!(h, a.keyed_hash("1101700230709"));
+        Ok(())
+    }
+
+    /// The two-block path gives the general HMAC's bytes for every length it takes, and longer IDs
+    /// still hash (by the general HMAC).
+    #[test]
+    fn keyed_hash_is_hmac_sha256() -> Result<(), WarehouseError> {
+        let dir = tempfile::tempdir().map_err(|e| WarehouseError::Secret { path: "tmp".into(), message: e.to_string() })?;
+        let secret = Secret::load_or_create(&dir.path().join("secret.key"))?;
+        let hasher = secret.hasher();
+        for len in 0..=80 {
+            let id: String = (0..len).map(|i| char::from(b'0' + ((i * 7 + len) % 10) as u8)).collect();
+            let mut mac = Hmac::<Sha256>::new_from_slice(&secret.key).map_err(|e| WarehouseError::Secret { path: "key".into(), message: e.to_string() })?;
+            mac.update(id.as_bytes());
+            let want = mac.finalize().into_bytes();
+            assert_eq!(hasher.digest(&id).as_slice(), &want[..16], "an ID of {len} bytes");
+        }
         Ok(())
     }
 }

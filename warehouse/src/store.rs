@@ -370,6 +370,25 @@ impl Warehouse {
         table.version().ok_or_else(|| WarehouseError::UnknownTable(name.to_string()))
     }
 
+    /// The values of a partition column among the table's rows at its latest version, in order,
+    /// from its log alone (no data file is read): each file's value, for files that hold rows. Empty
+    /// when the table has never been written; a null value is left out, as `SELECT DISTINCT … WHERE
+    /// … IS NOT NULL` leaves it.
+    pub async fn partition_values(&self, name: &str, column: &str) -> Result<Vec<String>, WarehouseError> {
+        let Some(table) = self.load(name, At::Latest).await? else { return Ok(vec![]) };
+        let state = table.snapshot().map_err(|e| WarehouseError::delta(name, e))?;
+        let mut values = std::collections::BTreeSet::new();
+        for file in state.log_data().iter() {
+            if file.num_records() == Some(0) {
+                continue;
+            }
+            if let Some(v) = file.partition_values_map().remove(column).flatten() {
+                values.insert(v);
+            }
+        }
+        Ok(values.into_iter().collect())
+    }
+
     /// A DataFusion table provider over the table at a version: DataFusion's own Parquet scan over
     /// the version's files (`files::TableFiles`), or Delta's scan for a table that needs it.
     pub async fn provider(&self, name: &str, at: At) -> Result<Option<Arc<dyn TableProvider>>, WarehouseError> {
