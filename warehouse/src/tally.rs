@@ -281,8 +281,11 @@ fn small(sex: Option<i32>, age: Option<i32>, status: u32, disadvantaged: Option<
     Some((byte(sex)? << 20) | (byte(age)? << 12) | (status << 4) | (flag(disadvantaged) << 2) | flag(disabled))
 }
 
+/// A row's sex, age, status number, disadvantage and disability (what `small` packs).
+type Smalls = (Option<i32>, Option<i32>, u32, Option<bool>, Option<bool>);
+
 /// The values `small` put in `bits`.
-fn unsmall(bits: u32) -> Option<(Option<i32>, Option<i32>, u32, Option<bool>, Option<bool>)> {
+fn unsmall(bits: u32) -> Option<Smalls> {
     let byte = |v: u32| v.checked_sub(1).and_then(|v| i32::try_from(v).ok());
     let flag = |v: u32| match v {
         1 => Some(false),
