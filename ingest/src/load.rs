@@ -610,8 +610,8 @@ fn fresh_count(enrollments: Arc<students::Enrollments>, dates: Option<Vec<String
     let Some(dates) = dates else { return Ok(None) };
     let fresh = enrollments.tally()?.map(|t| derive::Fresh::new(t, dates));
     // Six million checked rows go back to the system on a thread of their own (a tenth of a second
-    // of one core), not before the summary.
-    std::thread::spawn(move || drop(enrollments));
+    // of one core), not before the summary; here, if no thread can be started.
+    let _ = std::thread::Builder::new().name("free checked rows".into()).spawn(move || drop(enrollments));
     Ok(fresh)
 }
 
