@@ -605,7 +605,7 @@ async fn ingest_locked(
 }
 
 /// The count of the enrollments for the derived tables, when their write replaced its snapshots
-/// (`dates`, ISO); their rows are freed as it returns.
+/// (`dates`, ISO); their rows are then handed to a thread that frees them.
 fn fresh_count(enrollments: Arc<students::Enrollments>, dates: Option<Vec<String>>) -> Result<Option<derive::Fresh>, IngestError> {
     let Some(dates) = dates else { return Ok(None) };
     let fresh = enrollments.tally()?.map(|t| derive::Fresh::new(t, dates));

@@ -84,9 +84,7 @@ impl Secret {
             for (b, k) in block.iter_mut().zip(self.key) {
                 *b ^= k;
             }
-            let mut state = SHA256_INITIAL;
-            compress256(&mut state, std::slice::from_ref(GenericArray::from_slice(&block)));
-            state
+            compressed(SHA256_INITIAL, &block)
         };
         // HMAC accepts keys of any length, so this cannot fail for a 32-byte key.
         KeyedHasher { inner: keyed(0x36), outer: keyed(0x5c), mac: Hmac::<Sha256>::new_from_slice(&self.key).ok() }
@@ -106,6 +104,12 @@ pub struct KeyedHasher {
     outer: [u32; 8],
     /// The general HMAC, for IDs longer than one block takes.
     mac: Option<Hmac<Sha256>>,
+}
+
+/// `state` after one more SHA-256 block.
+fn compressed(mut state: [u32; 8], block: &[u8; 64]) -> [u32; 8] {
+    compress256(&mut state, std::slice::from_ref(GenericArray::from_slice(block)));
+    state
 }
 
 /// The longest message that fits one block after 64 bytes already hashed: its padding takes a byte
@@ -147,14 +151,12 @@ impl KeyedHasher {
             out.copy_from_slice(digest.get(..16).unwrap_or(&[0u8; 16]));
             return out;
         }
-        let mut inner = self.inner;
-        compress256(&mut inner, std::slice::from_ref(GenericArray::from_slice(&last_block(id.as_bytes()))));
+        let inner = compressed(self.inner, &last_block(id.as_bytes()));
         let mut hashed = [0u8; 32];
         for (to, word) in hashed.chunks_exact_mut(4).zip(inner) {
             to.copy_from_slice(&word.to_be_bytes());
         }
-        let mut outer = self.outer;
-        compress256(&mut outer, std::slice::from_ref(GenericArray::from_slice(&last_block(&hashed))));
+        let outer = compressed(self.outer, &last_block(&hashed));
         for (to, word) in out.chunks_exact_mut(4).zip(outer) {
             to.copy_from_slice(&word.to_be_bytes());
         }
