@@ -121,6 +121,7 @@ def main():
                                                         KHLANG_QUERY_TIMEOUT_SECONDS="600"),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
+    started = time.perf_counter()
     try:
         for _ in range(300):
             try:
@@ -128,6 +129,15 @@ def main():
                     break
             except OSError:
                 time.sleep(0.2)
+        # The server makes the published state ready ahead (sessions, directory) and says so on /readyz.
+        while time.perf_counter() - started < 120:
+            try:
+                if http(base, "/readyz", None)[0] == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.02)
+        ready = time.perf_counter() - started
         cookies = {}
         for user in ["bench-director", "bench-admin"]:
             _, body, _ = http(base, "/api/login", None, "POST", json.dumps({"user": user, "password": PASSWORD}).encode())
@@ -139,7 +149,8 @@ def main():
         for q in OVERVIEW:
             con.execute(q.format(a=area)).fetchall()
         duck_once = time.perf_counter() - t
-        print(f"first (cold) view of a fresh server (sessions, directory, footers, the overview computed): Khlang {cold * 1000:.0f} ms; DuckDB running the overview's {len(OVERVIEW)} queries once: {duck_once * 1000:.0f} ms")
+        print(f"server started and its published state made ready (sessions, directory) in {ready * 1000:.0f} ms")
+        print(f"first (cold) view of a fresh, ready server (Parquet footers read, the overview computed): Khlang {cold * 1000:.0f} ms; DuckDB running the overview's {len(OVERVIEW)} queries once: {duck_once * 1000:.0f} ms")
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
             f.write(WRK_LUA)
             script = f.name

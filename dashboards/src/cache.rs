@@ -15,6 +15,10 @@ use crate::report::{self, Depth, Params, Report, ReportError, Subject};
 const RECHECK: Duration = Duration::from_secs(1);
 /// A bound on cached entries (areas × snapshots × pages); past it the cache starts again.
 const MAX_ENTRIES: usize = 20_000;
+/// How often a running server looks for a newly published state to make ready before anyone asks.
+const WARM_EVERY: Duration = Duration::from_secs(5);
+/// Users whose sessions are made ready ahead; the query service keeps 512 kinds of caller per state.
+const WARM_USERS: usize = 400;
 
 /// Codes and names of every area and school in the published state, to tell "no such area" (404)
 /// from "not yours" (403) before anything is computed.
@@ -40,6 +44,8 @@ struct State {
 #[derive(Clone, Default)]
 pub struct ReportCache {
     state: Arc<Mutex<State>>,
+    /// The last published state made ready ahead by [`ReportCache::keep_warm`].
+    warmed: Arc<Mutex<Option<u64>>>,
 }
 
 impl ReportCache {
@@ -91,6 +97,58 @@ impl ReportCache {
         })
         .await
         .cloned()
+    }
+
+    /// Makes each newly published state ready before anyone asks (checked every few seconds, for as
+    /// long as the server runs): the directory of areas and schools, the operator's and the public's
+    /// sessions, then the session of every kind of signed-up user. Without this, the first page
+    /// after a start or a load pays for all of it.
+    pub async fn keep_warm(self, svc: SqlService) {
+        let mut warmed = None;
+        loop {
+            match self.commit(&svc).await {
+                Ok(commit) => {
+                    let seq = commit.as_ref().map_or(0, |c| c.seq);
+                    if warmed != Some(seq) {
+                        let started = Instant::now();
+                        match self.warm(&svc, commit.as_deref()).await {
+                            Ok(users) => tracing::info!(state = seq, users, ms = started.elapsed().as_millis() as u64, "published state ready for the web and SQL"),
+                            Err(e) => tracing::warn!(state = seq, error = %e, "could not make the published state ready ahead; pages will build it when asked"),
+                        }
+                        warmed = Some(seq);
+                        if let Ok(mut w) = self.warmed.lock() {
+                            *w = warmed;
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot look up the published state"),
+            }
+            tokio::time::sleep(WARM_EVERY).await;
+        }
+    }
+
+    /// The last published state made ready ahead (`None` while the server is still starting).
+    pub fn warmed(&self) -> Option<u64> {
+        self.warmed.lock().ok().and_then(|w| *w)
+    }
+
+    /// Builds what the first requests on `commit` need; returns how many users' sessions it built.
+    async fn warm(&self, svc: &SqlService, commit: Option<&Commit>) -> Result<usize, ReportError> {
+        let q = |e: khlang_query::QueryError| ReportError::Query(e.to_string());
+        let (operator, public) = (Principal::local_admin(), Principal::public());
+        let (directory, admin, public) = tokio::join!(self.directory(svc), svc.q.session_for_commit(&operator, commit), svc.q.session_for_commit(&public, commit));
+        let (directory, _, _) = (directory?, admin.map_err(q)?, public.map_err(q)?);
+        let users = svc.users.list().await.map_err(q)?;
+        let mut seen = std::collections::HashSet::new();
+        for u in users.iter().take(WARM_USERS) {
+            let area = u.school.as_ref().and_then(|s| directory.schools.get(s)).map(|(area, _, _)| area.clone());
+            // An expired user or one whose school is gone cannot sign in: nothing to make ready.
+            let Ok(who) = khlang_query::users::principal(u, area) else { continue };
+            if seen.insert((who.role, who.scope.clone())) {
+                svc.q.session_for_commit(&who, commit).await.map_err(q)?;
+            }
+        }
+        Ok(seen.len())
     }
 
     /// The report of `subject`, computed once per published state through `who`'s own session.

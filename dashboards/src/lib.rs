@@ -58,8 +58,8 @@ impl axum::extract::FromRef<AppState> for SqlService {
     }
 }
 
-pub fn router(svc: SqlService) -> Router {
-    let state = AppState { query: Arc::new(svc.q.clone()), svc: svc.clone(), reports: cache::ReportCache::default() };
+fn router(svc: SqlService, reports: cache::ReportCache) -> Router {
+    let state = AppState { query: Arc::new(svc.q.clone()), svc: svc.clone(), reports };
     Router::new()
         .route("/", get(pages::routes::home))
         .route("/area/{code}", get(pages::routes::area))
@@ -87,6 +87,7 @@ pub fn router(svc: SqlService) -> Router {
         .route("/saved", get(saved_list))
         .route("/saved/{name}", get(saved_run))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
         .with_state(state)
         .merge(khlang_query::transport::api::router(svc))
 }
@@ -96,7 +97,9 @@ pub async fn serve(svc: SqlService, addr: SocketAddr, tls: Option<&khlang_query:
     let bind_err = |e: std::io::Error| DashboardError::Bind { addr: addr.to_string(), message: e.to_string() };
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(bind_err)?;
     let local = listener.local_addr().map_err(bind_err)?;
-    let app = router(svc).into_make_service_with_connect_info::<SocketAddr>();
+    let reports = cache::ReportCache::default();
+    let _warm = AbortOnDrop(tokio::spawn(reports.clone().keep_warm(svc.clone())));
+    let app = router(svc, reports).into_make_service_with_connect_info::<SocketAddr>();
     match tls {
         Some(t) => {
             let acceptor = t.http_acceptor().map_err(|e| DashboardError::Serve(e.to_string()))?;
@@ -109,6 +112,24 @@ pub async fn serve(svc: SqlService, addr: SocketAddr, tls: Option<&khlang_query:
             on_ready(local);
             axum::serve(listener, app).await.map_err(|e| DashboardError::Serve(e.to_string()))
         }
+    }
+}
+
+/// Whether the server has made a published state ready ahead (its sessions and directory built),
+/// for a load balancer or a start-up script: 503 while it starts, then 200 and `ready <state>`.
+async fn ready(State(st): State<AppState>) -> Response {
+    match st.reports.warmed() {
+        Some(seq) => format!("ready {seq}\n").into_response(),
+        None => (StatusCode::SERVICE_UNAVAILABLE, "starting\n").into_response(),
+    }
+}
+
+/// Stops a background task when the server it works for stops.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -262,6 +262,21 @@ fn errors_scope_public_data_and_cache() {
     let principal = format!("Cookie: khlang_session={}", s.server.login("principal"));
     let elsewhere = format!("Cookie: khlang_session={}", s.server.login("elsewhere"));
     let thai = |b: &[u8]| String::from_utf8_lossy(b).to_string();
+    // The server makes each published state ready ahead (sessions, directory) and says so.
+    let ready_state = |after: Option<u64>| {
+        let t0 = std::time::Instant::now();
+        loop {
+            let (status, body) = s.server.curl(&["/readyz"]);
+            let state = thai(&body).trim().strip_prefix("ready ").and_then(|n| n.parse::<u64>().ok());
+            match (status, state) {
+                (200, Some(n)) if after.is_none_or(|a| n > a) => return n,
+                (200 | 503, _) => assert!(t0.elapsed() < std::time::Duration::from_secs(60), "not ready: {status} {}", thai(&body)),
+                _ => panic!("/readyz answered {status} {}", thai(&body)),
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    };
+    let first_state = ready_state(None);
 
     // Not signed in: to the sign-in form.
     let (status, _) = s.server.curl(&[&format!("/area/{a}")]);
@@ -334,4 +349,6 @@ fn errors_scope_public_data_and_cache() {
     std::thread::sleep(std::time::Duration::from_millis(1500));
     let (_, after) = s.server.curl(&["-H", &director, &format!("/area/{a}")]);
     assert_ne!(version(&before), version(&after), "the page still shows the old version");
+    // The new state is made ready too, without anyone asking.
+    ready_state(Some(first_state));
 }
