@@ -342,23 +342,23 @@ pub fn check(input: Read, ctx: &Context, secret: &Secret) -> Result<Students, In
 
 /// Finds the students in more than one good row of a snapshot (by their keyed hash), and rejects
 /// those rows. The good rows are first spread over buckets by their key's first byte (each core its
-/// share of the rows, writing a number made of the snapshot and key, and the row), then every
-/// bucket, small enough to stay in a core's cache, is sorted, and rows of equal numbers are
-/// compared by their whole snapshot and key.
+/// share of the rows, writing a number made of the snapshot and key, and the row). In every bucket,
+/// small enough to stay in a core's cache, the numbers met more than once are found
+/// ([`seen_twice`]); only their rows are compared by their whole snapshot and key.
 fn duplicates(parsed: &mut [Parsed], bad: &mut Vec<Bad>, source: &Source) {
     const BUCKETS: usize = 256;
     let chunk = parsed.len().div_ceil(rayon::current_num_threads().max(1) * 4).max(1);
-    // The key's next eight bytes with the snapshot mixed in.
+    // The key's next four bytes with the snapshot mixed in.
     let number = |p: &Parsed| {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(p.key.get(1..9).unwrap_or(&[0; 8]));
-        u64::from_le_bytes(b) ^ u64::from(p.snap.unsigned_abs()).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        let mut b = [0u8; 4];
+        b.copy_from_slice(p.key.get(1..5).unwrap_or(&[0; 4]));
+        u32::from_le_bytes(b) ^ p.snap.unsigned_abs().wrapping_mul(0x9E37_79B9)
     };
-    let spread: Vec<Vec<Vec<(u64, u32)>>> = parsed
+    let spread: Vec<Vec<Vec<(u32, u32)>>> = parsed
         .par_chunks(chunk)
         .enumerate()
         .map(|(c, ps)| {
-            let mut buckets: Vec<Vec<(u64, u32)>> = (0..BUCKETS).map(|_| Vec::with_capacity(ps.len() / BUCKETS * 5 / 4)).collect();
+            let mut buckets: Vec<Vec<(u32, u32)>> = (0..BUCKETS).map(|_| Vec::with_capacity(ps.len() / BUCKETS * 5 / 4)).collect();
             for (i, p) in ps.iter().enumerate().filter(|(_, p)| p.ok) {
                 if let Some(b) = buckets.get_mut(usize::from(p.key[0])) {
                     b.push((number(p), u32::try_from(c * chunk + i).unwrap_or(u32::MAX)));
@@ -367,14 +367,20 @@ fn duplicates(parsed: &mut [Parsed], bad: &mut Vec<Bad>, source: &Source) {
             buckets
         })
         .collect();
-    // Each bucket's groups of rows of one student in one snapshot.
+    // Each bucket's groups of rows of one student in one snapshot; each core keeps one table for
+    // all its buckets (a new one per bucket cost a page fault per 4 KiB written).
     let rows: &[Parsed] = parsed;
     let groups: Vec<Vec<u32>> = (0..BUCKETS)
         .into_par_iter()
-        .flat_map_iter(|b| {
-            let mut all: Vec<(u64, u32)> = spread.iter().filter_map(|c| c.get(b)).flatten().copied().collect();
-            all.sort_unstable();
+        .map_init(Vec::new, |table, b| {
+            let parts = || spread.iter().filter_map(|c| c.get(b)).flatten();
+            let again = seen_twice(table, parts().map(|(n, _)| *n));
             let mut found: Vec<Vec<u32>> = Vec::new();
+            if again.is_empty() {
+                return found;
+            }
+            let mut all: Vec<(u32, u32)> = parts().filter(|(n, _)| again.binary_search(&nonzero(*n)).is_ok()).copied().collect();
+            all.sort_unstable();
             for same in all.chunk_by(|x, y| x.0 == y.0).filter(|s| s.len() > 1) {
                 let mut exact: Vec<((i32, [u8; 16]), u32)> = same.iter().filter_map(|(_, r)| rows.get(*r as usize).map(|p| ((p.snap, p.key), *r))).collect();
                 exact.sort_unstable();
@@ -382,6 +388,7 @@ fn duplicates(parsed: &mut [Parsed], bad: &mut Vec<Bad>, source: &Source) {
             }
             found
         })
+        .flatten_iter()
         .collect();
     drop(spread);
     // Each row rejected at its school, told how many rows and which schools (first and last).
@@ -403,6 +410,43 @@ fn duplicates(parsed: &mut [Parsed], bad: &mut Vec<Bad>, source: &Source) {
         }
         bad.push(Bad { row, at, rule: "duplicate_enrollment", detail });
     }
+}
+
+/// A row's number as [`seen_twice`] keeps it: 0 marks an empty place, so it counts as 1 (rows
+/// whose numbers differ are different students; equal numbers are compared in full).
+fn nonzero(n: u32) -> u32 {
+    n.max(1)
+}
+
+/// The numbers ([`nonzero`]) met more than once, sorted. The numbers are hash bits, so their own
+/// low bits place them in `table`, twice as many places as numbers (open addressing, in a core's
+/// cache): one look per row, where sorting every row cost about fifteen compares.
+fn seen_twice(table: &mut Vec<u32>, numbers: impl Iterator<Item = u32> + Clone) -> Vec<u32> {
+    let size = (numbers.clone().count() * 2).next_power_of_two().max(16);
+    table.clear();
+    table.resize(size, 0);
+    let mut again = Vec::new();
+    for n in numbers.map(nonzero) {
+        let mut at = n as usize;
+        loop {
+            at &= size - 1;
+            match table.get_mut(at) {
+                Some(slot) if *slot == 0 => {
+                    *slot = n;
+                    break;
+                }
+                Some(slot) if *slot == n => {
+                    again.push(n);
+                    break;
+                }
+                Some(_) => at += 1,
+                None => break,
+            }
+        }
+    }
+    again.sort_unstable();
+    again.dedup();
+    again
 }
 
 /// The good rows' frame positions in the order the table's files hold them (`layout`): by snapshot
@@ -706,6 +750,27 @@ mod tests {
             columns.push(Column::new((*name).into(), values.clone()));
         }
         DataFrame::new(n, columns).unwrap()
+    }
+
+    #[test]
+    fn seen_twice_finds_every_repeated_number_and_no_other() {
+        // Numbers sharing their table place (low bits) but not equal; 0 (kept as 1, as is 1);
+        // one number three times; 1,000 other numbers around them.
+        let mut numbers: Vec<u32> = (1..1001u32).map(|i| i.wrapping_mul(0x9E37_79B9)).collect();
+        numbers.extend([(7 << 24) | 5, (8 << 24) | 5, (9 << 24) | 5, (9 << 24) | 5, (9 << 24) | 5, 0, 1, 6, 6]);
+        // What sorting all of them finds (the filler may repeat a number by chance).
+        let mut sorted: Vec<u32> = numbers.iter().map(|n| nonzero(*n)).collect();
+        sorted.sort_unstable();
+        let mut expected: Vec<u32> = sorted.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect();
+        expected.dedup();
+        for n in [1, 6, (9 << 24) | 5] {
+            assert!(expected.contains(&n));
+        }
+        // One table reused, as each core does, from a larger bucket to a smaller one.
+        let mut table = Vec::new();
+        assert_eq!(seen_twice(&mut table, numbers.iter().copied()), expected);
+        assert_eq!(seen_twice(&mut table, [3u32, 4, 3].into_iter()), vec![3]);
+        assert!(seen_twice(&mut table, std::iter::empty()).is_empty());
     }
 
     fn ctx() -> Context {
