@@ -104,20 +104,18 @@ impl ReportCache {
     /// sessions, then the session of every kind of signed-up user. Without this, the first page
     /// after a start or a load pays for all of it.
     pub async fn keep_warm(self, svc: SqlService) {
-        let mut warmed = None;
         loop {
             match self.commit(&svc).await {
                 Ok(commit) => {
                     let seq = commit.as_ref().map_or(0, |c| c.seq);
-                    if warmed != Some(seq) {
+                    if self.warmed() != Some(seq) {
                         let started = Instant::now();
                         match self.warm(&svc, commit.as_deref()).await {
                             Ok(users) => tracing::info!(state = seq, users, ms = started.elapsed().as_millis() as u64, "published state ready for the web and SQL"),
                             Err(e) => tracing::warn!(state = seq, error = %e, "could not make the published state ready ahead; pages will build it when asked"),
                         }
-                        warmed = Some(seq);
                         if let Ok(mut w) = self.warmed.lock() {
-                            *w = warmed;
+                            *w = Some(seq);
                         }
                     }
                 }
